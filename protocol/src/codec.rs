@@ -1,0 +1,126 @@
+use serde::{Serialize, de::DeserializeOwned};
+
+/// Default upper bound of one frame, in bytes. Larger frames are refused
+/// before they are decoded.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// How deeply a MessagePack frame may nest. Our messages nest three levels;
+/// rmp-serde's default (1024) would let a hostile frame recurse deep.
+const MAX_DEPTH: usize = 32;
+
+/// The two wire encodings. Both carry the same shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// MessagePack with named fields (binary frames).
+    MsgPack,
+    /// JSON (text frames).
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("frame of {size} bytes is over the {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+impl Codec {
+    /// Encodes a message. Encoding our own types cannot fail short of a bug,
+    /// so the error is reported rather than handled by callers.
+    pub fn encode<T: Serialize>(self, msg: &T) -> Result<Vec<u8>, String> {
+        match self {
+            Codec::MsgPack => rmp_serde::to_vec_named(msg).map_err(|e| e.to_string()),
+            Codec::Json => serde_json::to_vec(msg).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Decodes one frame, refusing it unread when it is over `limit` bytes.
+    pub fn decode<T: DeserializeOwned>(self, frame: &[u8], limit: usize) -> Result<T, DecodeError> {
+        if frame.len() > limit {
+            return Err(DecodeError::TooLarge {
+                size: frame.len(),
+                limit,
+            });
+        }
+        match self {
+            Codec::MsgPack => {
+                let mut de = rmp_serde::Deserializer::from_read_ref(frame);
+                de.set_max_depth(MAX_DEPTH);
+                T::deserialize(&mut de).map_err(|e| DecodeError::Malformed(e.to_string()))
+            }
+            Codec::Json => {
+                serde_json::from_slice(frame).map_err(|e| DecodeError::Malformed(e.to_string()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientMsg, ErrorCode, ServerMsg};
+
+    #[test]
+    fn envelope_shape_is_type_and_payload() {
+        let msg = ClientMsg::Join {
+            space_id: "s1".into(),
+            token: "t".into(),
+        };
+        let json: serde_json::Value =
+            serde_json::from_slice(&Codec::Json.encode(&msg).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "join", "payload": {"spaceId": "s1", "token": "t"}})
+        );
+    }
+
+    #[test]
+    fn msgpack_is_a_map_with_the_json_shape() {
+        let msg = ServerMsg::Error {
+            code: ErrorCode::NotJoined,
+            message: "join first".into(),
+        };
+        let bytes = Codec::MsgPack.encode(&msg).unwrap();
+        let as_value: serde_json::Value = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(as_value["type"], "error");
+        assert_eq!(as_value["payload"]["code"], "not-joined");
+        for codec in [Codec::MsgPack, Codec::Json] {
+            let back: ServerMsg = codec
+                .decode(&codec.encode(&msg).unwrap(), MAX_FRAME_BYTES)
+                .unwrap();
+            assert_eq!(back, msg);
+        }
+    }
+
+    #[test]
+    fn oversized_and_malformed_frames_are_refused() {
+        let big = vec![b' '; MAX_FRAME_BYTES + 1];
+        assert!(matches!(
+            Codec::Json.decode::<ClientMsg>(&big, MAX_FRAME_BYTES),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            Codec::MsgPack.decode::<ClientMsg>(&[0xc1], MAX_FRAME_BYTES),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            Codec::Json
+                .decode::<ClientMsg>(br#"{"type":"move","payload":{"x":"a"}}"#, MAX_FRAME_BYTES),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn deep_msgpack_nesting_is_refused() {
+        // 200 nested one-element arrays: fine for a parser without a limit
+        // to recurse into, refused here.
+        let mut frame = vec![0x91; 200];
+        frame.push(0xc0);
+        assert!(
+            Codec::MsgPack
+                .decode::<serde_json::Value>(&frame, MAX_FRAME_BYTES)
+                .is_err()
+        );
+    }
+}

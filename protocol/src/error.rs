@@ -1,0 +1,29 @@
+use serde::{Deserialize, Serialize};
+
+/// Machine-readable codes carried by the WebSocket `error` message (and
+/// mirrored by the HTTP error shape), so clients branch on a code, not on
+/// prose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The frame could not be decoded as a message.
+    Malformed,
+    /// The frame is larger than the limit.
+    TooLarge,
+    /// The `type` is not one this server knows.
+    UnknownType,
+    /// A message other than `join` arrived before `join`.
+    NotJoined,
+    /// The token is missing, malformed, expired or revoked.
+    Unauthorized,
+    /// The space does not exist.
+    UnknownSpace,
+    /// Too many messages; slow down.
+    RateLimited,
+    /// Chat is temporarily unavailable (the durable store is not answering).
+    ChatUnavailable,
+    /// Another socket of the same user took over this session.
+    SessionReplaced,
+    /// Anything else the server could not do.
+    Internal,
+}

@@ -1,0 +1,21 @@
+//! Database entities and migrations of the metaverse server.
+//!
+//! The same migrations run on SQLite (the embedded default) and PostgreSQL,
+//! so every column type is one both engines store the same way: ids are
+//! text (UUIDv7, which sort by creation time), times are Unix milliseconds
+//! in a 64-bit integer.
+
+pub mod entity;
+pub mod migration;
+
+pub use migration::Migrator;
+pub use sea_orm;
+pub use sea_orm_migration::MigratorTrait;
+
+/// Current time as Unix milliseconds, the unit of every time column.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

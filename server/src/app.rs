@@ -1,0 +1,192 @@
+//! Starting and stopping the server: database, demo content, keys, HTTP.
+
+use std::{future::Future, net::SocketAddr};
+
+use actix_cors::Cors;
+use actix_web::{App, HttpServer, dev::ServerHandle, middleware::Condition, web};
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::TracingLogger;
+
+use crate::{
+    auth::{TokenIssuer, key},
+    config::ServeConfig,
+    db, demo, http,
+    state::AppState,
+};
+
+/// A bound, running server. Dropping it does not stop it; call `shutdown`.
+pub struct Started {
+    pub http_addr: SocketAddr,
+    server: actix_web::dev::Server,
+    handle: ServerHandle,
+    db: DatabaseConnection,
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let any = origins.iter().any(|o| o.trim() == "*");
+    let mut cors = Cors::default()
+        .allow_any_method()
+        .allow_any_header()
+        .max_age(3600);
+    if any {
+        cors = cors.allow_any_origin();
+    } else {
+        for o in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+            cors = cors.allowed_origin(o);
+        }
+    }
+    cors
+}
+
+/// Connects, migrates, seeds and binds. Must run inside an actix system.
+pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
+    let db = db::connect(&cfg.db).await?;
+    db::migrate(&db).await?;
+    if !cfg.no_demo {
+        demo::seed_if_empty(&db).await?;
+    }
+    let key = key::load_or_create(cfg.token_key.as_deref(), &cfg.db.data_dir)?;
+    let tokens = TokenIssuer::new(&key, cfg.token_ttl).context("token key")?;
+    let state = AppState::new(db.clone(), tokens, cfg);
+    let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
+    let origins = cfg.cors_origins.clone();
+    let body_limit = cfg.max_body_bytes;
+
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(http::extract::json_config(body_limit))
+            .app_data(http::extract::query_config())
+            .app_data(http::extract::path_config())
+            .configure(http::routes)
+            .default_service(web::to(http::not_found))
+            .wrap(Condition::new(cors_enabled, cors(&origins)))
+            .wrap(TracingLogger::default())
+    })
+    .disable_signals()
+    .shutdown_timeout(cfg.shutdown_timeout.as_secs().max(1));
+    if cfg.http_workers > 0 {
+        server = server.workers(cfg.http_workers);
+    }
+    let server = server
+        .bind(cfg.http_addr)
+        .with_context(|| format!("binding HTTP on {}", cfg.http_addr))?;
+    let http_addr = *server.addrs().first().context("no bound address")?;
+    let server = server.run();
+    let handle = server.handle();
+    tracing::info!(%http_addr, ws_addr = %cfg.ws_addr, "serving HTTP");
+    Ok(Started {
+        http_addr,
+        server,
+        handle,
+        db,
+    })
+}
+
+impl Started {
+    /// Serves until `shutdown` resolves, then lets in-flight requests
+    /// finish and closes the database.
+    pub async fn serve_until(
+        self,
+        shutdown: impl Future<Output = ()> + 'static,
+    ) -> anyhow::Result<()> {
+        let handle = self.handle.clone();
+        // The stop request must run beside the server future, which is
+        // what drives the stop to completion.
+        let stopper = actix_rt::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        let result = self.server.await.context("HTTP server");
+        stopper.abort();
+        self.db.close().await.context("closing the database")?;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// A server on its own thread and actix system, for tests and embedding.
+pub struct Spawned {
+    pub http_addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn spawn(cfg: ServeConfig) -> anyhow::Result<Spawned> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("metaverse-server".into())
+        .spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let started = match start(&cfg).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let msg = format!("{e:#}");
+                        let _ = ready_tx.send(Err(e));
+                        anyhow::bail!(msg);
+                    }
+                };
+                let _ = ready_tx.send(Ok(started.http_addr));
+                started
+                    .serve_until(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+            })
+        })?;
+    let http_addr = ready_rx
+        .recv()
+        .context("server thread died while starting")??;
+    Ok(Spawned {
+        http_addr,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+impl Spawned {
+    /// Stops the server gracefully and waits for it.
+    pub fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| anyhow::anyhow!("server thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}

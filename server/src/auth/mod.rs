@@ -1,0 +1,25 @@
+//! Authentication: argon2id passwords, PASETO v4.local access tokens and
+//! opaque, rotating refresh tokens.
+
+pub mod key;
+pub mod password;
+pub mod role;
+pub mod session;
+pub mod token;
+
+pub use role::Role;
+pub use token::{AccessClaims, TokenIssuer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("token was revoked")]
+    Revoked,
+    #[error("refresh token was already used; the session is revoked")]
+    Reused,
+    #[error("token error: {0}")]
+    Crypto(String),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}

@@ -1,0 +1,77 @@
+//! Database connection and migrations.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use metaverse_schema::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use crate::config::DbConfig;
+
+/// The URL to connect to: `DATABASE_URL` when given, else the SQLite file
+/// in the data directory (created if missing).
+pub fn database_url(cfg: &DbConfig) -> anyhow::Result<String> {
+    if let Some(url) = &cfg.database_url {
+        let url = url.trim();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            anyhow::bail!("DATABASE_URL must be a sqlite: or postgres:// URL");
+        }
+        return Ok(url.to_owned());
+    }
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+    let path = cfg.data_dir.join("metaverse.db");
+    Ok(format!("sqlite://{}?mode=rwc", path.display()))
+}
+
+pub async fn connect(cfg: &DbConfig) -> anyhow::Result<DatabaseConnection> {
+    let url = database_url(cfg)?;
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.max_connections(cfg.db_max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(opts)
+        .await
+        .with_context(|| format!("connecting to the database ({})", redact(&url)))?;
+    if url.starts_with("sqlite:") {
+        // WAL lets readers run beside the one writer; the setting is kept in
+        // the file, so doing it on one connection is enough.
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+    }
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("applying migrations")
+}
+
+/// The URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+}

@@ -1,0 +1,270 @@
+//! What only admins make: elements, avatars and maps.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use metaverse_actors::Grid;
+use metaverse_schema::{
+    entity::{avatar, element, map, map_element},
+    now_millis,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::{
+    error::{ApiError, ErrorBody},
+    extract::AdminUser,
+    input,
+    space::{IdResponse, check_fits, new_id},
+};
+use crate::state::AppState;
+
+/// Most default elements one map may hold.
+const MAX_MAP_ELEMENTS: usize = 20_000;
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateElementRequest {
+    #[serde(alias = "imageurl")]
+    #[validate(
+        length(min = 1, max = 2048, message = "must be 1 to 2048 characters"),
+        custom(function = "input::image_url")
+    )]
+    pub image_url: String,
+    #[serde(deserialize_with = "input::int")]
+    #[schema(value_type = i32)]
+    pub width: i32,
+    #[serde(deserialize_with = "input::int")]
+    #[schema(value_type = i32)]
+    pub height: i32,
+    #[serde(rename = "static", deserialize_with = "input::boolean")]
+    #[schema(value_type = bool)]
+    pub is_static: bool,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateElementRequest {
+    #[serde(alias = "imageurl")]
+    #[validate(
+        length(min = 1, max = 2048, message = "must be 1 to 2048 characters"),
+        custom(function = "input::image_url")
+    )]
+    pub image_url: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAvatarRequest {
+    #[serde(alias = "imageurl")]
+    #[validate(
+        length(min = 1, max = 2048, message = "must be 1 to 2048 characters"),
+        custom(function = "input::image_url")
+    )]
+    pub image_url: String,
+    #[validate(
+        length(min = 1, max = 64, message = "must be 1 to 64 characters"),
+        custom(function = "input::display_text")
+    )]
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AvatarCreated {
+    pub avatar_id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DefaultElement {
+    #[serde(alias = "elementid")]
+    pub element_id: String,
+    #[serde(deserialize_with = "input::int")]
+    #[schema(value_type = i32)]
+    pub x: i32,
+    #[serde(deserialize_with = "input::int")]
+    #[schema(value_type = i32)]
+    pub y: i32,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateMapRequest {
+    #[validate(
+        length(min = 1, max = 2048, message = "must be 1 to 2048 characters"),
+        custom(function = "input::image_url")
+    )]
+    pub thumbnail: String,
+    pub dimensions: String,
+    #[validate(
+        length(min = 1, max = 64, message = "must be 1 to 64 characters"),
+        custom(function = "input::display_text")
+    )]
+    pub name: String,
+    #[serde(
+        default,
+        alias = "defaultelements",
+        alias = "defaultElement",
+        alias = "defaultelement"
+    )]
+    pub default_elements: Vec<DefaultElement>,
+}
+
+fn side(field: &str, v: i32, max: i32) -> Result<(), ApiError> {
+    if (1..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("must be from 1 to {max}, got {v}"),
+        ))
+    }
+}
+
+/// Create an element.
+#[utoipa::path(post, path = "/api/v1/admin/element", tag = "admin", request_body = CreateElementRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = IdResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_element(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    body: web::Json<CreateElementRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    body.validate()?;
+    side("width", body.width, state.max_side)?;
+    side("height", body.height, state.max_side)?;
+    let id = new_id();
+    element::Entity::insert(element::ActiveModel {
+        id: Set(id.clone()),
+        image_url: Set(body.image_url),
+        width: Set(body.width),
+        height: Set(body.height),
+        is_static: Set(body.is_static),
+        created_at: Set(now_millis()),
+    })
+    .exec_without_returning(&state.db)
+    .await?;
+    Ok(HttpResponse::Ok().json(IdResponse { id }))
+}
+
+/// Change an element's image.
+#[utoipa::path(put, path = "/api/v1/admin/element/{elementId}", tag = "admin", request_body = UpdateElementRequest,
+    params(("elementId" = String, Path)), security(("bearer" = [])),
+    responses((status = 200), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn update_element(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    path: web::Path<String>,
+    body: web::Json<UpdateElementRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    body.validate()?;
+    let done = element::Entity::update_many()
+        .col_expr(element::Column::ImageUrl, Expr::value(body.image_url))
+        .filter(element::Column::Id.eq(path.into_inner()))
+        .exec(&state.db)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(ApiError::invalid("elementId", "no such element"));
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// Create an avatar.
+#[utoipa::path(post, path = "/api/v1/admin/avatar", tag = "admin", request_body = CreateAvatarRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = AvatarCreated), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_avatar(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    body: web::Json<CreateAvatarRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    body.validate()?;
+    let avatar_id = new_id();
+    avatar::Entity::insert(avatar::ActiveModel {
+        id: Set(avatar_id.clone()),
+        name: Set(body.name.trim().to_owned()),
+        image_url: Set(body.image_url),
+        created_at: Set(now_millis()),
+    })
+    .exec_without_returning(&state.db)
+    .await?;
+    Ok(HttpResponse::Ok().json(AvatarCreated { avatar_id }))
+}
+
+/// Create a map with its default elements.
+#[utoipa::path(post, path = "/api/v1/admin/map", tag = "admin", request_body = CreateMapRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = IdResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_map(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    body: web::Json<CreateMapRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    body.validate()?;
+    let (width, height) = input::dimensions(&body.dimensions, state.max_side)
+        .map_err(|e| ApiError::invalid("dimensions", e))?;
+    if body.default_elements.len() > MAX_MAP_ELEMENTS {
+        return Err(ApiError::invalid(
+            "defaultElements",
+            format!("at most {MAX_MAP_ELEMENTS} elements"),
+        ));
+    }
+    let mut ids: Vec<String> = body
+        .default_elements
+        .iter()
+        .map(|d| d.element_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let kinds: HashMap<String, element::Model> = element::Entity::find()
+        .filter(element::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id.clone(), e))
+        .collect();
+    let grid = Grid::new(width, height);
+    let map_id = new_id();
+    let mut rows = Vec::with_capacity(body.default_elements.len());
+    for (i, d) in body.default_elements.into_iter().enumerate() {
+        let field = format!("defaultElements[{i}]");
+        let e = kinds
+            .get(&d.element_id)
+            .ok_or_else(|| ApiError::invalid(&format!("{field}.elementId"), "no such element"))?;
+        check_fits(&grid, e, d.x, d.y, &field)?;
+        rows.push(map_element::ActiveModel {
+            id: Set(new_id()),
+            map_id: Set(map_id.clone()),
+            element_id: Set(d.element_id),
+            x: Set(d.x),
+            y: Set(d.y),
+        });
+    }
+    let txn = state.db.begin().await?;
+    map::Entity::insert(map::ActiveModel {
+        id: Set(map_id.clone()),
+        name: Set(body.name.trim().to_owned()),
+        width: Set(width),
+        height: Set(height),
+        thumbnail: Set(body.thumbnail),
+        created_at: Set(now_millis()),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    for chunk in rows.chunks(500) {
+        map_element::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(IdResponse { id: map_id }))
+}

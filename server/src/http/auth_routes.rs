@@ -1,0 +1,216 @@
+//! Sign-up, sign-in, token refresh and sign-out.
+
+use actix_web::{HttpResponse, web};
+use metaverse_schema::{entity::user, now_millis};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::{
+    error::{ApiError, ErrorBody},
+    extract::AuthUser,
+    input,
+};
+use crate::{
+    auth::{Role, password, session},
+    config::AdminSignup,
+    state::AppState,
+};
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct SignupRequest {
+    /// 3 to 64 printable characters, no whitespace.
+    #[validate(custom(function = "input::username"))]
+    pub username: String,
+    /// 8 to 128 characters.
+    #[validate(length(min = 8, max = 128, message = "must be 8 to 128 characters"))]
+    pub password: String,
+    /// `user` (default) or `admin`, case-insensitive.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[validate(email(message = "must be an email address"), length(max = 254))]
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignupResponse {
+    pub user_id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SigninRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    /// PASETO v4.local access token; send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Opaque, single-use refresh token.
+    pub refresh_token: String,
+    /// When `token` expires (RFC 3339).
+    pub expires_at: String,
+}
+
+impl From<session::TokenPair> for TokenResponse {
+    fn from(p: session::TokenPair) -> Self {
+        Self {
+            token: p.token,
+            refresh_token: p.refresh_token,
+            expires_at: p
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRequest {
+    #[serde(alias = "refreshtoken")]
+    pub refresh_token: String,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(f).await.map_err(ApiError::internal)
+}
+
+/// Create an account.
+#[utoipa::path(post, path = "/api/v1/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 200, body = SignupResponse), (status = 400, body = ErrorBody)))]
+pub async fn signup(
+    state: web::Data<AppState>,
+    body: web::Json<SignupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    body.validate()?;
+    let role = match body.kind.as_deref() {
+        None | Some("") => Role::User,
+        Some(t) => {
+            Role::parse(t).ok_or_else(|| ApiError::invalid("type", "must be user or admin"))?
+        }
+    };
+    let pw = body.password.clone();
+    let hash = blocking(move || password::hash(&pw))
+        .await?
+        .map_err(ApiError::internal)?;
+
+    // Under `first`, hold the lock from the emptiness check to the insert.
+    let _guard = match (role, state.admin_signup) {
+        (Role::Admin, AdminSignup::Closed) => {
+            return Err(ApiError::invalid(
+                "type",
+                "admin sign-up is closed on this server",
+            ));
+        }
+        (Role::Admin, AdminSignup::First) => {
+            let guard = state.first_admin_lock.lock().await;
+            if user::Entity::find().count(&state.db).await? > 0 {
+                return Err(ApiError::invalid(
+                    "type",
+                    "only the first account may sign up as admin",
+                ));
+            }
+            Some(guard)
+        }
+        _ => None,
+    };
+
+    let id = uuid::Uuid::now_v7().to_string();
+    let insert = user::Entity::insert(user::ActiveModel {
+        id: Set(id.clone()),
+        username: Set(body.username),
+        password_hash: Set(hash),
+        role: Set(role.as_str().to_owned()),
+        email: Set(body.email),
+        avatar_id: Set(None),
+        created_at: Set(now_millis()),
+    })
+    .exec_without_returning(&state.db)
+    .await;
+    match insert {
+        Ok(_) => Ok(HttpResponse::Ok().json(SignupResponse { user_id: id })),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(
+            ApiError::bad_request("username-taken", "username: already taken"),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sign in with username and password.
+#[utoipa::path(post, path = "/api/v1/signin", tag = "auth", request_body = SigninRequest,
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn signin(
+    state: web::Data<AppState>,
+    body: web::Json<SigninRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.username.is_empty() || body.username.len() > 256 || body.password.len() > 1024 {
+        return Err(ApiError::invalid("username", "missing or too long"));
+    }
+    let found = user::Entity::find()
+        .filter(user::Column::Username.eq(body.username))
+        .one(&state.db)
+        .await?;
+    let pw = body.password;
+    let ok_user = match found {
+        Some(u) => {
+            let phc = u.password_hash.clone();
+            blocking(move || password::verify(&pw, &phc))
+                .await?
+                .then_some(u)
+        }
+        None => {
+            blocking(move || password::verify_dummy(&pw)).await?;
+            None
+        }
+    };
+    let u = ok_user.ok_or_else(|| ApiError::forbidden("wrong username or password"))?;
+    let pair = session::start(&state.db, &state.tokens, &u, state.refresh_ttl).await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+}
+
+/// Exchange a refresh token for a new token pair. The old refresh token
+/// stops working; presenting it again revokes the session.
+#[utoipa::path(post, path = "/api/v1/token/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 403, body = ErrorBody)))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = body.into_inner().refresh_token;
+    if raw.len() > 256 {
+        return Err(ApiError::forbidden("invalid refresh token"));
+    }
+    let pair = session::refresh(&state.db, &state.tokens, &raw, state.refresh_ttl).await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+}
+
+/// Revoke the session a refresh token belongs to, with its access tokens.
+#[utoipa::path(post, path = "/api/v1/token/revoke", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200)))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = body.into_inner().refresh_token;
+    if raw.len() <= 256 {
+        session::revoke_by_refresh(&state.db, &raw).await?;
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// Sign out: revoke the caller's session (its access and refresh tokens).
+#[utoipa::path(post, path = "/api/v1/signout", tag = "auth", security(("bearer" = [])),
+    responses((status = 200), (status = 403, body = ErrorBody)))]
+pub async fn signout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    session::revoke(&state.db, &user.0.session_id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}

@@ -1,0 +1,151 @@
+//! The one error shape of the HTTP API: `{"error": {"code", "message"}}`.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code (e.g. `validation`, `forbidden`).
+    pub code: String,
+    /// Human-readable explanation, naming the field when one is at fault.
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 for a bad field; the message names it.
+    pub fn invalid(field: &str, problem: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "validation",
+            format!("{field}: {problem}"),
+        )
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+            },
+        })
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<sea_orm::TransactionError<sea_orm::DbErr>> for ApiError {
+    fn from(e: sea_orm::TransactionError<sea_orm::DbErr>) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError::*;
+        match e {
+            InvalidToken | Revoked | Reused => Self::forbidden(e.to_string()),
+            Crypto(_) | Db(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<validator::ValidationErrors> for ApiError {
+    /// Reports the first failing field, by its JSON (camelCase) name.
+    fn from(errors: validator::ValidationErrors) -> Self {
+        let mut fields: Vec<_> = errors.field_errors().into_iter().collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        match fields.first() {
+            Some((field, errs)) => {
+                let problem = errs
+                    .first()
+                    .and_then(|e| {
+                        e.message
+                            .as_ref()
+                            .map(|m| m.to_string())
+                            .or(Some(e.code.to_string()))
+                    })
+                    .unwrap_or_else(|| "is invalid".into());
+                Self::invalid(&camel_case(field), problem)
+            }
+            None => Self::bad_request("validation", "invalid input"),
+        }
+    }
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn field_names_are_reported_in_camel_case() {
+        assert_eq!(super::camel_case("image_url"), "imageUrl");
+        assert_eq!(super::camel_case("name"), "name");
+    }
+}

@@ -1,0 +1,134 @@
+//! Request extractors: the authenticated caller, and the JSON/query/path
+//! settings that turn decoding failures into the API's error shape.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{
+    FromRequest, HttpRequest,
+    dev::Payload,
+    error::{JsonPayloadError, PathError, QueryPayloadError},
+    http::{StatusCode, header::AUTHORIZATION},
+    web,
+};
+
+use super::error::ApiError;
+use crate::{
+    auth::{AccessClaims, Role, session},
+    state::AppState,
+};
+
+/// The caller, from a valid token whose session is not revoked. Any
+/// failure is 403, the old platform's convention that its clients test for.
+pub struct AuthUser(pub AccessClaims);
+
+/// An authenticated caller with the admin role.
+pub struct AdminUser(pub AccessClaims);
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+async fn authenticate(
+    state: Option<web::Data<AppState>>,
+    token: Option<String>,
+) -> Result<AccessClaims, ApiError> {
+    let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
+    let token = token.ok_or_else(|| ApiError::forbidden("missing bearer token"))?;
+    let claims = state.tokens.verify(&token)?;
+    if !session::is_active(&state.db, &claims.session_id).await? {
+        return Err(ApiError::forbidden("token was revoked"));
+    }
+    Ok(claims)
+}
+
+type Fut<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move { authenticate(state, token).await.map(AuthUser) })
+    }
+}
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let claims = authenticate(state, token).await?;
+            if claims.role != Role::Admin {
+                return Err(ApiError::forbidden("admin role required"));
+            }
+            Ok(AdminUser(claims))
+        })
+    }
+}
+
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        // Old clients do not always send a JSON content type.
+        .content_type_required(false)
+        .error_handler(|err, _| {
+            match &err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    err.to_string(),
+                ),
+                JsonPayloadError::Deserialize(e) if e.is_data() => {
+                    ApiError::bad_request("validation", e.to_string())
+                }
+                JsonPayloadError::Deserialize(e) => {
+                    ApiError::bad_request("malformed-json", e.to_string())
+                }
+                _ => ApiError::bad_request("malformed-json", err.to_string()),
+            }
+            .into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
+        ApiError::bad_request("validation", err.to_string()).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _| {
+        ApiError::bad_request("validation", err.to_string()).into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_required() {
+        let t = |v: &str| {
+            bearer(
+                &TestRequest::default()
+                    .insert_header((AUTHORIZATION, v))
+                    .to_http_request(),
+            )
+        };
+        assert_eq!(t("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(t("bearer  abc ").as_deref(), Some("abc"));
+        assert_eq!(t("Basic abc"), None);
+        assert_eq!(t("abc"), None);
+    }
+}

@@ -1,0 +1,74 @@
+//! The HTTP API (actix-web). Routes follow CONTRACT.md, with the old
+//! platform's aliases; `openapi` documents them.
+
+pub mod admin;
+pub mod auth_routes;
+pub mod catalog;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod input;
+pub mod openapi;
+pub mod space;
+pub mod user;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use error::ApiError;
+
+/// Registers every route. Fixed paths (`/space/all`, `/space/element`) come
+/// before the `/space/{id}` patterns they would otherwise match.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health::health))
+        .route("/ready", web::get().to(health::ready))
+        .service(
+            SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi::ApiDoc::openapi()),
+        )
+        .service(
+            web::scope("/api/v1")
+                .route("/signup", web::post().to(auth_routes::signup))
+                .route("/auth/signup", web::post().to(auth_routes::signup))
+                .route("/signin", web::post().to(auth_routes::signin))
+                .route("/auth/login", web::post().to(auth_routes::signin))
+                .route("/token/refresh", web::post().to(auth_routes::refresh))
+                .route("/token/revoke", web::post().to(auth_routes::revoke))
+                .route("/signout", web::post().to(auth_routes::signout))
+                .route("/auth/logout", web::post().to(auth_routes::signout))
+                .route("/user/metadata", web::post().to(user::set_metadata))
+                .route("/user/metadata/bulk", web::get().to(user::bulk_metadata))
+                .route("/avatars", web::get().to(catalog::avatars))
+                .route("/elements", web::get().to(catalog::elements))
+                .route("/maps", web::get().to(catalog::maps))
+                .route("/space", web::post().to(space::create))
+                .route("/space/all", web::get().to(space::mine))
+                .route("/space/element", web::post().to(space::add_element))
+                .route(
+                    "/space/element",
+                    web::delete().to(space::delete_element_body),
+                )
+                .route(
+                    "/space/element/{id}",
+                    web::delete().to(space::delete_element_path),
+                )
+                .route("/space/{spaceId}", web::get().to(space::get))
+                .route("/space/{spaceId}", web::delete().to(space::delete))
+                .route("/admin/element", web::post().to(admin::create_element))
+                .route(
+                    "/admin/element/{elementId}",
+                    web::put().to(admin::update_element),
+                )
+                .route("/admin/avatar", web::post().to(admin::create_avatar))
+                .route("/admin/map", web::post().to(admin::create_map)),
+        );
+}
+
+/// JSON 404 for unknown routes (and 405-like mismatches of method).
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}

@@ -1,0 +1,384 @@
+//! Spaces: created blank or copied from a map, and the elements placed in them.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use metaverse_actors::{Grid, Rect};
+use metaverse_schema::{
+    entity::{element, map, map_element, space, space_element, space_member},
+    now_millis,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::{
+    catalog::ElementView,
+    error::{ApiError, ErrorBody},
+    extract::AuthUser,
+    input::{self, format_dimensions},
+};
+use crate::state::AppState;
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSpaceRequest {
+    #[validate(
+        length(min = 1, max = 64, message = "must be 1 to 64 characters"),
+        custom(function = "input::display_text")
+    )]
+    pub name: String,
+    /// `"WxH"`; required unless `mapId` is given (then the map's size is used).
+    #[serde(default)]
+    pub dimensions: Option<String>,
+    #[serde(default, alias = "mapid")]
+    pub map_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSpaceResponse {
+    pub space_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SpaceSummary {
+    pub id: String,
+    pub name: String,
+    pub dimensions: String,
+    pub thumbnail: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SpaceList {
+    pub spaces: Vec<SpaceSummary>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PlacedElement {
+    pub id: String,
+    pub element: ElementView,
+    pub x: i32,
+    pub y: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SpaceDetail {
+    pub id: String,
+    pub name: String,
+    pub dimensions: String,
+    pub elements: Vec<PlacedElement>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddElementRequest {
+    #[serde(alias = "elementid")]
+    pub element_id: String,
+    #[serde(alias = "spaceid")]
+    pub space_id: String,
+    #[serde(deserialize_with = "input::int")]
+    #[schema(value_type = i32)]
+    pub x: i32,
+    #[serde(deserialize_with = "input::int")]
+    #[schema(value_type = i32)]
+    pub y: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdResponse {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteElementRequest {
+    pub id: String,
+}
+
+/// Checks that an element of `e`'s size fits wholly in a `width`×`height`
+/// grid at (x, y).
+pub fn check_fits(
+    grid: &Grid,
+    e: &element::Model,
+    x: i32,
+    y: i32,
+    field: &str,
+) -> Result<(), ApiError> {
+    if grid.contains_rect(Rect {
+        x,
+        y,
+        width: e.width,
+        height: e.height,
+    }) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!(
+                "a {}x{} element at ({x}, {y}) does not fit in {}x{}",
+                e.width,
+                e.height,
+                grid.width(),
+                grid.height()
+            ),
+        ))
+    }
+}
+
+async fn find_space(state: &AppState, id: &str) -> Result<space::Model, ApiError> {
+    space::Entity::find_by_id(id.to_owned())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::invalid("spaceId", "no such space"))
+}
+
+fn require_creator(s: &space::Model, caller: &AuthUser) -> Result<(), ApiError> {
+    if s.creator_id == caller.0.user_id {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only the space's creator may do this"))
+    }
+}
+
+/// Create a space, blank or from a map.
+#[utoipa::path(post, path = "/api/v1/space", tag = "space", request_body = CreateSpaceRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CreateSpaceResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<CreateSpaceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    body.validate()?;
+    let size = body
+        .dimensions
+        .as_deref()
+        .map(|d| {
+            input::dimensions(d, state.max_side).map_err(|e| ApiError::invalid("dimensions", e))
+        })
+        .transpose()?;
+    let source = match body.map_id.as_deref() {
+        Some(id) => Some(
+            map::Entity::find_by_id(id.to_owned())
+                .one(&state.db)
+                .await?
+                .ok_or_else(|| ApiError::invalid("mapId", "no such map"))?,
+        ),
+        None => None,
+    };
+    let (width, height, thumbnail) = match (&source, size) {
+        (Some(m), _) => (m.width, m.height, Some(m.thumbnail.clone())),
+        (None, Some((w, h))) => (w, h, None),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "dimensions",
+                "give dimensions or a mapId",
+            ));
+        }
+    };
+    let space_id = new_id();
+    let now = now_millis();
+    let copies: Vec<space_element::ActiveModel> = match &source {
+        Some(m) => map_element::Entity::find()
+            .filter(map_element::Column::MapId.eq(m.id.clone()))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|me| space_element::ActiveModel {
+                id: Set(new_id()),
+                space_id: Set(space_id.clone()),
+                element_id: Set(me.element_id),
+                x: Set(me.x),
+                y: Set(me.y),
+            })
+            .collect(),
+        None => vec![],
+    };
+    let txn = state.db.begin().await?;
+    space::Entity::insert(space::ActiveModel {
+        id: Set(space_id.clone()),
+        name: Set(body.name.trim().to_owned()),
+        width: Set(width),
+        height: Set(height),
+        thumbnail: Set(thumbnail),
+        creator_id: Set(caller.0.user_id.clone()),
+        map_id: Set(source.map(|m| m.id)),
+        created_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    space_member::Entity::insert(space_member::ActiveModel {
+        space_id: Set(space_id.clone()),
+        user_id: Set(caller.0.user_id.clone()),
+        last_x: Set(None),
+        last_y: Set(None),
+        joined_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    // Chunked: SQLite caps bound parameters per statement.
+    for chunk in copies.chunks(500) {
+        space_element::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(CreateSpaceResponse { space_id }))
+}
+
+/// Delete one of your spaces.
+#[utoipa::path(delete, path = "/api/v1/space/{spaceId}", tag = "space", security(("bearer" = [])),
+    params(("spaceId" = String, Path)),
+    responses((status = 200), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let s = find_space(&state, &path).await?;
+    require_creator(&s, &caller)?;
+    space::Entity::delete_by_id(s.id).exec(&state.db).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// The spaces you created.
+#[utoipa::path(get, path = "/api/v1/space/all", tag = "space", security(("bearer" = [])),
+    responses((status = 200, body = SpaceList), (status = 403, body = ErrorBody)))]
+pub async fn mine(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
+    let spaces = space::Entity::find()
+        .filter(space::Column::CreatorId.eq(caller.0.user_id))
+        .order_by_asc(space::Column::Id)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|s| SpaceSummary {
+            dimensions: format_dimensions(s.width, s.height),
+            id: s.id,
+            name: s.name,
+            thumbnail: s.thumbnail,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(SpaceList { spaces }))
+}
+
+/// A space with its elements.
+#[utoipa::path(get, path = "/api/v1/space/{spaceId}", tag = "space", params(("spaceId" = String, Path)),
+    responses((status = 200, body = SpaceDetail), (status = 400, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let s = find_space(&state, &path).await?;
+    let placed = space_element::Entity::find()
+        .filter(space_element::Column::SpaceId.eq(s.id.clone()))
+        .order_by_asc(space_element::Column::Id)
+        .all(&state.db)
+        .await?;
+    let mut ids: Vec<String> = placed.iter().map(|p| p.element_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let kinds: HashMap<String, ElementView> = element::Entity::find()
+        .filter(element::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id.clone(), ElementView::from(e)))
+        .collect();
+    let elements = placed
+        .into_iter()
+        .filter_map(|p| {
+            let element = kinds.get(&p.element_id)?.clone();
+            Some(PlacedElement {
+                id: p.id,
+                element,
+                x: p.x,
+                y: p.y,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(SpaceDetail {
+        dimensions: format_dimensions(s.width, s.height),
+        id: s.id,
+        name: s.name,
+        elements,
+    }))
+}
+
+/// Place an element in your space.
+#[utoipa::path(post, path = "/api/v1/space/element", tag = "space", request_body = AddElementRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = IdResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn add_element(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<AddElementRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let s = find_space(&state, &body.space_id).await?;
+    require_creator(&s, &caller)?;
+    let e = element::Entity::find_by_id(body.element_id.clone())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::invalid("elementId", "no such element"))?;
+    check_fits(&Grid::new(s.width, s.height), &e, body.x, body.y, "x")?;
+    let id = new_id();
+    space_element::Entity::insert(space_element::ActiveModel {
+        id: Set(id.clone()),
+        space_id: Set(s.id),
+        element_id: Set(e.id),
+        x: Set(body.x),
+        y: Set(body.y),
+    })
+    .exec_without_returning(&state.db)
+    .await?;
+    Ok(HttpResponse::Ok().json(IdResponse { id }))
+}
+
+async fn remove_element(
+    state: &AppState,
+    caller: &AuthUser,
+    id: &str,
+) -> Result<HttpResponse, ApiError> {
+    let placed = space_element::Entity::find_by_id(id.to_owned())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::invalid("id", "no such element in any space"))?;
+    let s = find_space(state, &placed.space_id).await?;
+    require_creator(&s, caller)?;
+    space_element::Entity::delete_by_id(placed.id)
+        .exec(&state.db)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// Remove a placed element (id in the body).
+#[utoipa::path(delete, path = "/api/v1/space/element", tag = "space", request_body = DeleteElementRequest,
+    security(("bearer" = [])),
+    responses((status = 200), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn delete_element_body(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<DeleteElementRequest>,
+) -> Result<HttpResponse, ApiError> {
+    remove_element(&state, &caller, &body.id).await
+}
+
+/// Remove a placed element (id in the path).
+#[utoipa::path(delete, path = "/api/v1/space/element/{id}", tag = "space", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn delete_element_path(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    remove_element(&state, &caller, &path).await
+}

@@ -1,0 +1,107 @@
+//! A user's avatar choice, and everyone's at once for clients drawing a space.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use metaverse_schema::entity::{avatar, user};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    error::{ApiError, ErrorBody},
+    extract::AuthUser,
+    input,
+};
+use crate::state::AppState;
+
+/// Most ids one bulk request may ask for.
+const MAX_BULK_IDS: usize = 200;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataRequest {
+    #[serde(alias = "avatarid")]
+    pub avatar_id: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BulkQuery {
+    /// User ids as `[a,b]` or `a,b`.
+    pub ids: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAvatar {
+    pub user_id: String,
+    pub avatar_id: Option<String>,
+    pub image_url: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkResponse {
+    pub avatars: Vec<UserAvatar>,
+}
+
+/// Choose your avatar.
+#[utoipa::path(post, path = "/api/v1/user/metadata", tag = "user", request_body = MetadataRequest,
+    security(("bearer" = [])),
+    responses((status = 200), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn set_metadata(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<MetadataRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let avatar_id = body.into_inner().avatar_id;
+    if avatar::Entity::find_by_id(avatar_id.clone())
+        .one(&state.db)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::invalid("avatarId", "no such avatar"));
+    }
+    let updated = user::Entity::update_many()
+        .col_expr(user::Column::AvatarId, Expr::value(avatar_id.clone()))
+        .filter(user::Column::Id.eq(caller.0.user_id))
+        .exec(&state.db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(ApiError::forbidden("account no longer exists"));
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "avatarId": avatar_id })))
+}
+
+/// Avatars of many users at once.
+#[utoipa::path(get, path = "/api/v1/user/metadata/bulk", tag = "user", params(BulkQuery),
+    responses((status = 200, body = BulkResponse), (status = 400, body = ErrorBody)))]
+pub async fn bulk_metadata(
+    state: web::Data<AppState>,
+    query: web::Query<BulkQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let ids = input::id_list(&query.ids, MAX_BULK_IDS).map_err(|e| ApiError::invalid("ids", e))?;
+    if ids.is_empty() {
+        return Ok(HttpResponse::Ok().json(BulkResponse { avatars: vec![] }));
+    }
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?;
+    let avatar_ids: Vec<String> = users.iter().filter_map(|u| u.avatar_id.clone()).collect();
+    let images: HashMap<String, String> = avatar::Entity::find()
+        .filter(avatar::Column::Id.is_in(avatar_ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.image_url))
+        .collect();
+    let avatars = users
+        .into_iter()
+        .map(|u| UserAvatar {
+            image_url: u.avatar_id.as_ref().and_then(|a| images.get(a).cloned()),
+            avatar_id: u.avatar_id,
+            user_id: u.id,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(BulkResponse { avatars }))
+}

@@ -1,0 +1,11 @@
+//! The metaverse server: configuration, HTTP API, authentication and the
+//! command line. `main.rs` is a thin shell over `app`.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod http;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,44 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::TokenIssuer,
+    config::{AdminSignup, ServeConfig},
+};
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: DatabaseConnection,
+    pub tokens: TokenIssuer,
+    pub admin_signup: AdminSignup,
+    pub refresh_ttl: std::time::Duration,
+    pub max_side: i32,
+    /// Serialises admin sign-ups under `--admin-signup first`, so two racing
+    /// first sign-ups cannot both become admin on this node.
+    pub first_admin_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, tokens: TokenIssuer, cfg: &ServeConfig) -> Self {
+        Self(Arc::new(Inner {
+            db,
+            tokens,
+            admin_signup: cfg.admin_signup,
+            refresh_ttl: cfg.refresh_ttl,
+            max_side: cfg.max_space_side,
+            first_admin_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+}
