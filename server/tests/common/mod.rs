@@ -1,0 +1,332 @@
+//! Test harness: starts the real server on 127.0.0.1:0 with a database of
+//! its own and talks to it over HTTP, as a client would.
+//!
+//! Every test runs on SQLite, and on PostgreSQL when `DATABASE_URL` names
+//! one (each run in a fresh database, dropped afterwards). Under
+//! `METAVERSE_REQUIRE_SERVICES=1` a missing PostgreSQL fails the test
+//! instead of skipping it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use metaverse_server::{
+    app::{Spawned, spawn},
+    config::{AdminSignup, ServeConfig},
+};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn services_required() -> bool {
+    std::env::var("METAVERSE_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// The PostgreSQL URL from the environment, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+/// `postgres://h/db?x` with the database name replaced.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let root = match base[authority_end..].find('/') {
+        Some(i) => &base[..authority_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{db}?{q}"),
+        None => format!("{root}/{db}"),
+    }
+}
+
+/// A fresh PostgreSQL database, dropped when this is dropped.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let name = format!("mv_test_{}", uuid::Uuid::new_v4().simple());
+        let conn = Database::connect(admin_url).await?;
+        conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
+        conn.close().await?;
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
+            url: with_database(admin_url, &name),
+            name,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; a fresh one on its own thread
+        // may block.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let conn = Database::connect(&url).await.ok()?;
+                conn.execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                ))
+                .await
+                .ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A running server and an HTTP client for it. Fields drop in order: the
+/// server stops before its database goes away.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    server: Option<Spawned>,
+    pub config: ServeConfig,
+    pg: Option<PgDatabase>,
+    pub dir: tempfile::TempDir,
+}
+
+/// The configuration tests start from: an ephemeral port, a temporary data
+/// directory, no demo content, one worker and a small pool.
+pub fn test_config(dir: &std::path::Path) -> ServeConfig {
+    let mut cfg = ServeConfig::defaults();
+    cfg.http_addr = "127.0.0.1:0".parse().unwrap();
+    cfg.ws_addr = "127.0.0.1:0".parse().unwrap();
+    cfg.db.data_dir = dir.to_path_buf();
+    cfg.db.database_url = None;
+    cfg.db.db_max_connections = 4;
+    cfg.no_demo = true;
+    cfg.admin_signup = AdminSignup::Open;
+    cfg.http_workers = 1;
+    cfg.token_key = None;
+    cfg.cors_origins = vec![];
+    cfg.shutdown_timeout = Duration::from_secs(5);
+    cfg
+}
+
+impl TestApp {
+    /// Starts a server on `backend`; `None` when that backend is not
+    /// available and not required (the test then passes as skipped).
+    pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = test_config(dir.path());
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => match postgres_url() {
+                Some(url) => Some(
+                    PgDatabase::create(&url)
+                        .await
+                        .expect("creating a PostgreSQL test database"),
+                ),
+                None if services_required() => {
+                    panic!("METAVERSE_REQUIRE_SERVICES=1 but DATABASE_URL names no PostgreSQL")
+                }
+                None => {
+                    eprintln!("skipped: DATABASE_URL names no PostgreSQL");
+                    return None;
+                }
+            },
+        };
+        cfg.db.database_url = pg.as_ref().map(|p| p.url.clone());
+        tweak(&mut cfg);
+        let server = spawn(cfg.clone()).expect("server starts");
+        Some(Self {
+            base: format!("http://{}", server.http_addr),
+            client: reqwest::Client::new(),
+            backend,
+            server: Some(server),
+            config: cfg,
+            pg,
+            dir,
+        })
+    }
+
+    /// Stops the server gracefully (the database stays) and starts it again
+    /// on the same data, on a new port.
+    pub fn restart(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().expect("clean shutdown");
+        }
+        let server = spawn(self.config.clone()).expect("server restarts");
+        self.base = format!("http://{}", server.http_addr);
+        self.server = Some(server);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request and returns the status and the JSON body (`Null`
+    /// when the body is empty, a string when it is not JSON).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.expect("body read");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, token, body).await
+    }
+
+    /// Signs up and returns the new user's id.
+    pub async fn signup(&self, username: &str, kind: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/signup",
+                None,
+                json!({"username": username, "password": "password123", "type": kind}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "signup {username}: {body}");
+        body["userId"].as_str().expect("userId").to_owned()
+    }
+
+    /// Signs in and returns the whole token response.
+    pub async fn signin(&self, username: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "/api/v1/signin",
+                None,
+                json!({"username": username, "password": "password123"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "signin {username}: {body}");
+        body
+    }
+
+    /// Signs up and in; returns (user id, access token).
+    pub async fn user(&self, username: &str) -> (String, String) {
+        let id = self.signup(username, "user").await;
+        let token = self.signin(username).await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (id, token)
+    }
+
+    /// Signs up and in an admin; returns (user id, access token).
+    pub async fn admin(&self, username: &str) -> (String, String) {
+        let id = self.signup(username, "admin").await;
+        let token = self.signin(username).await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (id, token)
+    }
+}
+
+/// Asserts the one error shape and returns its code.
+pub fn error_code(body: &Value) -> &str {
+    let code = body["error"]["code"].as_str();
+    assert!(
+        code.is_some() && body["error"]["message"].is_string(),
+        "not the error shape: {body}"
+    );
+    code.unwrap()
+}
+
+/// Defines one `#[tokio::test]` per backend around `async fn $name(app: TestApp)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = $crate::common::TestApp::start($crate::common::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = $crate::common::TestApp::start($crate::common::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+#[test]
+fn database_name_is_replaced() {
+    assert_eq!(
+        with_database("postgres://u@h:5432/test", "x"),
+        "postgres://u@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u@h/test?sslmode=disable", "x"),
+        "postgres://u@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+}

@@ -1,0 +1,95 @@
+//! Health, readiness, OpenAPI, unknown routes and body limits.
+mod common;
+
+use common::{TestApp, error_code};
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn health_and_ready(app: TestApp) {
+    let (status, body) = app.get("/health", None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, body) = app.get("/ready", None).await;
+    assert_eq!(
+        (status, body["database"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+}
+
+async fn unknown_route_is_json_404(app: TestApp) {
+    let (status, body) = app.get("/api/v1/no-such-thing", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&body), "not-found");
+}
+
+async fn openapi_documents_every_route(app: TestApp) {
+    let (status, doc) = app.get("/api/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().expect("paths");
+    for p in [
+        "/api/v1/signup",
+        "/api/v1/signin",
+        "/api/v1/token/refresh",
+        "/api/v1/user/metadata",
+        "/api/v1/user/metadata/bulk",
+        "/api/v1/avatars",
+        "/api/v1/elements",
+        "/api/v1/maps",
+        "/api/v1/space",
+        "/api/v1/space/all",
+        "/api/v1/space/{spaceId}",
+        "/api/v1/space/element",
+        "/api/v1/space/element/{id}",
+        "/api/v1/admin/element",
+        "/api/v1/admin/element/{elementId}",
+        "/api/v1/admin/avatar",
+        "/api/v1/admin/map",
+        "/health",
+        "/ready",
+    ] {
+        assert!(paths.contains_key(p), "{p} is not documented");
+    }
+    let ui = app.client.get(app.url("/api/docs/")).send().await.unwrap();
+    assert_eq!(ui.status(), StatusCode::OK);
+    assert!(
+        ui.text().await.unwrap().contains("swagger"),
+        "the UI page is served"
+    );
+}
+
+async fn oversized_body_is_413(app: TestApp) {
+    let big = "x".repeat(app.config.max_body_bytes + 1);
+    let (status, body) = app
+        .post(
+            "/api/v1/signup",
+            None,
+            json!({"username": big, "password": "password123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&body), "payload-too-large");
+}
+
+async fn malformed_json_is_400(app: TestApp) {
+    let resp = app
+        .client
+        .post(app.url("/api/v1/signin"))
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "malformed-json");
+}
+
+on_both_backends!(
+    health_and_ready,
+    unknown_route_is_json_404,
+    openapi_documents_every_route,
+    oversized_body_is_413,
+    malformed_json_is_400,
+);
