@@ -165,7 +165,9 @@ mod tests {
     #[test]
     fn numbers_and_numeric_strings() {
         assert_eq!(p(r#"{"x": 5, "b": true}"#).unwrap().x, 5);
-        assert_eq!(p(r#"{"x": "5", "b": "false"}"#).unwrap().x, 5);
+        let q = p(r#"{"x": "5", "b": "false"}"#).unwrap();
+        assert_eq!((q.x, q.b), (5, false));
+        assert!(p(r#"{"x": 1, "b": "TRUE"}"#).unwrap().b);
         assert_eq!(p(r#"{"x": 5.0, "b": false}"#).unwrap().x, 5);
         assert!(p(r#"{"x": "five", "b": true}"#).is_err());
         assert!(p(r#"{"x": 5.5, "b": true}"#).is_err());

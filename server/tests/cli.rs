@@ -1,0 +1,122 @@
+//! The `metaverse` binary itself: help, migrate, serve with demo content,
+//! and a graceful stop on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_metaverse");
+
+fn command(data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("DATABASE_URL")
+        .env("METAVERSE_DATA_DIR", data_dir)
+        .env("METAVERSE_LOG_FORMAT", "json")
+        .env("METAVERSE_LOG", "info");
+    cmd
+}
+
+#[test]
+fn help_documents_every_setting_with_its_variable() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for var in [
+        "METAVERSE_HTTP_ADDR",
+        "METAVERSE_WS_ADDR",
+        "METAVERSE_DATA_DIR",
+        "DATABASE_URL",
+        "METAVERSE_ADMIN_SIGNUP",
+        "METAVERSE_NO_DEMO",
+        "METAVERSE_TOKEN_TTL",
+        "METAVERSE_TOKEN_KEY",
+        "METAVERSE_CORS_ORIGINS",
+        "METAVERSE_LOG_FORMAT",
+    ] {
+        assert!(help.contains(var), "--help does not mention {var}");
+    }
+}
+
+#[test]
+fn migrate_creates_the_database_and_is_repeatable() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let status = command(dir.path())
+            .arg("migrate")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    assert!(dir.path().join("metaverse.db").exists());
+}
+
+#[test]
+fn bad_configuration_is_refused_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path())
+        .args(["--admin-signup", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = command(dir.path())
+        .env("METAVERSE_TOKEN_KEY", "too-short")
+        .args(["--http-addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("64 hex characters"), "{text}");
+}
+
+#[tokio::test]
+async fn serves_demo_content_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path())
+        .args(["--http-addr", "127.0.0.1:0", "--http-workers", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The server logs its bound address once it listens.
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["message"] == "serving HTTP" {
+            break v["http_addr"].as_str().unwrap().to_owned();
+        }
+    };
+    let maps: serde_json::Value = reqwest::get(format!("http://{addr}/api/v1/maps"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lobby = maps["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "Lobby")
+        .expect("demo Lobby map");
+    assert_eq!(lobby["dimensions"], "40x30");
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("\"stopped\"")),
+        "no clean stop logged: {rest:?}"
+    );
+}
