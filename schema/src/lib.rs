@@ -7,6 +7,7 @@
 
 pub mod entity;
 pub mod migration;
+pub mod store;
 
 pub use migration::Migrator;
 pub use sea_orm;

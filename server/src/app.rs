@@ -46,6 +46,9 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     if !cfg.no_demo {
         demo::seed_if_empty(&db).await?;
     }
+    // Compute the dummy hash now, so the first sign-in with an unknown
+    // name costs what every later one does.
+    tokio::task::spawn_blocking(|| crate::auth::password::verify_dummy("")).await?;
     let key = key::load_or_create(cfg.token_key.as_deref(), &cfg.db.data_dir)?;
     let tokens = TokenIssuer::new(&key, cfg.token_ttl).context("token key")?;
     let state = AppState::new(db.clone(), tokens, cfg);
@@ -56,7 +59,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
-            .app_data(http::extract::json_config(body_limit))
+            .app_data(web::PayloadConfig::new(body_limit))
             .app_data(http::extract::query_config())
             .app_data(http::extract::path_config())
             .configure(http::routes)

@@ -86,7 +86,21 @@ async fn malformed_json_is_400(app: TestApp) {
     assert_eq!(error_code(&body), "malformed-json");
 }
 
+async fn non_object_body_is_400(app: TestApp) {
+    // serde would take the fields as an array in order; the API takes objects.
+    let (status, body) = app
+        .post("/api/v1/signup", None, json!(["alice", "password123"]))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "malformed-json");
+    let (status, _) = app
+        .get("/api/v1/user/metadata/bulk?ids=[alice]", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "no user was created");
+}
+
 on_both_backends!(
+    non_object_body_is_400,
     health_and_ready,
     unknown_route_is_json_404,
     openapi_documents_every_route,

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::{
+    body::Json,
     error::{ApiError, ErrorBody},
     extract::AdminUser,
     input,
@@ -133,7 +134,7 @@ fn side(field: &str, v: i32, max: i32) -> Result<(), ApiError> {
 pub async fn create_element(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    body: web::Json<CreateElementRequest>,
+    body: Json<CreateElementRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
@@ -161,7 +162,7 @@ pub async fn update_element(
     state: web::Data<AppState>,
     _admin: AdminUser,
     path: web::Path<String>,
-    body: web::Json<UpdateElementRequest>,
+    body: Json<UpdateElementRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
@@ -183,7 +184,7 @@ pub async fn update_element(
 pub async fn create_avatar(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    body: web::Json<CreateAvatarRequest>,
+    body: Json<CreateAvatarRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
@@ -206,7 +207,7 @@ pub async fn create_avatar(
 pub async fn create_map(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    body: web::Json<CreateMapRequest>,
+    body: Json<CreateMapRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;

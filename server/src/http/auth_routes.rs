@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::{
+    body::Json,
     error::{ApiError, ErrorBody},
     extract::AuthUser,
     input,
@@ -87,7 +88,7 @@ async fn blocking<T: Send + 'static>(
     responses((status = 200, body = SignupResponse), (status = 400, body = ErrorBody)))]
 pub async fn signup(
     state: web::Data<AppState>,
-    body: web::Json<SignupRequest>,
+    body: Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
@@ -149,7 +150,7 @@ pub async fn signup(
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn signin(
     state: web::Data<AppState>,
-    body: web::Json<SigninRequest>,
+    body: Json<SigninRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if body.username.is_empty() || body.username.len() > 256 || body.password.len() > 1024 {
@@ -183,7 +184,7 @@ pub async fn signin(
     responses((status = 200, body = TokenResponse), (status = 403, body = ErrorBody)))]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = body.into_inner().refresh_token;
     if raw.len() > 256 {
@@ -198,7 +199,7 @@ pub async fn refresh(
     responses((status = 200)))]
 pub async fn revoke(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = body.into_inner().refresh_token;
     if raw.len() <= 256 {

@@ -1,13 +1,14 @@
-//! Request extractors: the authenticated caller, and the JSON/query/path
-//! settings that turn decoding failures into the API's error shape.
+//! Request extractors: the authenticated caller, and the query/path
+//! settings that turn decoding failures into the API's error shape (JSON
+//! bodies: `body::Json`).
 
 use std::{future::Future, pin::Pin};
 
 use actix_web::{
     FromRequest, HttpRequest,
     dev::Payload,
-    error::{JsonPayloadError, PathError, QueryPayloadError},
-    http::{StatusCode, header::AUTHORIZATION},
+    error::{PathError, QueryPayloadError},
+    http::header::AUTHORIZATION,
     web,
 };
 
@@ -73,31 +74,6 @@ impl FromRequest for AdminUser {
             Ok(AdminUser(claims))
         })
     }
-}
-
-pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        // Old clients do not always send a JSON content type.
-        .content_type_required(false)
-        .error_handler(|err, _| {
-            match &err {
-                JsonPayloadError::Overflow { .. }
-                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload-too-large",
-                    err.to_string(),
-                ),
-                JsonPayloadError::Deserialize(e) if e.is_data() => {
-                    ApiError::bad_request("validation", e.to_string())
-                }
-                JsonPayloadError::Deserialize(e) => {
-                    ApiError::bad_request("malformed-json", e.to_string())
-                }
-                _ => ApiError::bad_request("malformed-json", err.to_string()),
-            }
-            .into()
-        })
 }
 
 pub fn query_config() -> web::QueryConfig {

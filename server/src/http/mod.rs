@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth_routes;
+pub mod body;
 pub mod catalog;
 pub mod error;
 pub mod extract;

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::{
+    body::Json,
     catalog::ElementView,
     error::{ApiError, ErrorBody},
     extract::AuthUser,
@@ -154,7 +155,7 @@ fn require_creator(s: &space::Model, caller: &AuthUser) -> Result<(), ApiError> 
 pub async fn create(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<CreateSpaceRequest>,
+    body: Json<CreateSpaceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
@@ -319,7 +320,7 @@ pub async fn get(
 pub async fn add_element(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<AddElementRequest>,
+    body: Json<AddElementRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let s = find_space(&state, &body.space_id).await?;
@@ -366,7 +367,7 @@ async fn remove_element(
 pub async fn delete_element_body(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<DeleteElementRequest>,
+    body: Json<DeleteElementRequest>,
 ) -> Result<HttpResponse, ApiError> {
     remove_element(&state, &caller, &body.id).await
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
+    body::Json,
     error::{ApiError, ErrorBody},
     extract::AuthUser,
     input,
@@ -51,7 +52,7 @@ pub struct BulkResponse {
 pub async fn set_metadata(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<MetadataRequest>,
+    body: Json<MetadataRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let avatar_id = body.into_inner().avatar_id;
     if avatar::Entity::find_by_id(avatar_id.clone())
