@@ -5,5 +5,7 @@
 //! with the real-time core.
 
 pub mod grid;
+pub mod world;
 
 pub use grid::{Grid, Rect};
+pub use world::{Reject, UserId, World};

@@ -23,6 +23,25 @@ pub enum DecodeError {
     TooLarge { size: usize, limit: usize },
     #[error("malformed message: {0}")]
     Malformed(String),
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+}
+
+impl DecodeError {
+    pub fn code(&self) -> crate::ErrorCode {
+        match self {
+            DecodeError::TooLarge { .. } => crate::ErrorCode::TooLarge,
+            DecodeError::Malformed(_) => crate::ErrorCode::Malformed,
+            DecodeError::UnknownType(_) => crate::ErrorCode::UnknownType,
+        }
+    }
+}
+
+/// Only the `type` of an envelope, to tell "unknown type" from "bad payload".
+#[derive(serde::Deserialize)]
+struct TypeOnly {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 impl Codec {
@@ -56,6 +75,28 @@ impl Codec {
     }
 }
 
+impl Codec {
+    /// Decodes a client frame. A frame whose `type` is not one we know is
+    /// reported as such (checked only after the fast path fails).
+    pub fn decode_client(
+        self,
+        frame: &[u8],
+        limit: usize,
+    ) -> Result<crate::ClientMsg, DecodeError> {
+        self.decode(frame, limit).map_err(|e| match e {
+            DecodeError::Malformed(_) => match self.decode::<TypeOnly>(frame, limit) {
+                Ok(t) if !crate::message::CLIENT_TYPES.contains(&t.kind.as_str()) => {
+                    let mut kind = t.kind;
+                    kind.truncate(64);
+                    DecodeError::UnknownType(kind)
+                }
+                _ => e,
+            },
+            other => other,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +107,7 @@ mod tests {
         let msg = ClientMsg::Join {
             space_id: "s1".into(),
             token: "t".into(),
+            resume_token: None,
         };
         let json: serde_json::Value =
             serde_json::from_slice(&Codec::Json.encode(&msg).unwrap()).unwrap();

@@ -24,6 +24,14 @@ pub enum ErrorCode {
     ChatUnavailable,
     /// Another socket of the same user took over this session.
     SessionReplaced,
+    /// The user is not a member of the chatroom (or gave a wrong passcode).
+    Forbidden,
+    /// The space is being shut down or was deleted.
+    SpaceClosed,
+    /// The server is overloaded for this space; try again.
+    Busy,
+    /// The feature is not served by this server yet.
+    Unsupported,
     /// Anything else the server could not do.
     Internal,
 }

@@ -1,7 +1,13 @@
+//! Every message of CONTRACT.md's WebSocket tables. The serde attributes
+//! produce the envelope: `type` names the variant (kebab-case), `payload`
+//! holds its fields (camelCase).
+
 use serde::{Deserialize, Serialize};
 
+use crate::ErrorCode;
+
 /// A tile coordinate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Position {
     pub x: i32,
     pub y: i32,
@@ -16,8 +22,13 @@ pub struct UserPosition {
     pub y: i32,
 }
 
-/// Messages a client sends. The serde attributes produce the envelope:
-/// `type` names the variant, `payload` holds its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceSize {
+    pub width: i32,
+    pub height: i32,
+}
+
+/// Messages a client sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "payload", rename_all = "kebab-case")]
 pub enum ClientMsg {
@@ -25,14 +36,66 @@ pub enum ClientMsg {
     Join {
         space_id: String,
         token: String,
+        /// From an earlier `space-joined`: resume that presence (same tile,
+        /// missed events replayed) if its grace period has not run out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token: Option<String>,
     },
     Move {
         x: i32,
         y: i32,
     },
     Leave {},
+    #[serde(rename_all = "camelCase")]
+    ChatJoin {
+        chatroom_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passcode: Option<String>,
+        /// Replay messages newer than this id before live ones.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ChatLeave {
+        chatroom_id: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    ChatMessage {
+        chatroom_id: String,
+        content: String,
+        #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+        kind: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
     Heartbeat {},
 }
+
+impl ClientMsg {
+    /// The wire `type`, for metrics and logs.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientMsg::Join { .. } => "join",
+            ClientMsg::Move { .. } => "move",
+            ClientMsg::Leave {} => "leave",
+            ClientMsg::ChatJoin { .. } => "chat-join",
+            ClientMsg::ChatLeave { .. } => "chat-leave",
+            ClientMsg::ChatMessage { .. } => "chat-message",
+            ClientMsg::Heartbeat {} => "heartbeat",
+        }
+    }
+}
+
+/// Every client `type` this server knows.
+pub const CLIENT_TYPES: &[&str] = &[
+    "join",
+    "move",
+    "leave",
+    "chat-join",
+    "chat-leave",
+    "chat-message",
+    "heartbeat",
+];
 
 /// Messages the server sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,8 +105,14 @@ pub enum ServerMsg {
     SpaceJoined {
         user_id: String,
         spawn: Position,
+        /// The others already there.
         users: Vec<UserPosition>,
         space: SpaceSize,
+        /// Present this in a later `join` to resume after a dropped socket.
+        resume_token: String,
+        /// True when this join resumed an earlier presence.
+        #[serde(default)]
+        resumed: bool,
     },
     #[serde(rename_all = "camelCase")]
     UserJoin {
@@ -65,15 +134,55 @@ pub enum ServerMsg {
     UserLeft {
         user_id: String,
     },
+    #[serde(rename_all = "camelCase")]
+    ChatJoined {
+        chatroom_id: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    ChatLeft {
+        chatroom_id: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    ChatMessage {
+        id: String,
+        chatroom_id: String,
+        user_id: String,
+        username: String,
+        content: String,
+        #[serde(rename = "type")]
+        kind: String,
+        sent_at: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
     Heartbeat {},
     Error {
-        code: crate::ErrorCode,
+        code: ErrorCode,
         message: String,
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpaceSize {
-    pub width: i32,
-    pub height: i32,
+impl ServerMsg {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMsg::Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The wire `type`, for metrics and logs.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ServerMsg::SpaceJoined { .. } => "space-joined",
+            ServerMsg::UserJoin { .. } => "user-join",
+            ServerMsg::Movement { .. } => "movement",
+            ServerMsg::MovementRejected { .. } => "movement-rejected",
+            ServerMsg::UserLeft { .. } => "user-left",
+            ServerMsg::ChatJoined { .. } => "chat-joined",
+            ServerMsg::ChatLeft { .. } => "chat-left",
+            ServerMsg::ChatMessage { .. } => "chat-message",
+            ServerMsg::Heartbeat {} => "heartbeat",
+            ServerMsg::Error { .. } => "error",
+        }
+    }
 }
