@@ -1,11 +1,18 @@
-//! Space and session actors, and the plain game logic they own.
+//! Space actors and the plain game logic they own.
 //!
-//! Logic that needs no actor (is this tile free? does this element fit?)
-//! lives in plain structs with unit tests; the actors that own them come
-//! with the real-time core.
+//! Logic that needs no actor (is this tile free? may this user step
+//! there?) lives in plain structs with unit tests (`grid`, `world`); the
+//! SpaceActor is a thin shell that owns them and fans events out.
 
 pub mod grid;
+pub mod link;
+pub mod registry;
+pub mod settings;
+pub mod space;
 pub mod world;
 
 pub use grid::{Grid, Rect};
+pub use link::{CloseReason, SessionLink, SessionPort, link};
+pub use registry::Registry;
+pub use settings::SpaceSettings;
 pub use world::{Reject, UserId, World};

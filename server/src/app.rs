@@ -13,11 +13,15 @@ use crate::{
     config::ServeConfig,
     db, demo, http,
     state::AppState,
+    ws,
 };
+use metaverse_actors::{Registry, SpaceSettings};
 
 /// A bound, running server. Dropping it does not stop it; call `shutdown`.
 pub struct Started {
     pub http_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
+    ws: ws::WsServer,
     server: actix_web::dev::Server,
     handle: ServerHandle,
     db: DatabaseConnection,
@@ -51,7 +55,16 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     tokio::task::spawn_blocking(|| crate::auth::password::verify_dummy("")).await?;
     let key = key::load_or_create(cfg.token_key.as_deref(), &cfg.db.data_dir)?;
     let tokens = TokenIssuer::new(&key, cfg.token_ttl).context("token key")?;
-    let state = AppState::new(db.clone(), tokens, cfg);
+    crate::metrics::install();
+    let positions = ws::store::spawn_position_writer(db.clone(), 4096);
+    let settings = SpaceSettings {
+        resume_grace: cfg.resume_grace,
+        idle_stop: cfg.space_idle,
+        ..SpaceSettings::default()
+    };
+    let registry = Registry::new(settings, positions);
+    let state = AppState::new(db.clone(), tokens, registry, cfg);
+    let ws_state = state.clone();
     let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
     let origins = cfg.cors_origins.clone();
     let body_limit = cfg.max_body_bytes;
@@ -78,12 +91,15 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let http_addr = *server.addrs().first().context("no bound address")?;
     let server = server.run();
     let handle = server.handle();
-    tracing::info!(%http_addr, ws_addr = %cfg.ws_addr, "serving HTTP");
+    tracing::info!(%http_addr, "serving HTTP");
+    let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
     Ok(Started {
         http_addr,
+        ws_addr: ws.addr,
         server,
         handle,
         db,
+        ws,
     })
 }
 
@@ -95,11 +111,13 @@ impl Started {
         shutdown: impl Future<Output = ()> + 'static,
     ) -> anyhow::Result<()> {
         let handle = self.handle.clone();
+        let ws = self.ws;
         // The stop request must run beside the server future, which is
         // what drives the stop to completion.
         let stopper = actix_rt::spawn(async move {
             shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
+            tracing::info!("shutting down: closing sockets, finishing in-flight requests");
+            ws.shutdown();
             handle.stop(true).await;
         });
         let result = self.server.await.context("HTTP server");
@@ -132,6 +150,7 @@ pub async fn shutdown_signal() {
 /// A server on its own thread and actix system, for tests and embedding.
 pub struct Spawned {
     pub http_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 }
@@ -151,7 +170,7 @@ pub fn spawn(cfg: ServeConfig) -> anyhow::Result<Spawned> {
                         anyhow::bail!(msg);
                     }
                 };
-                let _ = ready_tx.send(Ok(started.http_addr));
+                let _ = ready_tx.send(Ok((started.http_addr, started.ws_addr)));
                 started
                     .serve_until(async {
                         let _ = stop_rx.await;
@@ -159,11 +178,12 @@ pub fn spawn(cfg: ServeConfig) -> anyhow::Result<Spawned> {
                     .await
             })
         })?;
-    let http_addr = ready_rx
+    let (http_addr, ws_addr) = ready_rx
         .recv()
         .context("server thread died while starting")??;
     Ok(Spawned {
         http_addr,
+        ws_addr,
         stop: Some(stop_tx),
         thread: Some(thread),
     })

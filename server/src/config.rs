@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (and, with the real-time core, WebSocket). The default.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply pending database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -117,6 +117,37 @@ pub struct ServeConfig {
     #[arg(long, env = "METAVERSE_MAX_SPACE_SIDE", default_value_t = 1024,
           value_parser = clap::value_parser!(i32).range(1..=65535))]
     pub max_space_side: i32,
+    /// Browser origins allowed to open a WebSocket, comma-separated (`*` for
+    /// any). Empty: the HTTP origin (`http://<http-addr>`, and `localhost`
+    /// for a loopback address). Requests without `Origin` (non-browser
+    /// clients) are always allowed.
+    #[arg(long, env = "METAVERSE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Largest WebSocket frame decoded; larger ones get an `error`.
+    #[arg(long, env = "METAVERSE_WS_MAX_FRAME", default_value_t = metaverse_protocol::MAX_FRAME_BYTES,
+          value_parser = clap::value_parser!(usize))]
+    pub ws_max_frame: usize,
+    /// Close a socket that sent nothing (not even a pong) for this long.
+    #[arg(long, env = "METAVERSE_WS_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub ws_idle_timeout: Duration,
+    /// Sustained messages per second allowed per connection.
+    #[arg(long, env = "METAVERSE_WS_RATE", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub ws_rate: u32,
+    /// Burst allowed above the rate.
+    #[arg(long, env = "METAVERSE_WS_BURST", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub ws_burst: u32,
+    /// Outbound frames queued per socket before it counts as a slow consumer.
+    #[arg(long, env = "METAVERSE_WS_QUEUE", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(8..=1_000_000))]
+    pub ws_queue: u32,
+    /// How long a dropped socket's presence waits for a resume.
+    #[arg(long, env = "METAVERSE_RESUME_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub resume_grace: Duration,
+    /// How long an empty space stays live.
+    #[arg(long, env = "METAVERSE_SPACE_IDLE", default_value = "30s", value_parser = parse_duration)]
+    pub space_idle: Duration,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "METAVERSE_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

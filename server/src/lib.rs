@@ -7,5 +7,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod metrics;
 pub mod state;
 pub mod telemetry;
+pub mod ws;

@@ -9,7 +9,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         None => serve(cli.serve),
-        Some(Command::Serve(cfg)) => serve(cfg),
+        Some(Command::Serve(cfg)) => serve(*cfg),
         Some(Command::Migrate { db: db_cfg, log }) => {
             telemetry::init(&log)?;
             actix_rt::System::new().block_on(async move {

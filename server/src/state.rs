@@ -14,6 +14,8 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub db: DatabaseConnection,
+    /// Live spaces, so HTTP changes reach them.
+    pub registry: Arc<metaverse_actors::Registry>,
     pub tokens: TokenIssuer,
     pub admin_signup: AdminSignup,
     pub refresh_ttl: std::time::Duration,
@@ -31,9 +33,15 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, tokens: TokenIssuer, cfg: &ServeConfig) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        tokens: TokenIssuer,
+        registry: Arc<metaverse_actors::Registry>,
+        cfg: &ServeConfig,
+    ) -> Self {
         Self(Arc::new(Inner {
             db,
+            registry,
             tokens,
             admin_signup: cfg.admin_signup,
             refresh_ttl: cfg.refresh_ttl,

@@ -133,6 +133,15 @@ pub fn check_fits(
     }
 }
 
+/// Gives a live space its new collision map (a no-op when nobody is in it).
+async fn refresh_live_grid(state: &AppState, space_id: &str) -> Result<(), ApiError> {
+    if state.registry.get(space_id).is_some() {
+        let rects = crate::ws::store::static_rects(&state.db, space_id).await?;
+        state.registry.set_static(space_id, rects);
+    }
+    Ok(())
+}
+
 async fn find_space(state: &AppState, id: &str) -> Result<space::Model, ApiError> {
     space::Entity::find_by_id(id.to_owned())
         .one(&state.db)
@@ -246,7 +255,12 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let s = find_space(&state, &path).await?;
     require_creator(&s, &caller)?;
-    space::Entity::delete_by_id(s.id).exec(&state.db).await?;
+    space::Entity::delete_by_id(s.id.clone())
+        .exec(&state.db)
+        .await?;
+    state
+        .registry
+        .close(&s.id, metaverse_actors::CloseReason::SPACE_DELETED);
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
 
@@ -333,13 +347,16 @@ pub async fn add_element(
     let id = new_id();
     space_element::Entity::insert(space_element::ActiveModel {
         id: Set(id.clone()),
-        space_id: Set(s.id),
+        space_id: Set(s.id.clone()),
         element_id: Set(e.id),
         x: Set(body.x),
         y: Set(body.y),
     })
     .exec_without_returning(&state.db)
     .await?;
+    if e.is_static {
+        refresh_live_grid(&state, &s.id).await?;
+    }
     Ok(HttpResponse::Ok().json(IdResponse { id }))
 }
 

@@ -7,6 +7,8 @@
 //! instead of skipping it.
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::time::Duration;
 
 use metaverse_server::{
@@ -101,6 +103,8 @@ impl Drop for PgDatabase {
 /// server stops before its database goes away.
 pub struct TestApp {
     pub base: String,
+    /// `ws://127.0.0.1:PORT`
+    pub ws: String,
     pub client: reqwest::Client,
     pub backend: Backend,
     server: Option<Spawned>,
@@ -162,6 +166,7 @@ impl TestApp {
         let server = spawn(cfg.clone()).expect("server starts");
         Some(Self {
             base: format!("http://{}", server.http_addr),
+            ws: format!("ws://{}", server.ws_addr),
             client: reqwest::Client::new(),
             backend,
             server: Some(server),
@@ -179,6 +184,7 @@ impl TestApp {
         }
         let server = spawn(self.config.clone()).expect("server restarts");
         self.base = format!("http://{}", server.http_addr);
+        self.ws = format!("ws://{}", server.ws_addr);
         self.server = Some(server);
     }
 

@@ -1,0 +1,112 @@
+//! What a space holds of a session: a bounded outbound queue of encoded
+//! frames, and a way to close the socket.
+
+use bytes::Bytes;
+use metaverse_protocol::Codec;
+use tokio::sync::{mpsc, watch};
+
+/// Why the server closes a socket. Codes 4000–4499 allow reconnecting;
+/// 4500–4999 are terminal (README: "Close codes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl CloseReason {
+    pub const SHUTDOWN: Self = Self {
+        code: 4000,
+        reason: "server shutting down",
+    };
+    pub const IDLE: Self = Self {
+        code: 4001,
+        reason: "idle timeout",
+    };
+    pub const SLOW_CONSUMER: Self = Self {
+        code: 4002,
+        reason: "slow consumer",
+    };
+    pub const RATE_LIMITED: Self = Self {
+        code: 4003,
+        reason: "rate limit exceeded",
+    };
+    pub const SPACE_CLOSED: Self = Self {
+        code: 4004,
+        reason: "space closed",
+    };
+    pub const AUTH_FAILED: Self = Self {
+        code: 4501,
+        reason: "authentication failed repeatedly",
+    };
+    pub const PROTOCOL: Self = Self {
+        code: 4502,
+        reason: "protocol violation",
+    };
+    pub const SPACE_DELETED: Self = Self {
+        code: 4504,
+        reason: "space deleted",
+    };
+    pub const REPLACED: Self = Self {
+        code: 4509,
+        reason: "session replaced by a newer connection",
+    };
+}
+
+/// The space's end of one session. Frames are already encoded in `codec`;
+/// the same `Bytes` go to every recipient with that codec.
+pub struct SessionLink {
+    /// Unique per socket, so a stale message from an old socket of the same
+    /// user is recognised and ignored.
+    pub session_id: u64,
+    pub codec: Codec,
+    pub tx: mpsc::Sender<Bytes>,
+    pub close: watch::Sender<Option<CloseReason>>,
+}
+
+/// The session's end.
+pub struct SessionPort {
+    pub rx: mpsc::Receiver<Bytes>,
+    pub close: watch::Receiver<Option<CloseReason>>,
+}
+
+/// A linked pair with an outbound queue of `capacity` frames.
+pub fn link(session_id: u64, codec: Codec, capacity: usize) -> (SessionLink, SessionPort) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let (close_tx, close_rx) = watch::channel(None);
+    (
+        SessionLink {
+            session_id,
+            codec,
+            tx,
+            close: close_tx,
+        },
+        SessionPort {
+            rx,
+            close: close_rx,
+        },
+    )
+}
+
+/// Outcome of offering a frame to a session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offer {
+    Sent,
+    /// The queue is full: the client does not keep up.
+    Full,
+    /// The session is gone.
+    Gone,
+}
+
+impl SessionLink {
+    pub fn offer(&self, frame: Bytes) -> Offer {
+        match self.tx.try_send(frame) {
+            Ok(()) => Offer::Sent,
+            Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
+            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
+        }
+    }
+
+    pub fn close(&self, reason: CloseReason) {
+        self.close.send_replace(Some(reason));
+    }
+}

@@ -1,0 +1,529 @@
+//! The SpaceActor: the single authority for one live space. It owns the
+//! world (grid, occupancy) and the members, validates every move, and fans
+//! events out: each event is encoded at most once per codec and the same
+//! bytes are queued to every recipient. Nothing here awaits I/O; the last
+//! position of a departing user goes to a bounded channel that a writer
+//! drains off this path.
+
+use std::{collections::HashMap, sync::Arc, time::Instant};
+
+use actix::prelude::*;
+use bytes::Bytes;
+use metaverse_protocol::{Codec, ErrorCode, Position, ServerMsg, SpaceSize, UserPosition};
+use rand::{SeedableRng, rngs::StdRng};
+use tokio::sync::mpsc;
+
+use crate::{
+    Grid, Rect, UserId, World,
+    link::{CloseReason, Offer, SessionLink},
+    registry::Registry,
+    settings::SpaceSettings,
+};
+
+/// What a space is made of, loaded from the database before it starts.
+#[derive(Clone, Debug)]
+pub struct SpaceInit {
+    pub space_id: String,
+    pub width: i32,
+    pub height: i32,
+    /// Tiles covered by static elements.
+    pub statics: Vec<Rect>,
+}
+
+/// Where a user stood when they left, for the next join's spawn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionUpdate {
+    pub space_id: Arc<str>,
+    pub user_id: UserId,
+    pub position: Position,
+}
+
+struct Member {
+    session_id: u64,
+    codec: Codec,
+    /// `None` while the socket is gone and the grace period runs.
+    link: Option<SessionLink>,
+    resume_token: String,
+    /// Frames missed while suspended, replayed on resume.
+    missed: Vec<Bytes>,
+    grace: Option<SpawnHandle>,
+}
+
+pub struct SpaceActor {
+    id: Arc<str>,
+    generation: u64,
+    world: World,
+    members: HashMap<UserId, Member>,
+    settings: Arc<SpaceSettings>,
+    registry: Arc<Registry>,
+    positions: mpsc::Sender<PositionUpdate>,
+    rng: StdRng,
+    idle: Option<SpawnHandle>,
+}
+
+/// Enter the space. On success the space has already queued `space-joined`
+/// (and, on resume, the missed events) to the link.
+#[derive(Message)]
+#[rtype(result = "Result<(), JoinRefused>")]
+pub struct Join {
+    pub user: UserId,
+    pub link: SessionLink,
+    /// The tile to spawn on if it is free (the user's last position).
+    pub preferred: Option<Position>,
+    pub resume_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinRefused {
+    /// No free tile.
+    Full,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Move {
+    pub user: UserId,
+    pub session_id: u64,
+    pub to: Position,
+}
+
+/// The session leaves (`dropped: false`, an explicit `leave`) or its socket
+/// went away (`dropped: true`: the presence is held for the grace period).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub user: UserId,
+    pub session_id: u64,
+    pub dropped: bool,
+}
+
+/// The space's static elements changed (over HTTP).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetStatic(pub Vec<Rect>);
+
+/// Close every session with this reason and stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseSpace(pub CloseReason);
+
+/// Who is in the space, for tests and operations.
+#[derive(Message)]
+#[rtype(result = "Vec<UserPosition>")]
+pub struct Snapshot;
+
+fn encode(codec: Codec, msg: &ServerMsg) -> Bytes {
+    match codec.encode(msg) {
+        Ok(v) => Bytes::from(v),
+        Err(e) => {
+            tracing::error!(error = %e, "encoding a server message failed");
+            Bytes::new()
+        }
+    }
+}
+
+/// Encodes lazily, once per codec.
+struct Encoded<'a> {
+    msg: &'a ServerMsg,
+    frames: [Option<Bytes>; 2],
+}
+
+impl<'a> Encoded<'a> {
+    fn new(msg: &'a ServerMsg) -> Self {
+        Self {
+            msg,
+            frames: [None, None],
+        }
+    }
+
+    fn get(&mut self, codec: Codec) -> Bytes {
+        let slot = match codec {
+            Codec::MsgPack => 0,
+            Codec::Json => 1,
+        };
+        self.frames[slot]
+            .get_or_insert_with(|| encode(codec, self.msg))
+            .clone()
+    }
+}
+
+impl SpaceActor {
+    pub fn new(
+        init: SpaceInit,
+        generation: u64,
+        settings: Arc<SpaceSettings>,
+        registry: Arc<Registry>,
+        positions: mpsc::Sender<PositionUpdate>,
+    ) -> Self {
+        let mut world = World::new(Grid::new(init.width, init.height));
+        world.set_static(&init.statics);
+        Self {
+            id: Arc::from(init.space_id),
+            generation,
+            world,
+            members: HashMap::new(),
+            settings,
+            registry,
+            positions,
+            rng: StdRng::from_entropy(),
+            idle: None,
+        }
+    }
+
+    fn others(&self, user: &str) -> Vec<UserPosition> {
+        self.world
+            .positions()
+            .filter(|(u, _)| &***u != user)
+            .map(|(u, p)| UserPosition {
+                user_id: u.to_string(),
+                x: p.x,
+                y: p.y,
+            })
+            .collect()
+    }
+
+    /// Queues `msg` to one member (or to its missed buffer while suspended).
+    /// Returns the users who must be suspended or dropped as a result.
+    fn deliver(&mut self, user: &UserId, frame: Bytes, fallout: &mut Vec<(UserId, Fallout)>) {
+        let Some(m) = self.members.get_mut(user) else {
+            return;
+        };
+        match &m.link {
+            Some(link) => match link.offer(frame) {
+                Offer::Sent | Offer::Gone => {}
+                Offer::Full => fallout.push((user.clone(), Fallout::Slow)),
+            },
+            None if m.missed.len() < self.settings.replay_limit => m.missed.push(frame),
+            None => fallout.push((user.clone(), Fallout::Overflowed)),
+        }
+    }
+
+    /// Fans `msg` out to every member but `except`.
+    fn broadcast(&mut self, msg: &ServerMsg, except: Option<&str>, ctx: &mut Context<Self>) {
+        let started = Instant::now();
+        let mut enc = Encoded::new(msg);
+        let mut fallout = Vec::new();
+        let recipients: Vec<(UserId, Codec)> = self
+            .members
+            .iter()
+            .filter(|(u, _)| Some(&***u) != except)
+            .map(|(u, m)| (u.clone(), m.codec))
+            .collect();
+        for (user, codec) in &recipients {
+            let frame = enc.get(*codec);
+            self.deliver(user, frame, &mut fallout);
+        }
+        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name())
+            .increment(recipients.len() as u64);
+        metrics::histogram!("metaverse_fanout_seconds").record(started.elapsed().as_secs_f64());
+        self.settle(fallout, ctx);
+    }
+
+    /// Sends `msg` to one member only.
+    fn send_to(&mut self, user: &UserId, msg: &ServerMsg, ctx: &mut Context<Self>) {
+        let Some(codec) = self.members.get(user).map(|m| m.codec) else {
+            return;
+        };
+        let mut fallout = Vec::new();
+        self.deliver(user, encode(codec, msg), &mut fallout);
+        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name())
+            .increment(1);
+        self.settle(fallout, ctx);
+    }
+
+    fn settle(&mut self, fallout: Vec<(UserId, Fallout)>, ctx: &mut Context<Self>) {
+        for (user, why) in fallout {
+            match why {
+                Fallout::Slow => {
+                    metrics::counter!("metaverse_slow_consumers_closed_total").increment(1);
+                    let session_id = match self.members.get(&user) {
+                        Some(m) => {
+                            if let Some(link) = &m.link {
+                                link.close(CloseReason::SLOW_CONSUMER);
+                            }
+                            m.session_id
+                        }
+                        None => continue,
+                    };
+                    self.suspend(&user, session_id, ctx);
+                }
+                Fallout::Overflowed => self.depart(&user, ctx),
+            }
+        }
+    }
+
+    /// Holds a dropped member's place for the grace period.
+    fn suspend(&mut self, user: &UserId, session_id: u64, ctx: &mut Context<Self>) {
+        let grace = self.settings.resume_grace;
+        let Some(m) = self.members.get_mut(user) else {
+            return;
+        };
+        if m.session_id != session_id || m.link.is_none() {
+            return;
+        }
+        m.link = None;
+        let who = user.clone();
+        m.grace = Some(ctx.run_later(grace, move |act, ctx| {
+            if act
+                .members
+                .get(&who)
+                .is_some_and(|m| m.session_id == session_id && m.link.is_none())
+            {
+                act.depart(&who, ctx);
+            }
+        }));
+    }
+
+    /// Removes a member for good: `user-left` to the others, exactly once.
+    fn depart(&mut self, user: &UserId, ctx: &mut Context<Self>) {
+        let Some(m) = self.members.remove(user) else {
+            return;
+        };
+        if let Some(h) = m.grace {
+            ctx.cancel_future(h);
+        }
+        if let Some(position) = self.world.remove(user) {
+            let update = PositionUpdate {
+                space_id: self.id.clone(),
+                user_id: user.clone(),
+                position,
+            };
+            if self.positions.try_send(update).is_err() {
+                metrics::counter!("metaverse_positions_dropped_total").increment(1);
+            }
+        }
+        self.broadcast(
+            &ServerMsg::UserLeft {
+                user_id: user.to_string(),
+            },
+            None,
+            ctx,
+        );
+        if self.members.is_empty() {
+            self.schedule_idle_stop(ctx);
+        }
+    }
+
+    fn schedule_idle_stop(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.idle.take() {
+            ctx.cancel_future(h);
+        }
+        self.idle = Some(ctx.run_later(self.settings.idle_stop, |act, ctx| {
+            if act.members.is_empty() {
+                ctx.stop();
+            }
+        }));
+    }
+
+    fn new_resume_token(&mut self) -> String {
+        use rand::Rng;
+        let bytes: [u8; 16] = self.rng.r#gen();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+enum Fallout {
+    Slow,
+    Overflowed,
+}
+
+impl Actor for SpaceActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.settings.mailbox);
+        metrics::gauge!("metaverse_live_spaces").increment(1.0);
+        // A space started for a join that then failed must not live forever.
+        self.schedule_idle_stop(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        metrics::gauge!("metaverse_live_spaces").decrement(1.0);
+        self.registry.forget(&self.id, self.generation);
+        for m in self.members.values() {
+            if let Some(link) = &m.link {
+                link.close(CloseReason::SHUTDOWN);
+            }
+        }
+    }
+}
+
+impl Handler<Join> for SpaceActor {
+    type Result = Result<(), JoinRefused>;
+
+    fn handle(&mut self, msg: Join, ctx: &mut Self::Context) -> Self::Result {
+        if let Some(h) = self.idle.take() {
+            ctx.cancel_future(h);
+        }
+        let token = self.new_resume_token();
+        let size = SpaceSize {
+            width: self.world.grid().width(),
+            height: self.world.grid().height(),
+        };
+        let user = msg.user.clone();
+
+        if let Some(m) = self.members.get_mut(&user) {
+            // Same user again: a resume (right token) or a takeover by a
+            // newer socket. Either way the others see no leave/join.
+            let resumed = msg.resume_token.as_deref() == Some(m.resume_token.as_str());
+            if let Some(old) = m.link.take() {
+                let bye = ServerMsg::error(
+                    ErrorCode::SessionReplaced,
+                    "another connection of yours joined this space",
+                );
+                let _ = old.offer(encode(old.codec, &bye));
+                old.close(CloseReason::REPLACED);
+            }
+            if let Some(h) = m.grace.take() {
+                ctx.cancel_future(h);
+            }
+            let missed = std::mem::take(&mut m.missed);
+            m.session_id = msg.link.session_id;
+            m.codec = msg.link.codec;
+            m.resume_token = token.clone();
+            let position = self
+                .world
+                .position(&user)
+                .unwrap_or(Position { x: 0, y: 0 });
+            let joined = ServerMsg::SpaceJoined {
+                user_id: user.to_string(),
+                spawn: position,
+                users: self.others(&user),
+                space: size,
+                resume_token: token,
+                resumed,
+            };
+            let link = msg.link;
+            let _ = link.offer(encode(link.codec, &joined));
+            if resumed {
+                for frame in missed {
+                    let _ = link.offer(frame);
+                }
+            }
+            if let Some(m) = self.members.get_mut(&user) {
+                m.link = Some(link);
+            }
+            return Ok(());
+        }
+
+        let Some(spawn) = self.world.spawn(user.clone(), msg.preferred, &mut self.rng) else {
+            if self.members.is_empty() {
+                self.schedule_idle_stop(ctx);
+            }
+            return Err(JoinRefused::Full);
+        };
+        let joined = ServerMsg::SpaceJoined {
+            user_id: user.to_string(),
+            spawn,
+            users: self.others(&user),
+            space: size,
+            resume_token: token.clone(),
+            resumed: false,
+        };
+        let _ = msg.link.offer(encode(msg.link.codec, &joined));
+        self.members.insert(
+            user.clone(),
+            Member {
+                session_id: msg.link.session_id,
+                codec: msg.link.codec,
+                link: Some(msg.link),
+                resume_token: token,
+                missed: Vec::new(),
+                grace: None,
+            },
+        );
+        self.broadcast(
+            &ServerMsg::UserJoin {
+                user_id: user.to_string(),
+                x: spawn.x,
+                y: spawn.y,
+            },
+            Some(&user),
+            ctx,
+        );
+        Ok(())
+    }
+}
+
+impl Handler<Move> for SpaceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Move, ctx: &mut Self::Context) {
+        let live = self
+            .members
+            .get(&msg.user)
+            .is_some_and(|m| m.session_id == msg.session_id && m.link.is_some());
+        if !live {
+            return;
+        }
+        match self.world.try_move(&msg.user, msg.to) {
+            Ok(p) => {
+                let event = ServerMsg::Movement {
+                    user_id: msg.user.to_string(),
+                    x: p.x,
+                    y: p.y,
+                };
+                self.broadcast(&event, Some(&msg.user), ctx);
+            }
+            Err(reason) => {
+                metrics::counter!("metaverse_moves_rejected_total", "reason" => reason.as_str())
+                    .increment(1);
+                if let Some(p) = self.world.position(&msg.user) {
+                    self.send_to(
+                        &msg.user,
+                        &ServerMsg::MovementRejected { x: p.x, y: p.y },
+                        ctx,
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Handler<Leave> for SpaceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
+        match self.members.get(&msg.user) {
+            Some(m) if m.session_id == msg.session_id => {}
+            _ => return,
+        }
+        if msg.dropped {
+            self.suspend(&msg.user, msg.session_id, ctx);
+        } else {
+            self.depart(&msg.user, ctx);
+        }
+    }
+}
+
+impl Handler<SetStatic> for SpaceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetStatic, _: &mut Self::Context) {
+        self.world.set_static(&msg.0);
+    }
+}
+
+impl Handler<CloseSpace> for SpaceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseSpace, ctx: &mut Self::Context) {
+        for m in self.members.values() {
+            if let Some(link) = &m.link {
+                let bye = ServerMsg::error(ErrorCode::SpaceClosed, msg.0.reason);
+                let _ = link.offer(encode(link.codec, &bye));
+                link.close(msg.0);
+            }
+        }
+        self.members.clear();
+        ctx.stop();
+    }
+}
+
+impl Handler<Snapshot> for SpaceActor {
+    type Result = MessageResult<Snapshot>;
+
+    fn handle(&mut self, _: Snapshot, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.others(""))
+    }
+}

@@ -1,0 +1,113 @@
+//! The WebSocket server (tokio-tungstenite): one session task per socket,
+//! talking to SpaceActors through the registry.
+
+pub mod handshake;
+pub mod session;
+pub mod store;
+
+use std::{
+    net::SocketAddr,
+    num::NonZeroU32,
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
+
+use anyhow::Context;
+use metaverse_actors::Registry;
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{config::ServeConfig, state::AppState};
+use handshake::OriginPolicy;
+
+/// Per-connection limits, from the configuration.
+#[derive(Clone, Debug)]
+pub struct WsLimits {
+    pub max_frame: usize,
+    pub idle_timeout: Duration,
+    pub rate: NonZeroU32,
+    pub burst: NonZeroU32,
+    pub queue: usize,
+}
+
+/// What every session shares.
+pub struct WsContext {
+    pub state: AppState,
+    pub registry: Arc<Registry>,
+    pub limits: WsLimits,
+    pub origins: OriginPolicy,
+    pub next_session: AtomicU64,
+    /// Flips to true on shutdown; sessions close with 4000.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub struct WsServer {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    ctx: Arc<WsContext>,
+}
+
+impl WsServer {
+    /// Binds the listener and starts accepting on the current actix system.
+    pub async fn start(
+        cfg: &ServeConfig,
+        http_addr: SocketAddr,
+        state: AppState,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(cfg.ws_addr)
+            .await
+            .with_context(|| format!("binding WebSocket on {}", cfg.ws_addr))?;
+        let addr = listener.local_addr()?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let limits = WsLimits {
+            max_frame: cfg.ws_max_frame.max(64),
+            idle_timeout: cfg.ws_idle_timeout,
+            rate: NonZeroU32::new(cfg.ws_rate).unwrap_or(NonZeroU32::MIN),
+            burst: NonZeroU32::new(cfg.ws_burst).unwrap_or(NonZeroU32::MIN),
+            queue: cfg.ws_queue as usize,
+        };
+        let ctx = Arc::new(WsContext {
+            registry: state.registry.clone(),
+            state,
+            limits,
+            origins: OriginPolicy::new(&cfg.allowed_origins, http_addr),
+            next_session: AtomicU64::new(1),
+            shutdown: shutdown_rx,
+        });
+        let accept_ctx = ctx.clone();
+        let mut stop = ctx.shutdown.clone();
+        actix_rt::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, peer)) => {
+                            let _ = stream.set_nodelay(true);
+                            actix_rt::spawn(session::run(stream, peer, accept_ctx.clone()));
+                        }
+                        Err(e) => {
+                            // Out of file descriptors and the like: back off
+                            // instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    },
+                }
+            }
+        });
+        tracing::info!(ws_addr = %addr, "serving WebSocket");
+        Ok(Self {
+            addr,
+            shutdown: shutdown_tx,
+            ctx,
+        })
+    }
+
+    /// Stops accepting, tells every session to close (4000), and stops the
+    /// live spaces.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+        self.ctx
+            .registry
+            .close_all(metaverse_actors::CloseReason::SHUTDOWN);
+    }
+}

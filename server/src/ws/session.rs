@@ -1,0 +1,540 @@
+//! One task per socket: decode and check client frames, forward them to the
+//! space, and write the space's frames out, several per flush.
+//!
+//! This is DESIGN.md's SessionActor written as a task with one `select!`
+//! loop rather than an actix actor: the socket, the outbound queue and the
+//! timers are all futures, and a loop over them gives backpressure and
+//! ordering without another mailbox.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, atomic::Ordering},
+    time::{Duration, Instant},
+};
+
+use actix::Addr;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use metaverse_actors::{
+    CloseReason, SessionPort, UserId, link,
+    space::{Join, JoinRefused, Leave, Move, SpaceActor},
+};
+use metaverse_protocol::{ClientMsg, Codec, ErrorCode, Position, ServerMsg};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    WebSocketStream,
+    tungstenite::{
+        Message, Utf8Bytes,
+        protocol::{CloseFrame, WebSocketConfig, frame::coding::CloseCode},
+    },
+};
+
+use super::{WsContext, handshake, store};
+use crate::auth::session as auth_session;
+
+/// Consecutive undecodable frames before the socket is closed.
+const MAX_BAD_FRAMES: u32 = 10;
+/// Failed `join` authentications before the socket is closed.
+const MAX_AUTH_FAILURES: u32 = 5;
+/// Frames written per flush at most, so one busy socket cannot starve the
+/// read side.
+const MAX_BATCH: usize = 256;
+
+type Ws = WebSocketStream<TcpStream>;
+
+struct Joined {
+    space: Addr<SpaceActor>,
+    user: UserId,
+    codec: Codec,
+    port: SessionPort,
+}
+
+struct Session {
+    id: u64,
+    ctx: Arc<WsContext>,
+    /// The codec the subprotocol named, if any: space events use it even
+    /// when a frame arrives in the other encoding.
+    negotiated: Option<Codec>,
+    joined: Option<Joined>,
+    limiter: DefaultDirectRateLimiter,
+    rate_strikes: u32,
+    last_strike: Instant,
+    bad_frames: u32,
+    auth_failures: u32,
+}
+
+enum Step {
+    Continue,
+    Close(CloseReason),
+}
+
+pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
+    // Tungstenite's own limit is a hard stop (it drops the connection); ours,
+    // checked per frame, answers with `error`. The hard one sits well above.
+    let hard_limit = ctx.limits.max_frame.saturating_mul(16).max(1 << 20);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(hard_limit))
+        .max_frame_size(Some(hard_limit))
+        .write_buffer_size(64 * 1024)
+        .max_write_buffer_size(4 << 20);
+    let mut negotiated = None;
+    let origins = ctx.origins.clone();
+    #[allow(clippy::result_large_err)] // tungstenite's Callback contract
+    let callback = |req: &handshake::Request, resp: handshake::Response| {
+        handshake::check(&origins, req, resp).map(|(resp, codec)| {
+            negotiated = codec;
+            resp
+        })
+    };
+    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config))
+        .await
+    {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "WebSocket handshake failed");
+            return;
+        }
+    };
+    let session = Session {
+        id: ctx.next_session.fetch_add(1, Ordering::Relaxed),
+        negotiated,
+        limiter: RateLimiter::direct(
+            Quota::per_second(ctx.limits.rate).allow_burst(ctx.limits.burst),
+        ),
+        ctx,
+        joined: None,
+        rate_strikes: 0,
+        last_strike: Instant::now(),
+        bad_frames: 0,
+        auth_failures: 0,
+    };
+    metrics::gauge!("metaverse_ws_sessions").increment(1.0);
+    session.serve(ws).await;
+    metrics::gauge!("metaverse_ws_sessions").decrement(1.0);
+}
+
+fn to_message(codec: Codec, frame: Bytes) -> Option<Message> {
+    match codec {
+        Codec::MsgPack => Some(Message::Binary(frame)),
+        Codec::Json => Utf8Bytes::try_from(frame).ok().map(Message::Text),
+    }
+}
+
+async fn close(ws: &mut Ws, reason: CloseReason) {
+    let frame = CloseFrame {
+        code: CloseCode::from(reason.code),
+        reason: reason.reason.into(),
+    };
+    let _ = ws.send(Message::Close(Some(frame))).await;
+}
+
+impl Session {
+    async fn serve(mut self, mut ws: Ws) {
+        let idle = self.ctx.limits.idle_timeout;
+        let mut ping = tokio::time::interval((idle / 3).max(Duration::from_millis(100)));
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_seen = Instant::now();
+        let mut shutdown = self.ctx.shutdown.clone();
+        let end = loop {
+            let event = {
+                let (close_rx, frame_rx) = match self.joined.as_mut() {
+                    Some(j) => (Some(&mut j.port.close), Some((&mut j.port.rx, j.codec))),
+                    None => (None, None),
+                };
+                tokio::select! {
+                    biased;
+                    _ = shutdown.changed() => Event::Close(CloseReason::SHUTDOWN),
+                    reason = wait_closed(close_rx) => Event::SpaceClosed(reason),
+                    frame = next_frame(frame_rx) => Event::Frame(frame),
+                    incoming = ws.next() => Event::Incoming(incoming),
+                    _ = ping.tick() => Event::Tick,
+                }
+            };
+            let step = match event {
+                Event::Close(reason) => Step::Close(reason),
+                Event::SpaceClosed(reason) => {
+                    // Deliver what the space queued before closing (e.g. the
+                    // `error` that says why).
+                    if let Some(first) =
+                        self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok())
+                    {
+                        let codec = self.joined.as_ref().map(|j| j.codec).unwrap_or(Codec::Json);
+                        let _ = self.write_batch(&mut ws, codec, first).await;
+                    }
+                    Step::Close(reason)
+                }
+                Event::Frame(Some((codec, first))) => self.write_batch(&mut ws, codec, first).await,
+                // The space dropped our queue (it stopped): we are out of it.
+                Event::Frame(None) => {
+                    self.joined = None;
+                    Step::Continue
+                }
+                Event::Incoming(Some(Ok(msg))) => {
+                    last_seen = Instant::now();
+                    self.on_message(&mut ws, msg).await
+                }
+                Event::Incoming(Some(Err(e))) => {
+                    tracing::debug!(session = self.id, error = %e, "socket error");
+                    break None;
+                }
+                Event::Incoming(None) => break None,
+                Event::Tick => {
+                    if last_seen.elapsed() > idle {
+                        Step::Close(CloseReason::IDLE)
+                    } else if ws.send(Message::Ping(Bytes::new())).await.is_err() {
+                        break None;
+                    } else {
+                        Step::Continue
+                    }
+                }
+            };
+            if let Step::Close(reason) = step {
+                break Some(reason);
+            }
+        };
+        if let Some(reason) = end {
+            close(&mut ws, reason).await;
+        }
+        // A socket that went away (or was closed by us) holds its presence
+        // for the resume grace period; an explicit `leave` already left.
+        if let Some(j) = self.joined.take() {
+            j.space.do_send(Leave {
+                user: j.user,
+                session_id: self.id,
+                dropped: true,
+            });
+        }
+    }
+
+    /// Writes `first` and whatever else is queued, then flushes once.
+    async fn write_batch(&mut self, ws: &mut Ws, codec: Codec, first: Bytes) -> Step {
+        let mut pending = Some(first);
+        let mut n = 0;
+        while let Some(frame) = pending.take() {
+            if let Some(msg) = to_message(codec, frame)
+                && ws.feed(msg).await.is_err()
+            {
+                return Step::Close(CloseReason::SHUTDOWN);
+            }
+            n += 1;
+            if n < MAX_BATCH {
+                pending = self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok());
+            }
+        }
+        if ws.flush().await.is_err() {
+            return Step::Close(CloseReason::SHUTDOWN);
+        }
+        Step::Continue
+    }
+
+    async fn reply(&self, ws: &mut Ws, codec: Codec, msg: &ServerMsg) {
+        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name())
+            .increment(1);
+        if let Some(m) = codec
+            .encode(msg)
+            .ok()
+            .and_then(|b| to_message(codec, Bytes::from(b)))
+        {
+            let _ = ws.send(m).await;
+        }
+    }
+
+    async fn error(&self, ws: &mut Ws, codec: Codec, code: ErrorCode, message: impl Into<String>) {
+        self.reply(ws, codec, &ServerMsg::error(code, message))
+            .await;
+    }
+
+    async fn on_message(&mut self, ws: &mut Ws, msg: Message) -> Step {
+        let (codec, bytes) = match msg {
+            Message::Binary(b) => (Codec::MsgPack, b),
+            Message::Text(t) => (Codec::Json, Bytes::from(t)),
+            Message::Close(_) => {
+                return Step::Close(CloseReason {
+                    code: 1000,
+                    reason: "bye",
+                });
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Step::Continue,
+        };
+        if self.limiter.check().is_err() {
+            if self.last_strike.elapsed() > Duration::from_secs(5) {
+                self.rate_strikes = 0;
+            }
+            self.rate_strikes += 1;
+            self.last_strike = Instant::now();
+            if self.rate_strikes > 2 * self.ctx.limits.burst.get() {
+                return Step::Close(CloseReason::RATE_LIMITED);
+            }
+            self.error(
+                ws,
+                codec,
+                ErrorCode::RateLimited,
+                "too many messages; slow down",
+            )
+            .await;
+            return Step::Continue;
+        }
+        let msg = match codec.decode_client(&bytes, self.ctx.limits.max_frame) {
+            Ok(m) => {
+                self.bad_frames = 0;
+                m
+            }
+            Err(e) => {
+                self.bad_frames += 1;
+                if self.bad_frames >= MAX_BAD_FRAMES {
+                    return Step::Close(CloseReason::PROTOCOL);
+                }
+                self.error(ws, codec, e.code(), e.to_string()).await;
+                return Step::Continue;
+            }
+        };
+        metrics::counter!("metaverse_ws_messages_in_total", "type" => msg.type_name()).increment(1);
+        match msg {
+            ClientMsg::Heartbeat {} => {
+                self.reply(ws, codec, &ServerMsg::Heartbeat {}).await;
+                Step::Continue
+            }
+            ClientMsg::Join {
+                space_id,
+                token,
+                resume_token,
+            } => self.join(ws, codec, space_id, token, resume_token).await,
+            ClientMsg::Move { x, y } => {
+                let Some(j) = &self.joined else {
+                    self.error(ws, codec, ErrorCode::NotJoined, "join a space first")
+                        .await;
+                    return Step::Continue;
+                };
+                let m = Move {
+                    user: j.user.clone(),
+                    session_id: self.id,
+                    to: Position { x, y },
+                };
+                match j.space.try_send(m) {
+                    Ok(()) => {}
+                    Err(actix::dev::SendError::Full(_)) => {
+                        self.error(
+                            ws,
+                            codec,
+                            ErrorCode::Busy,
+                            "the space is overloaded; move dropped",
+                        )
+                        .await;
+                    }
+                    Err(actix::dev::SendError::Closed(_)) => {
+                        self.joined = None;
+                        self.error(
+                            ws,
+                            codec,
+                            ErrorCode::SpaceClosed,
+                            "the space closed; join again",
+                        )
+                        .await;
+                    }
+                }
+                Step::Continue
+            }
+            ClientMsg::Leave {} => {
+                match self.joined.take() {
+                    Some(j) => j.space.do_send(Leave {
+                        user: j.user,
+                        session_id: self.id,
+                        dropped: false,
+                    }),
+                    None => {
+                        self.error(ws, codec, ErrorCode::NotJoined, "not in a space")
+                            .await
+                    }
+                }
+                Step::Continue
+            }
+            ClientMsg::ChatJoin { .. }
+            | ClientMsg::ChatLeave { .. }
+            | ClientMsg::ChatMessage { .. } => {
+                if self.joined.is_none() {
+                    self.error(ws, codec, ErrorCode::NotJoined, "join a space first")
+                        .await;
+                } else {
+                    self.error(
+                        ws,
+                        codec,
+                        ErrorCode::Unsupported,
+                        "chat over WebSocket is not served yet",
+                    )
+                    .await;
+                }
+                Step::Continue
+            }
+        }
+    }
+
+    async fn join(
+        &mut self,
+        ws: &mut Ws,
+        codec: Codec,
+        space_id: String,
+        token: String,
+        resume_token: Option<String>,
+    ) -> Step {
+        let state = &self.ctx.state;
+        let claims = match state.tokens.verify(&token) {
+            Ok(c) => c,
+            Err(_) => {
+                return self
+                    .auth_failed(ws, codec, "invalid or expired token")
+                    .await;
+            }
+        };
+        match auth_session::is_active(&state.db, &claims.session_id).await {
+            Ok(true) => {}
+            Ok(false) => return self.auth_failed(ws, codec, "token was revoked").await,
+            Err(e) => {
+                tracing::error!(error = %e, "checking a session failed");
+                self.error(
+                    ws,
+                    codec,
+                    ErrorCode::Internal,
+                    "could not check the token; try again",
+                )
+                .await;
+                return Step::Continue;
+            }
+        }
+        self.auth_failures = 0;
+        // Joining while in a space leaves that space first.
+        if let Some(j) = self.joined.take() {
+            j.space.do_send(Leave {
+                user: j.user,
+                session_id: self.id,
+                dropped: false,
+            });
+        }
+        if space_id.len() > 64 {
+            self.error(ws, codec, ErrorCode::UnknownSpace, "no such space")
+                .await;
+            return Step::Continue;
+        }
+        let preferred = match store::enter(&state.db, &space_id, &claims.user_id).await {
+            Ok(p) => p,
+            Err(_) if !self.space_exists(&space_id).await => {
+                self.error(ws, codec, ErrorCode::UnknownSpace, "no such space")
+                    .await;
+                return Step::Continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recording space membership failed");
+                self.error(ws, codec, ErrorCode::Internal, "could not join; try again")
+                    .await;
+                return Step::Continue;
+            }
+        };
+        let user: UserId = Arc::from(claims.user_id.as_str());
+        // The space may stop between lookup and join; one retry with a
+        // fresh actor covers that race.
+        for _ in 0..2 {
+            let space = match self.ctx.registry.get(&space_id) {
+                Some(a) => a,
+                None => match store::load_space(&state.db, &space_id).await {
+                    Ok(Some(init)) => self.ctx.registry.get_or_start(init),
+                    Ok(None) => {
+                        self.error(ws, codec, ErrorCode::UnknownSpace, "no such space")
+                            .await;
+                        return Step::Continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "loading a space failed");
+                        self.error(ws, codec, ErrorCode::Internal, "could not load the space")
+                            .await;
+                        return Step::Continue;
+                    }
+                },
+            };
+            let events = self.negotiated.unwrap_or(codec);
+            let (link, port) = link(self.id, events, self.ctx.limits.queue);
+            let join = Join {
+                user: user.clone(),
+                link,
+                preferred,
+                resume_token: resume_token.clone(),
+            };
+            match space.send(join).await {
+                Ok(Ok(())) => {
+                    self.joined = Some(Joined {
+                        space,
+                        user,
+                        codec: events,
+                        port,
+                    });
+                    return Step::Continue;
+                }
+                Ok(Err(JoinRefused::Full)) => {
+                    self.error(ws, codec, ErrorCode::Busy, "the space has no free tile")
+                        .await;
+                    return Step::Continue;
+                }
+                Err(_) => continue,
+            }
+        }
+        self.error(
+            ws,
+            codec,
+            ErrorCode::Internal,
+            "the space is restarting; try again",
+        )
+        .await;
+        Step::Continue
+    }
+
+    async fn space_exists(&self, space_id: &str) -> bool {
+        matches!(
+            store::load_space(&self.ctx.state.db, space_id).await,
+            Ok(Some(_))
+        )
+    }
+
+    async fn auth_failed(&mut self, ws: &mut Ws, codec: Codec, why: &str) -> Step {
+        self.auth_failures += 1;
+        if self.auth_failures >= MAX_AUTH_FAILURES {
+            return Step::Close(CloseReason::AUTH_FAILED);
+        }
+        self.error(ws, codec, ErrorCode::Unauthorized, why).await;
+        Step::Continue
+    }
+}
+
+enum Event {
+    Close(CloseReason),
+    SpaceClosed(CloseReason),
+    Frame(Option<(Codec, Bytes)>),
+    Incoming(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    Tick,
+}
+
+/// Resolves when the space closes this session; never while not joined.
+async fn wait_closed(
+    rx: Option<&mut tokio::sync::watch::Receiver<Option<CloseReason>>>,
+) -> CloseReason {
+    if let Some(rx) = rx {
+        loop {
+            if let Some(r) = *rx.borrow_and_update() {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    }
+    std::future::pending().await
+}
+
+/// The next queued frame with the codec it was encoded in; `None` when the
+/// space dropped the queue. Never resolves while not joined.
+async fn next_frame(
+    rx: Option<(&mut tokio::sync::mpsc::Receiver<Bytes>, Codec)>,
+) -> Option<(Codec, Bytes)> {
+    match rx {
+        Some((rx, codec)) => rx.recv().await.map(|f| (codec, f)),
+        None => std::future::pending().await,
+    }
+}
