@@ -107,11 +107,6 @@ pub struct SetStatic(pub Vec<Rect>);
 #[rtype(result = "()")]
 pub struct CloseSpace(pub CloseReason);
 
-/// Who is in the space, for tests and operations.
-#[derive(Message)]
-#[rtype(result = "Vec<UserPosition>")]
-pub struct Snapshot;
-
 fn encode(codec: Codec, msg: &ServerMsg) -> Bytes {
     match codec.encode(msg) {
         Ok(v) => Bytes::from(v),
@@ -517,13 +512,5 @@ impl Handler<CloseSpace> for SpaceActor {
         }
         self.members.clear();
         ctx.stop();
-    }
-}
-
-impl Handler<Snapshot> for SpaceActor {
-    type Result = MessageResult<Snapshot>;
-
-    fn handle(&mut self, _: Snapshot, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.others(""))
     }
 }
