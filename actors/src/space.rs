@@ -59,7 +59,13 @@ pub struct SpaceActor {
     positions: mpsc::Sender<PositionUpdate>,
     rng: StdRng,
     idle: Option<SpawnHandle>,
+    /// Where recent leavers stood. The database copy is written
+    /// asynchronously; this one answers a quick rejoin without racing it.
+    recent: HashMap<UserId, Position>,
 }
+
+/// Leavers remembered in memory at most; past it the map starts afresh.
+const RECENT_LIMIT: usize = 10_000;
 
 /// Enter the space. On success the space has already queued `space-joined`
 /// (and, on resume, the missed events) to the link.
@@ -162,6 +168,7 @@ impl SpaceActor {
             positions,
             rng: StdRng::from_entropy(),
             idle: None,
+            recent: HashMap::new(),
         }
     }
 
@@ -278,6 +285,10 @@ impl SpaceActor {
             ctx.cancel_future(h);
         }
         if let Some(position) = self.world.remove(user) {
+            if self.recent.len() >= RECENT_LIMIT {
+                self.recent.clear();
+            }
+            self.recent.insert(user.clone(), position);
             let update = PositionUpdate {
                 space_id: self.id.clone(),
                 user_id: user.clone(),
@@ -401,7 +412,8 @@ impl Handler<Join> for SpaceActor {
             return Ok(());
         }
 
-        let Some(spawn) = self.world.spawn(user.clone(), msg.preferred, &mut self.rng) else {
+        let preferred = self.recent.remove(&user).or(msg.preferred);
+        let Some(spawn) = self.world.spawn(user.clone(), preferred, &mut self.rng) else {
             if self.members.is_empty() {
                 self.schedule_idle_stop(ctx);
             }

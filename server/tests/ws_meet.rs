@@ -111,3 +111,38 @@ async fn two_codecs_meet_walk_and_leave(app: TestApp) {
 }
 
 on_both_backends!(two_codecs_meet_walk_and_leave);
+
+/// The last tile is reused on the next join: from the live space's memory
+/// right away, and from the database after the space stopped.
+async fn last_position_is_the_next_spawn(app: TestApp) {
+    let (_, token) = app.user("ada").await;
+    let space_id = space(&app, &token, "30x30").await;
+    let mut ada = WsClient::connect(&app.ws, Codec::Json).await;
+    let ServerMsg::SpaceJoined { spawn, .. } = ada.join(&space_id, &token).await else {
+        panic!("join")
+    };
+    let to = step(spawn, 30, 30, spawn);
+    ada.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
+    ada.send(&ClientMsg::Leave {}).await;
+    // Rejoin on the same socket: the space is still live.
+    let ServerMsg::SpaceJoined { spawn: again, .. } = ada.join(&space_id, &token).await else {
+        panic!("rejoin")
+    };
+    assert_eq!(again, to, "spawned where she left");
+}
+
+mod last_position {
+    #[tokio::test]
+    async fn sqlite() {
+        if let Some(app) = crate::common::TestApp::start(crate::common::Backend::Sqlite).await {
+            super::last_position_is_the_next_spawn(app).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        if let Some(app) = crate::common::TestApp::start(crate::common::Backend::Postgres).await {
+            super::last_position_is_the_next_spawn(app).await;
+        }
+    }
+}
