@@ -39,9 +39,9 @@ impl DecodeError {
 
 /// Only the `type` of an envelope, to tell "unknown type" from "bad payload".
 #[derive(serde::Deserialize)]
-struct TypeOnly {
-    #[serde(rename = "type")]
-    kind: String,
+struct TypeOnly<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
 }
 
 impl Codec {
@@ -76,25 +76,79 @@ impl Codec {
 }
 
 impl Codec {
-    /// Decodes a client frame. A frame whose `type` is not one we know is
-    /// reported as such (checked only after the fast path fails).
+    /// Decodes a client frame. The envelope must be a map whose `type` is a
+    /// string (serde alone would also take an array of the two fields, and
+    /// MessagePack a variant index). A frame whose `type` is not one we
+    /// know is reported as such.
     pub fn decode_client(
         self,
         frame: &[u8],
         limit: usize,
     ) -> Result<crate::ClientMsg, DecodeError> {
-        self.decode(frame, limit).map_err(|e| match e {
-            DecodeError::Malformed(_) => match self.decode::<TypeOnly>(frame, limit) {
-                Ok(t) if !crate::message::CLIENT_TYPES.contains(&t.kind.as_str()) => {
-                    let mut kind = t.kind;
-                    kind.truncate(64);
-                    DecodeError::UnknownType(kind)
-                }
-                _ => e,
+        if frame.len() > limit {
+            return Err(DecodeError::TooLarge {
+                size: frame.len(),
+                limit,
+            });
+        }
+        if !self.is_map(frame) {
+            return Err(DecodeError::Malformed(
+                "the message must be a map with type and payload".into(),
+            ));
+        }
+        // MessagePack has no field order and would read an integer `type`
+        // as a variant index; a borrowed pre-read of `type` rules that out.
+        let known = match self {
+            Codec::MsgPack => match self.peek_type(frame) {
+                Ok(t) => Some(t),
+                Err(_) => return Err(DecodeError::Malformed("`type` must be a string".into())),
             },
+            Codec::Json => None,
+        };
+        self.decode(frame, limit).map_err(|e| match e {
+            DecodeError::Malformed(_) => {
+                let t = match known {
+                    Some(t) => Ok(t),
+                    None => self.peek_type(frame),
+                };
+                match t {
+                    Ok(t) if !crate::message::CLIENT_TYPES.contains(&t.kind.as_ref()) => {
+                        DecodeError::UnknownType(shorten(&t.kind, 64))
+                    }
+                    _ => e,
+                }
+            }
             other => other,
         })
     }
+
+    fn peek_type(self, frame: &[u8]) -> Result<TypeOnly<'_>, ()> {
+        match self {
+            Codec::MsgPack => {
+                let mut de = rmp_serde::Deserializer::from_read_ref(frame);
+                de.set_max_depth(MAX_DEPTH);
+                serde::Deserialize::deserialize(&mut de).map_err(|_| ())
+            }
+            Codec::Json => serde_json::from_slice(frame).map_err(|_| ()),
+        }
+    }
+
+    /// Whether the frame's top-level value is a map/object (cheap: first byte).
+    fn is_map(self, frame: &[u8]) -> bool {
+        match self {
+            Codec::MsgPack => matches!(frame.first(), Some(0x80..=0x8f | 0xde | 0xdf)),
+            Codec::Json => frame.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'),
+        }
+    }
+}
+
+/// At most `max` bytes of `s`, cut on a character boundary.
+fn shorten(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
 }
 
 #[cfg(test)]

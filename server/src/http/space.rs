@@ -374,6 +374,7 @@ async fn remove_element(
     space_element::Entity::delete_by_id(placed.id)
         .exec(&state.db)
         .await?;
+    refresh_live_grid(state, &s.id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
 

@@ -67,6 +67,8 @@ struct Session {
 enum Step {
     Continue,
     Close(CloseReason),
+    /// The client sent a close frame; tungstenite queued the reply.
+    PeerClosed,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
@@ -189,8 +191,14 @@ impl Session {
                     }
                 }
             };
-            if let Step::Close(reason) = step {
-                break Some(reason);
+            match step {
+                Step::Continue => {}
+                Step::Close(reason) => break Some(reason),
+                Step::PeerClosed => {
+                    // Sends the close reply tungstenite queued.
+                    let _ = ws.flush().await;
+                    break None;
+                }
             }
         };
         if let Some(reason) = end {
@@ -249,12 +257,7 @@ impl Session {
         let (codec, bytes) = match msg {
             Message::Binary(b) => (Codec::MsgPack, b),
             Message::Text(t) => (Codec::Json, Bytes::from(t)),
-            Message::Close(_) => {
-                return Step::Close(CloseReason {
-                    code: 1000,
-                    reason: "bye",
-                });
-            }
+            Message::Close(_) => return Step::PeerClosed,
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Step::Continue,
         };
         if self.limiter.check().is_err() {

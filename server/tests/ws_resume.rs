@@ -1,0 +1,221 @@
+//! Presence across sockets: a second socket of the same user takes the
+//! session over, a dropped socket resumes within the grace period (with
+//! the events it missed), and after the grace the user leaves as usual.
+//! Each case runs on both backends and in both codecs.
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    TestApp,
+    ws::{WsClient, create_space, movement, step, user_join},
+};
+use metaverse_protocol::{ClientMsg, Codec, ErrorCode, ServerMsg};
+use metaverse_server::config::ServeConfig;
+
+async fn second_token(app: &TestApp, name: &str) -> String {
+    app.signin(name).await["token"].as_str().unwrap().to_owned()
+}
+
+/// The same user joining from a second socket takes the presence over:
+/// the first socket is told and closed with 4509, the others see nothing,
+/// and the new socket stands where the old one stood.
+async fn a_second_socket_takes_the_session_over(app: TestApp, codec: Codec) {
+    let (ada_id, ada_token) = app.user("ada").await;
+    let (bob_id, bob_token) = app.user("bob").await;
+    let (cyd_id, cyd_token) = app.user("cyd").await;
+    let space_id = create_space(&app, &ada_token, "6x6").await;
+
+    let mut laptop = WsClient::connect(&app.ws, codec).await;
+    let a = laptop.join_ok(&space_id, &ada_token, None).await;
+    let mut bob = WsClient::connect(&app.ws, codec).await;
+    let b = bob.join_ok(&space_id, &bob_token, None).await;
+    assert_eq!(laptop.recv().await, user_join(&bob_id, b.spawn));
+
+    // Another device, another sign-in.
+    let phone_token = second_token(&app, "ada").await;
+    let mut phone = WsClient::connect(&app.ws, codec).await;
+    let p = phone.join_ok(&space_id, &phone_token, None).await;
+    assert_eq!(p.user_id, ada_id);
+    assert_eq!(p.spawn, a.spawn, "the same tile");
+    assert!(!p.resumed, "a takeover without the token is no resume");
+    assert_eq!(p.users.len(), 1);
+    assert_eq!(
+        (p.users[0].user_id.as_str(), p.users[0].x, p.users[0].y),
+        (bob_id.as_str(), b.spawn.x, b.spawn.y)
+    );
+
+    laptop.expect_error(ErrorCode::SessionReplaced).await;
+    let close = laptop.expect_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 4509);
+
+    // Barrier: Cyd joins; Bob's next message is that, so he saw neither a
+    // user-left nor a user-join of Ada.
+    let mut cyd = WsClient::connect(&app.ws, codec).await;
+    let c = cyd.join_ok(&space_id, &cyd_token, None).await;
+    assert_eq!(bob.recv().await, user_join(&cyd_id, c.spawn));
+    assert_eq!(phone.recv().await, user_join(&cyd_id, c.spawn));
+    assert_eq!(c.users.len(), 2, "Ada is still there once: {:?}", c.users);
+
+    // The new socket is the live one: its moves reach the others.
+    let to = step(a.spawn, (6, 6), &[b.spawn, c.spawn]);
+    phone.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
+    assert_eq!(bob.recv().await, movement(&ada_id, to));
+    assert_eq!(cyd.recv().await, movement(&ada_id, to));
+}
+
+/// Within the grace period the resume token brings the presence back:
+/// `resumed`, the same tile, then the events missed meanwhile; the others
+/// see no flicker.
+async fn resume_replays_what_was_missed(app: TestApp, codec: Codec) {
+    let (ada_id, ada_token) = app.user("ada").await;
+    let (bob_id, bob_token) = app.user("bob").await;
+    let (cyd_id, cyd_token) = app.user("cyd").await;
+    let space_id = create_space(&app, &ada_token, "6x6").await;
+
+    let mut ada = WsClient::connect(&app.ws, codec).await;
+    let a = ada.join_ok(&space_id, &ada_token, None).await;
+    let mut bob = WsClient::connect(&app.ws, codec).await;
+    let b = bob.join_ok(&space_id, &bob_token, None).await;
+    assert_eq!(ada.recv().await, user_join(&bob_id, b.spawn));
+
+    // Ada's socket closes; once the server let go of it (the stream ended),
+    // her session has handed her presence to the grace period, so Bob's
+    // move below happens while she is away.
+    ada.close_and_wait().await;
+    let b_to = step(b.spawn, (6, 6), &[a.spawn]);
+    bob.send(&ClientMsg::Move {
+        x: b_to.x,
+        y: b_to.y,
+    })
+    .await;
+    let mut cyd = WsClient::connect(&app.ws, codec).await;
+    let c = cyd.join_ok(&space_id, &cyd_token, None).await;
+    assert_eq!(c.users.len(), 2, "Ada is held for the grace: {:?}", c.users);
+    assert_eq!(bob.recv().await, user_join(&cyd_id, c.spawn));
+
+    let mut back = WsClient::connect(&app.ws, codec).await;
+    let r = back
+        .join_ok(&space_id, &ada_token, Some(&a.resume_token))
+        .await;
+    assert!(r.resumed, "resumed within the grace");
+    assert_eq!(r.user_id, ada_id);
+    assert_eq!(r.spawn, a.spawn, "the same tile");
+    assert!(!r.resume_token.is_empty());
+    assert_ne!(r.resume_token, a.resume_token, "a fresh token per join");
+    let mut seen: Vec<_> = r
+        .users
+        .iter()
+        .map(|u| (u.user_id.clone(), u.x, u.y))
+        .collect();
+    seen.sort();
+    let mut expected = vec![
+        (bob_id.clone(), b_to.x, b_to.y),
+        (cyd_id.clone(), c.spawn.x, c.spawn.y),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+    // The missed events, in order.
+    assert_eq!(back.recv().await, movement(&bob_id, b_to));
+    assert_eq!(back.recv().await, user_join(&cyd_id, c.spawn));
+
+    // Barrier: Bob and Cyd saw no leave or join of Ada. Cyd moves; that is
+    // the next message of both others.
+    let c_to = step(c.spawn, (6, 6), &[a.spawn, b_to]);
+    cyd.send(&ClientMsg::Move {
+        x: c_to.x,
+        y: c_to.y,
+    })
+    .await;
+    assert_eq!(bob.recv().await, movement(&cyd_id, c_to));
+    assert_eq!(back.recv().await, movement(&cyd_id, c_to));
+    // And the resumed socket is live.
+    let a_to = step(a.spawn, (6, 6), &[b_to, c_to]);
+    back.send(&ClientMsg::Move {
+        x: a_to.x,
+        y: a_to.y,
+    })
+    .await;
+    assert_eq!(bob.recv().await, movement(&ada_id, a_to));
+    assert_eq!(cyd.recv().await, movement(&ada_id, a_to));
+}
+
+/// A socket that just vanishes (no close frame) resumes too; a used resume
+/// token is spent, and presenting it again is a plain takeover.
+async fn resume_after_a_dropped_socket(app: TestApp, codec: Codec) {
+    let (ada_id, ada_token) = app.user("ada").await;
+    let (bob_id, bob_token) = app.user("bob").await;
+    let (cyd_id, cyd_token) = app.user("cyd").await;
+    let space_id = create_space(&app, &ada_token, "6x6").await;
+
+    let mut ada = WsClient::connect(&app.ws, codec).await;
+    let a = ada.join_ok(&space_id, &ada_token, None).await;
+    let mut bob = WsClient::connect(&app.ws, codec).await;
+    let b = bob.join_ok(&space_id, &bob_token, None).await;
+    assert_eq!(ada.recv().await, user_join(&bob_id, b.spawn));
+    drop(ada);
+
+    let mut again = WsClient::connect(&app.ws, codec).await;
+    let r = again
+        .join_ok(&space_id, &ada_token, Some(&a.resume_token))
+        .await;
+    assert!(r.resumed);
+    assert_eq!((r.user_id.as_str(), r.spawn), (ada_id.as_str(), a.spawn));
+    drop(again);
+
+    // The first token was spent by that resume.
+    let mut third = WsClient::connect(&app.ws, codec).await;
+    let s = third
+        .join_ok(&space_id, &ada_token, Some(&a.resume_token))
+        .await;
+    assert!(!s.resumed, "a spent resume token resumed");
+    assert_eq!(s.spawn, a.spawn, "a takeover keeps the tile");
+
+    // Barrier: Bob saw none of it.
+    let mut cyd = WsClient::connect(&app.ws, codec).await;
+    let c = cyd.join_ok(&space_id, &cyd_token, None).await;
+    assert_eq!(bob.recv().await, user_join(&cyd_id, c.spawn));
+    assert_eq!(third.recv().await, user_join(&cyd_id, c.spawn));
+}
+
+fn short_grace(cfg: &mut ServeConfig) {
+    cfg.resume_grace = Duration::from_millis(300);
+}
+
+/// After the grace the user leaves as usual (once), and the old token no
+/// longer resumes: the next join is a fresh one the others are told of.
+async fn after_the_grace_the_user_leaves(app: TestApp, codec: Codec) {
+    let (ada_id, ada_token) = app.user("ada").await;
+    let (bob_id, bob_token) = app.user("bob").await;
+    let space_id = create_space(&app, &ada_token, "6x6").await;
+
+    let mut ada = WsClient::connect(&app.ws, codec).await;
+    let a = ada.join_ok(&space_id, &ada_token, None).await;
+    let mut bob = WsClient::connect(&app.ws, codec).await;
+    let b = bob.join_ok(&space_id, &bob_token, None).await;
+    assert_eq!(ada.recv().await, user_join(&bob_id, b.spawn));
+    drop(ada);
+
+    assert_eq!(
+        bob.recv().await,
+        ServerMsg::UserLeft {
+            user_id: ada_id.clone()
+        }
+    );
+    let mut late = WsClient::connect(&app.ws, codec).await;
+    let r = late
+        .join_ok(&space_id, &ada_token, Some(&a.resume_token))
+        .await;
+    assert!(!r.resumed, "resumed after the grace ran out");
+    assert_eq!(r.spawn, a.spawn, "spawned where she left");
+    assert_eq!(r.users.len(), 1);
+    // Bob's next message is the fresh join: exactly one user-left before it.
+    assert_eq!(bob.recv().await, user_join(&ada_id, a.spawn));
+}
+
+ws_cases!(
+    a_second_socket_takes_the_session_over,
+    resume_replays_what_was_missed,
+    resume_after_a_dropped_socket,
+);
+ws_cases!(@config short_grace; after_the_grace_the_user_leaves);
