@@ -1,32 +1,13 @@
 //! Sign-up, sign-in, tokens, refresh, revocation and sign-out.
 mod common;
 
-use common::{Backend, TestApp, error_code};
+use common::{Backend, TestApp, assert_forbidden, assert_invalid, error_code};
 use metaverse_server::config::{AdminSignup, ServeConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// A route that needs a valid token and nothing else.
 const PROTECTED: &str = "/api/v1/space/all";
-
-/// Asserts a 400 in the error shape whose message names `field`.
-#[track_caller]
-fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    error_code(body);
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(field),
-        "the message should name {field:?}: {message:?}"
-    );
-}
-
-/// Asserts a 403 in the error shape.
-#[track_caller]
-fn assert_forbidden(status: StatusCode, body: &Value) {
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(error_code(body), "forbidden");
-}
 
 #[track_caller]
 fn assert_no_password_hash(body: &Value) {
@@ -350,29 +331,6 @@ async fn admin_signup_closed_refuses_every_admin(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = signup_status(&app, "another", "admin").await;
     assert_invalid(status, &body, "type");
-}
-
-/// One `#[tokio::test]` per backend around `async fn $name(backend: Backend)`,
-/// for tests that start their own app with a non-default configuration.
-macro_rules! configured_on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_configured {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres_configured {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
 }
 
 configured_on_both_backends!(

@@ -2,28 +2,9 @@
 //! the demo content.
 mod common;
 
-use common::{Backend, TestApp, error_code};
+use common::{Backend, TestApp, assert_forbidden, assert_invalid, error_code};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Asserts a 400 in the error shape whose message names `field`.
-#[track_caller]
-fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    error_code(body);
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(field),
-        "the message should name {field:?}: {message:?}"
-    );
-}
-
-/// Asserts a 403 in the error shape.
-#[track_caller]
-fn assert_forbidden(status: StatusCode, body: &Value) {
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(error_code(body), "forbidden");
-}
 
 fn element_body(w: Value, h: Value) -> Value {
     json!({"imageUrl": "https://cdn.example/e.png", "width": w, "height": h, "static": false})
@@ -622,29 +603,6 @@ async fn demo_content_is_not_seeded_twice(backend: Backend) {
         list(&app, "maps").await.len(),
     );
     assert_eq!(before, after);
-}
-
-/// One `#[tokio::test]` per backend around `async fn $name(backend: Backend)`,
-/// for tests that start their own app with a non-default configuration.
-macro_rules! configured_on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_configured {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres_configured {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
 }
 
 configured_on_both_backends!(

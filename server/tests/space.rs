@@ -1,28 +1,9 @@
 //! Spaces, the elements placed in them, and users' avatar choices.
 mod common;
 
-use common::{TestApp, error_code};
+use common::{TestApp, assert_forbidden, assert_invalid, error_code};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Asserts a 400 in the error shape whose message names `field`.
-#[track_caller]
-fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    error_code(body);
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(field),
-        "the message should name {field:?}: {message:?}"
-    );
-}
-
-/// Asserts a 403 in the error shape.
-#[track_caller]
-fn assert_forbidden(status: StatusCode, body: &Value) {
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(error_code(body), "forbidden");
-}
 
 /// Creates an element as `admin` and returns its id.
 async fn element(app: &TestApp, admin: &str, width: i32, height: i32, is_static: bool) -> String {

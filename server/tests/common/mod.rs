@@ -297,6 +297,49 @@ pub fn error_code(body: &Value) -> &str {
     code.unwrap()
 }
 
+/// Asserts a 400 in the error shape whose message names `field`.
+#[track_caller]
+pub fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    error_code(body);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(field),
+        "the message should name {field:?}: {message:?}"
+    );
+}
+
+/// Asserts a 403 in the error shape.
+#[track_caller]
+pub fn assert_forbidden(status: StatusCode, body: &Value) {
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(error_code(body), "forbidden");
+}
+
+/// One `#[tokio::test]` per backend around `async fn $name(backend: Backend)`,
+/// for tests that start their own app with a non-default configuration.
+#[macro_export]
+macro_rules! configured_on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_configured {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres_configured {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Defines one `#[tokio::test]` per backend around `async fn $name(app: TestApp)`.
 #[macro_export]
 macro_rules! on_both_backends {
