@@ -24,11 +24,7 @@ impl Grid {
     pub fn new(width: i32, height: i32) -> Self {
         let (width, height) = (width.max(1), height.max(1));
         let tiles = width as usize * height as usize;
-        Self {
-            width,
-            height,
-            blocked: vec![0; tiles.div_ceil(64)],
-        }
+        Self { width, height, blocked: vec![0; tiles.div_ceil(64)] }
     }
 
     pub fn width(&self) -> i32 {
@@ -102,12 +98,7 @@ mod tests {
     #[test]
     fn element_blocks_every_tile_it_covers() {
         let mut g = Grid::new(10, 8);
-        g.block(Rect {
-            x: 2,
-            y: 3,
-            width: 3,
-            height: 2,
-        });
+        g.block(Rect { x: 2, y: 3, width: 3, height: 2 });
         for y in 3..5 {
             for x in 2..5 {
                 assert!(!g.is_walkable(x, y), "({x},{y}) should be blocked");
@@ -116,12 +107,7 @@ mod tests {
         assert!(g.is_walkable(1, 3));
         assert!(g.is_walkable(5, 3));
         assert!(g.is_walkable(2, 5));
-        g.unblock(Rect {
-            x: 2,
-            y: 3,
-            width: 3,
-            height: 2,
-        });
+        g.unblock(Rect { x: 2, y: 3, width: 3, height: 2 });
         assert!(g.is_walkable(3, 4));
     }
 
@@ -136,47 +122,17 @@ mod tests {
     #[test]
     fn rect_must_fit_wholly() {
         let g = Grid::new(10, 10);
-        assert!(g.contains_rect(Rect {
-            x: 8,
-            y: 8,
-            width: 2,
-            height: 2
-        }));
-        assert!(!g.contains_rect(Rect {
-            x: 9,
-            y: 8,
-            width: 2,
-            height: 1
-        }));
-        assert!(!g.contains_rect(Rect {
-            x: -1,
-            y: 0,
-            width: 1,
-            height: 1
-        }));
-        assert!(!g.contains_rect(Rect {
-            x: 0,
-            y: 0,
-            width: 0,
-            height: 1
-        }));
-        assert!(!g.contains_rect(Rect {
-            x: i32::MAX,
-            y: 0,
-            width: i32::MAX,
-            height: 1
-        }));
+        assert!(g.contains_rect(Rect { x: 8, y: 8, width: 2, height: 2 }));
+        assert!(!g.contains_rect(Rect { x: 9, y: 8, width: 2, height: 1 }));
+        assert!(!g.contains_rect(Rect { x: -1, y: 0, width: 1, height: 1 }));
+        assert!(!g.contains_rect(Rect { x: 0, y: 0, width: 0, height: 1 }));
+        assert!(!g.contains_rect(Rect { x: i32::MAX, y: 0, width: i32::MAX, height: 1 }));
     }
 
     #[test]
     fn blocking_clips_to_the_grid() {
         let mut g = Grid::new(3, 3);
-        g.block(Rect {
-            x: -5,
-            y: -5,
-            width: 100,
-            height: 100,
-        });
+        g.block(Rect { x: -5, y: -5, width: 100, height: 100 });
         assert!(!g.is_walkable(0, 0) && !g.is_walkable(2, 2));
     }
 }

@@ -4,6 +4,7 @@
 //! there?) lives in plain structs with unit tests (`grid`, `world`); the
 //! SpaceActor is a thin shell that owns them and fans events out.
 
+pub mod chat_writer;
 pub mod grid;
 pub mod link;
 pub mod registry;

@@ -14,42 +14,15 @@ pub struct CloseReason {
 }
 
 impl CloseReason {
-    pub const SHUTDOWN: Self = Self {
-        code: 4000,
-        reason: "server shutting down",
-    };
-    pub const IDLE: Self = Self {
-        code: 4001,
-        reason: "idle timeout",
-    };
-    pub const SLOW_CONSUMER: Self = Self {
-        code: 4002,
-        reason: "slow consumer",
-    };
-    pub const RATE_LIMITED: Self = Self {
-        code: 4003,
-        reason: "rate limit exceeded",
-    };
-    pub const SPACE_CLOSED: Self = Self {
-        code: 4004,
-        reason: "space closed",
-    };
-    pub const AUTH_FAILED: Self = Self {
-        code: 4501,
-        reason: "authentication failed repeatedly",
-    };
-    pub const PROTOCOL: Self = Self {
-        code: 4502,
-        reason: "protocol violation",
-    };
-    pub const SPACE_DELETED: Self = Self {
-        code: 4504,
-        reason: "space deleted",
-    };
-    pub const REPLACED: Self = Self {
-        code: 4509,
-        reason: "session replaced by a newer connection",
-    };
+    pub const SHUTDOWN: Self = Self { code: 4000, reason: "server shutting down" };
+    pub const IDLE: Self = Self { code: 4001, reason: "idle timeout" };
+    pub const SLOW_CONSUMER: Self = Self { code: 4002, reason: "slow consumer" };
+    pub const RATE_LIMITED: Self = Self { code: 4003, reason: "rate limit exceeded" };
+    pub const SPACE_CLOSED: Self = Self { code: 4004, reason: "space closed" };
+    pub const AUTH_FAILED: Self = Self { code: 4501, reason: "authentication failed repeatedly" };
+    pub const PROTOCOL: Self = Self { code: 4502, reason: "protocol violation" };
+    pub const SPACE_DELETED: Self = Self { code: 4504, reason: "space deleted" };
+    pub const REPLACED: Self = Self { code: 4509, reason: "session replaced by a newer connection" };
 }
 
 /// The space's end of one session. Frames are already encoded in `codec`;
@@ -73,18 +46,7 @@ pub struct SessionPort {
 pub fn link(session_id: u64, codec: Codec, capacity: usize) -> (SessionLink, SessionPort) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let (close_tx, close_rx) = watch::channel(None);
-    (
-        SessionLink {
-            session_id,
-            codec,
-            tx,
-            close: close_tx,
-        },
-        SessionPort {
-            rx,
-            close: close_rx,
-        },
-    )
+    (SessionLink { session_id, codec, tx, close: close_tx }, SessionPort { rx, close: close_rx })
 }
 
 /// Outcome of offering a frame to a session.

@@ -39,20 +39,14 @@ impl Registry {
 
     /// The live actor of a space, if it runs and still accepts messages.
     pub fn get(&self, space_id: &str) -> Option<Addr<SpaceActor>> {
-        self.spaces
-            .get(space_id)
-            .map(|e| e.1.clone())
-            .filter(|a| a.connected())
+        self.spaces.get(space_id).map(|e| e.1.clone()).filter(|a| a.connected())
     }
 
     /// The live actor, or a new one made from `init`. Must run inside an
     /// actix system. Two racing callers get the same actor.
     pub fn get_or_start(self: &Arc<Self>, init: SpaceInit) -> Addr<SpaceActor> {
         let key: Arc<str> = Arc::from(init.space_id.as_str());
-        let mut entry = self
-            .spaces
-            .entry(key)
-            .or_insert_with(|| self.spawn(init.clone()));
+        let mut entry = self.spaces.entry(key).or_insert_with(|| self.spawn(init.clone()));
         if !entry.1.connected() {
             *entry = self.spawn(init);
         }
@@ -61,20 +55,13 @@ impl Registry {
 
     fn spawn(self: &Arc<Self>, init: SpaceInit) -> (u64, Addr<SpaceActor>) {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        let actor = SpaceActor::new(
-            init,
-            generation,
-            self.settings.clone(),
-            self.clone(),
-            self.positions.clone(),
-        );
+        let actor = SpaceActor::new(init, generation, self.settings.clone(), self.clone(), self.positions.clone());
         (generation, actor.start())
     }
 
     /// Called by a stopping actor; leaves a newer actor of the space alone.
     pub(crate) fn forget(&self, space_id: &str, generation: u64) {
-        self.spaces
-            .remove_if(space_id, |_, (g, _)| *g == generation);
+        self.spaces.remove_if(space_id, |_, (g, _)| *g == generation);
     }
 
     pub fn live(&self) -> usize {
@@ -85,6 +72,13 @@ impl Registry {
     pub fn set_static(&self, space_id: &str, rects: Vec<Rect>) {
         if let Some(addr) = self.get(space_id) {
             addr.do_send(SetStatic(rects));
+        }
+    }
+
+    /// Hands a durable chat message to the live space, if any, for fan-out.
+    pub fn deliver_chat(&self, space_id: &str, room: &str, msg: metaverse_protocol::ServerMsg) {
+        if let Some(addr) = self.get(space_id) {
+            addr.do_send(crate::space::ChatDeliver { room: Arc::from(room), msg });
         }
     }
 

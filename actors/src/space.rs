@@ -5,7 +5,11 @@
 //! position of a departing user goes to a bounded channel that a writer
 //! drains off this path.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Instant,
+};
 
 use actix::prelude::*;
 use bytes::Bytes;
@@ -62,6 +66,8 @@ pub struct SpaceActor {
     /// Where recent leavers stood. The database copy is written
     /// asynchronously; this one answers a quick rejoin without racing it.
     recent: HashMap<UserId, Position>,
+    /// Chatroom subscriptions of the members here.
+    rooms: HashMap<Arc<str>, HashSet<UserId>>,
 }
 
 /// Leavers remembered in memory at most; past it the map starts afresh.
@@ -113,6 +119,32 @@ pub struct SetStatic(pub Vec<Rect>);
 #[rtype(result = "()")]
 pub struct CloseSpace(pub CloseReason);
 
+/// Subscribe a member to a chatroom's live messages. False when the
+/// session is not (or no longer) the member's current one.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct ChatSubscribe {
+    pub user: UserId,
+    pub session_id: u64,
+    pub room: Arc<str>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChatUnsubscribe {
+    pub user: UserId,
+    pub room: Arc<str>,
+}
+
+/// A durable chat message (or a nearby one) to fan out to a room's
+/// subscribers in this space.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChatDeliver {
+    pub room: Arc<str>,
+    pub msg: ServerMsg,
+}
+
 fn encode(codec: Codec, msg: &ServerMsg) -> Bytes {
     match codec.encode(msg) {
         Ok(v) => Bytes::from(v),
@@ -131,10 +163,7 @@ struct Encoded<'a> {
 
 impl<'a> Encoded<'a> {
     fn new(msg: &'a ServerMsg) -> Self {
-        Self {
-            msg,
-            frames: [None, None],
-        }
+        Self { msg, frames: [None, None] }
     }
 
     fn get(&mut self, codec: Codec) -> Bytes {
@@ -142,9 +171,7 @@ impl<'a> Encoded<'a> {
             Codec::MsgPack => 0,
             Codec::Json => 1,
         };
-        self.frames[slot]
-            .get_or_insert_with(|| encode(codec, self.msg))
-            .clone()
+        self.frames[slot].get_or_insert_with(|| encode(codec, self.msg)).clone()
     }
 }
 
@@ -169,6 +196,7 @@ impl SpaceActor {
             rng: StdRng::from_entropy(),
             idle: None,
             recent: HashMap::new(),
+            rooms: HashMap::new(),
         }
     }
 
@@ -176,11 +204,7 @@ impl SpaceActor {
         self.world
             .positions()
             .filter(|(u, _)| &***u != user)
-            .map(|(u, p)| UserPosition {
-                user_id: u.to_string(),
-                x: p.x,
-                y: p.y,
-            })
+            .map(|(u, p)| UserPosition { user_id: u.to_string(), x: p.x, y: p.y })
             .collect()
     }
 
@@ -202,15 +226,16 @@ impl SpaceActor {
 
     /// Fans `msg` out to every member but `except`.
     fn broadcast(&mut self, msg: &ServerMsg, except: Option<&str>, ctx: &mut Context<Self>) {
+        let recipients: Vec<(UserId, Codec)> =
+            self.members.iter().filter(|(u, _)| Some(&***u) != except).map(|(u, m)| (u.clone(), m.codec)).collect();
+        self.fan_out(msg, recipients, ctx);
+    }
+
+    /// Queues `msg` to the given members, encoding once per codec.
+    fn fan_out(&mut self, msg: &ServerMsg, recipients: Vec<(UserId, Codec)>, ctx: &mut Context<Self>) {
         let started = Instant::now();
         let mut enc = Encoded::new(msg);
         let mut fallout = Vec::new();
-        let recipients: Vec<(UserId, Codec)> = self
-            .members
-            .iter()
-            .filter(|(u, _)| Some(&***u) != except)
-            .map(|(u, m)| (u.clone(), m.codec))
-            .collect();
         for (user, codec) in &recipients {
             let frame = enc.get(*codec);
             self.deliver(user, frame, &mut fallout);
@@ -228,8 +253,7 @@ impl SpaceActor {
         };
         let mut fallout = Vec::new();
         self.deliver(user, encode(codec, msg), &mut fallout);
-        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name())
-            .increment(1);
+        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name()).increment(1);
         self.settle(fallout, ctx);
     }
 
@@ -266,11 +290,7 @@ impl SpaceActor {
         m.link = None;
         let who = user.clone();
         m.grace = Some(ctx.run_later(grace, move |act, ctx| {
-            if act
-                .members
-                .get(&who)
-                .is_some_and(|m| m.session_id == session_id && m.link.is_none())
-            {
+            if act.members.get(&who).is_some_and(|m| m.session_id == session_id && m.link.is_none()) {
                 act.depart(&who, ctx);
             }
         }));
@@ -289,22 +309,12 @@ impl SpaceActor {
                 self.recent.clear();
             }
             self.recent.insert(user.clone(), position);
-            let update = PositionUpdate {
-                space_id: self.id.clone(),
-                user_id: user.clone(),
-                position,
-            };
+            let update = PositionUpdate { space_id: self.id.clone(), user_id: user.clone(), position };
             if self.positions.try_send(update).is_err() {
                 metrics::counter!("metaverse_positions_dropped_total").increment(1);
             }
         }
-        self.broadcast(
-            &ServerMsg::UserLeft {
-                user_id: user.to_string(),
-            },
-            None,
-            ctx,
-        );
+        self.broadcast(&ServerMsg::UserLeft { user_id: user.to_string() }, None, ctx);
         if self.members.is_empty() {
             self.schedule_idle_stop(ctx);
         }
@@ -362,10 +372,7 @@ impl Handler<Join> for SpaceActor {
             ctx.cancel_future(h);
         }
         let token = self.new_resume_token();
-        let size = SpaceSize {
-            width: self.world.grid().width(),
-            height: self.world.grid().height(),
-        };
+        let size = SpaceSize { width: self.world.grid().width(), height: self.world.grid().height() };
         let user = msg.user.clone();
 
         if let Some(m) = self.members.get_mut(&user) {
@@ -373,10 +380,7 @@ impl Handler<Join> for SpaceActor {
             // newer socket. Either way the others see no leave/join.
             let resumed = msg.resume_token.as_deref() == Some(m.resume_token.as_str());
             if let Some(old) = m.link.take() {
-                let bye = ServerMsg::error(
-                    ErrorCode::SessionReplaced,
-                    "another connection of yours joined this space",
-                );
+                let bye = ServerMsg::error(ErrorCode::SessionReplaced, "another connection of yours joined this space");
                 let _ = old.offer(encode(old.codec, &bye));
                 old.close(CloseReason::REPLACED);
             }
@@ -387,10 +391,7 @@ impl Handler<Join> for SpaceActor {
             m.session_id = msg.link.session_id;
             m.codec = msg.link.codec;
             m.resume_token = token.clone();
-            let position = self
-                .world
-                .position(&user)
-                .unwrap_or(Position { x: 0, y: 0 });
+            let position = self.world.position(&user).unwrap_or(Position { x: 0, y: 0 });
             let joined = ServerMsg::SpaceJoined {
                 user_id: user.to_string(),
                 spawn: position,
@@ -439,15 +440,7 @@ impl Handler<Join> for SpaceActor {
                 grace: None,
             },
         );
-        self.broadcast(
-            &ServerMsg::UserJoin {
-                user_id: user.to_string(),
-                x: spawn.x,
-                y: spawn.y,
-            },
-            Some(&user),
-            ctx,
-        );
+        self.broadcast(&ServerMsg::UserJoin { user_id: user.to_string(), x: spawn.x, y: spawn.y }, Some(&user), ctx);
         Ok(())
     }
 }
@@ -456,31 +449,19 @@ impl Handler<Move> for SpaceActor {
     type Result = ();
 
     fn handle(&mut self, msg: Move, ctx: &mut Self::Context) {
-        let live = self
-            .members
-            .get(&msg.user)
-            .is_some_and(|m| m.session_id == msg.session_id && m.link.is_some());
+        let live = self.members.get(&msg.user).is_some_and(|m| m.session_id == msg.session_id && m.link.is_some());
         if !live {
             return;
         }
         match self.world.try_move(&msg.user, msg.to) {
             Ok(p) => {
-                let event = ServerMsg::Movement {
-                    user_id: msg.user.to_string(),
-                    x: p.x,
-                    y: p.y,
-                };
+                let event = ServerMsg::Movement { user_id: msg.user.to_string(), x: p.x, y: p.y };
                 self.broadcast(&event, Some(&msg.user), ctx);
             }
             Err(reason) => {
-                metrics::counter!("metaverse_moves_rejected_total", "reason" => reason.as_str())
-                    .increment(1);
+                metrics::counter!("metaverse_moves_rejected_total", "reason" => reason.as_str()).increment(1);
                 if let Some(p) = self.world.position(&msg.user) {
-                    self.send_to(
-                        &msg.user,
-                        &ServerMsg::MovementRejected { x: p.x, y: p.y },
-                        ctx,
-                    );
+                    self.send_to(&msg.user, &ServerMsg::MovementRejected { x: p.x, y: p.y }, ctx);
                 }
             }
         }
@@ -524,5 +505,41 @@ impl Handler<CloseSpace> for SpaceActor {
         }
         self.members.clear();
         ctx.stop();
+    }
+}
+
+impl Handler<ChatSubscribe> for SpaceActor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: ChatSubscribe, _: &mut Self::Context) -> bool {
+        let live = self.members.get(&msg.user).is_some_and(|m| m.session_id == msg.session_id);
+        if live {
+            self.rooms.entry(msg.room).or_default().insert(msg.user);
+        }
+        live
+    }
+}
+
+impl Handler<ChatUnsubscribe> for SpaceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChatUnsubscribe, _: &mut Self::Context) {
+        if let Some(subs) = self.rooms.get_mut(&msg.room) {
+            subs.remove(&msg.user);
+            if subs.is_empty() {
+                self.rooms.remove(&msg.room);
+            }
+        }
+    }
+}
+
+impl Handler<ChatDeliver> for SpaceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChatDeliver, ctx: &mut Self::Context) {
+        let Some(subs) = self.rooms.get(&msg.room) else { return };
+        let recipients: Vec<(UserId, Codec)> =
+            subs.iter().filter_map(|u| self.members.get(u).map(|m| (u.clone(), m.codec))).collect();
+        self.fan_out(&msg.msg, recipients, ctx);
     }
 }

@@ -47,11 +47,7 @@ pub struct World {
 
 impl World {
     pub fn new(grid: Grid) -> Self {
-        Self {
-            grid,
-            positions: HashMap::new(),
-            occupied: HashMap::new(),
-        }
+        Self { grid, positions: HashMap::new(), occupied: HashMap::new() }
     }
 
     pub fn grid(&self) -> &Grid {
@@ -82,18 +78,11 @@ impl World {
     /// Places a user on `preferred` when it is free, else on a random free
     /// tile. `None` when the space has no free tile. A user already placed
     /// keeps their tile.
-    pub fn spawn(
-        &mut self,
-        user: UserId,
-        preferred: Option<Position>,
-        rng: &mut impl Rng,
-    ) -> Option<Position> {
+    pub fn spawn(&mut self, user: UserId, preferred: Option<Position>, rng: &mut impl Rng) -> Option<Position> {
         if let Some(p) = self.positions.get(&user) {
             return Some(*p);
         }
-        let tile = preferred
-            .filter(|p| self.is_free(*p))
-            .or_else(|| self.random_free(rng))?;
+        let tile = preferred.filter(|p| self.is_free(*p)).or_else(|| self.random_free(rng))?;
         self.place(user, tile);
         Some(tile)
     }
@@ -109,10 +98,7 @@ impl World {
     fn random_free(&self, rng: &mut impl Rng) -> Option<Position> {
         let (w, h) = (self.grid.width(), self.grid.height());
         for _ in 0..32 {
-            let p = Position {
-                x: rng.gen_range(0..w),
-                y: rng.gen_range(0..h),
-            };
+            let p = Position { x: rng.gen_range(0..w), y: rng.gen_range(0..h) };
             if self.is_free(p) {
                 return Some(p);
             }
@@ -121,10 +107,7 @@ impl World {
         let start = rng.gen_range(0..total);
         (0..total)
             .map(|i| (start + i) % total)
-            .map(|i| Position {
-                x: (i % w as i64) as i32,
-                y: (i / w as i64) as i32,
-            })
+            .map(|i| Position { x: (i % w as i64) as i32, y: (i / w as i64) as i32 })
             .find(|p| self.is_free(*p))
     }
 
@@ -177,12 +160,7 @@ mod tests {
 
     fn world() -> World {
         let mut g = Grid::new(5, 5);
-        g.block(Rect {
-            x: 2,
-            y: 2,
-            width: 1,
-            height: 1,
-        });
+        g.block(Rect { x: 2, y: 2, width: 1, height: 1 });
         World::new(g)
     }
 
@@ -203,16 +181,8 @@ mod tests {
         assert_eq!(w.try_move("a", at(2, 2)), Err(Reject::Blocked));
         assert_eq!(w.try_move("a", at(0, 2)), Err(Reject::Occupied));
         assert_eq!(w.try_move("a", at(3, 2)), Err(Reject::TooFar));
-        assert_eq!(
-            w.try_move("a", at(2, 3)),
-            Err(Reject::TooFar),
-            "diagonal counts as two"
-        );
-        assert_eq!(
-            w.try_move("a", at(1, 2)),
-            Err(Reject::TooFar),
-            "standing still is no step"
-        );
+        assert_eq!(w.try_move("a", at(2, 3)), Err(Reject::TooFar), "diagonal counts as two");
+        assert_eq!(w.try_move("a", at(1, 2)), Err(Reject::TooFar), "standing still is no step");
         assert_eq!(w.try_move("b", at(-1, 2)), Err(Reject::OutOfBounds));
         assert_eq!(w.try_move("zed", at(0, 0)), Err(Reject::Absent));
         assert_eq!(w.try_move("a", at(1, 1)), Ok(at(1, 1)));
@@ -223,19 +193,12 @@ mod tests {
     #[test]
     fn spawn_avoids_blocked_and_taken_tiles_and_reports_full() {
         let mut g = Grid::new(2, 2);
-        g.block(Rect {
-            x: 0,
-            y: 0,
-            width: 1,
-            height: 1,
-        });
+        g.block(Rect { x: 0, y: 0, width: 1, height: 1 });
         let mut w = World::new(g);
         let mut rng = StdRng::seed_from_u64(7);
         let mut seen = std::collections::HashSet::new();
         for name in ["a", "b", "c"] {
-            let p = w
-                .spawn(id(name), Some(at(0, 0)), &mut rng)
-                .expect("a free tile");
+            let p = w.spawn(id(name), Some(at(0, 0)), &mut rng).expect("a free tile");
             assert_ne!(p, at(0, 0));
             assert!(seen.insert(p));
         }
@@ -249,12 +212,7 @@ mod tests {
         let mut w = world();
         let mut rng = StdRng::seed_from_u64(3);
         w.spawn(id("a"), Some(at(0, 0)), &mut rng);
-        w.set_static(&[Rect {
-            x: 1,
-            y: 0,
-            width: 1,
-            height: 1,
-        }]);
+        w.set_static(&[Rect { x: 1, y: 0, width: 1, height: 1 }]);
         assert_eq!(w.try_move("a", at(1, 0)), Err(Reject::Blocked));
         assert!(w.grid().is_walkable(2, 2), "the old element is gone");
     }

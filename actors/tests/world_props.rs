@@ -26,21 +26,10 @@ fn at(x: i32, y: i32) -> Position {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Move {
-        user: usize,
-        dx: i32,
-        dy: i32,
-    },
-    Remove {
-        user: usize,
-    },
-    Spawn {
-        user: usize,
-        preferred: Option<(i32, i32)>,
-    },
-    SetStatic {
-        rects: Vec<Rect>,
-    },
+    Move { user: usize, dx: i32, dy: i32 },
+    Remove { user: usize },
+    Spawn { user: usize, preferred: Option<(i32, i32)> },
+    SetStatic { rects: Vec<Rect> },
 }
 
 #[derive(Clone, Debug)]
@@ -56,12 +45,7 @@ struct Scenario {
 
 fn rect() -> impl Strategy<Value = Rect> {
     // Partly outside the grid and empty rects too: blocking clips.
-    (-3..22i32, -3..22i32, 0..7i32, 0..7i32).prop_map(|(x, y, width, height)| Rect {
-        x,
-        y,
-        width,
-        height,
-    })
+    (-3..22i32, -3..22i32, 0..7i32, 0..7i32).prop_map(|(x, y, width, height)| Rect { x, y, width, height })
 }
 
 /// A preferred tile: mostly inside a 20x20 area, sometimes just outside.
@@ -109,10 +93,7 @@ struct Model {
 
 impl Model {
     fn occupant(&self, p: Position) -> Option<&str> {
-        self.positions
-            .iter()
-            .find(|(_, q)| **q == p)
-            .map(|(u, _)| u.as_str())
+        self.positions.iter().find(|(_, q)| **q == p).map(|(u, _)| u.as_str())
     }
 
     fn is_free(&self, grid: &Grid, p: Position) -> bool {
@@ -135,21 +116,14 @@ fn check_invariants(world: &World, model: &Model) -> Result<(), TestCaseError> {
     for (user, p) in world.positions() {
         count += 1;
         if let Some(other) = seen.insert(p, user) {
-            return Err(TestCaseError::fail(format!(
-                "{user} and {other} share tile {p:?}"
-            )));
+            return Err(TestCaseError::fail(format!("{user} and {other} share tile {p:?}")));
         }
         prop_assert!(grid.contains(p.x, p.y), "{user} outside the grid at {p:?}");
         prop_assert!(
             grid.is_walkable(p.x, p.y) || model.stranded.contains(&**user),
             "{user} stands on a static tile {p:?} it moved or spawned onto"
         );
-        prop_assert_eq!(
-            model.positions.get(&**user),
-            Some(&p),
-            "world and model disagree about {}",
-            user
-        );
+        prop_assert_eq!(model.positions.get(&**user), Some(&p), "world and model disagree about {}", user);
         prop_assert_eq!(world.position(user), Some(p));
         prop_assert!(!world.is_free(p), "an occupied tile {:?} reads free", p);
     }
@@ -165,8 +139,7 @@ fn expected_move(grid: &Grid, model: &Model, user: &str, to: Position) -> Result
     let Some(from) = model.positions.get(user) else {
         return Err(Reject::Absent);
     };
-    let steps =
-        (i64::from(to.x) - i64::from(from.x)).abs() + (i64::from(to.y) - i64::from(from.y)).abs();
+    let steps = (i64::from(to.x) - i64::from(from.x)).abs() + (i64::from(to.y) - i64::from(from.y)).abs();
     if steps != 1 {
         Err(Reject::TooFar)
     } else if !grid.contains(to.x, to.y) {
@@ -196,18 +169,9 @@ fn spawn_and_check(
         return Ok(());
     }
     match got {
-        None => prop_assert_eq!(
-            free_before,
-            0,
-            "spawn of {} found no tile with {} free",
-            user,
-            free_before
-        ),
+        None => prop_assert_eq!(free_before, 0, "spawn of {} found no tile with {} free", user, free_before),
         Some(p) => {
-            prop_assert!(
-                model.is_free(world.grid(), p),
-                "{user} spawned onto {p:?}, which was not free"
-            );
+            prop_assert!(model.is_free(world.grid(), p), "{user} spawned onto {p:?}, which was not free");
             if preferred_free {
                 prop_assert_eq!(Some(p), preferred, "a free preferred tile is used");
             }
@@ -377,12 +341,7 @@ proptest! {
 #[test]
 fn spawn_returns_none_only_when_full() {
     let mut grid = Grid::new(3, 2);
-    grid.block(Rect {
-        x: 1,
-        y: 0,
-        width: 1,
-        height: 2,
-    });
+    grid.block(Rect { x: 1, y: 0, width: 1, height: 2 });
     let mut world = World::new(grid);
     let mut rng = StdRng::seed_from_u64(11);
     for i in 0..4 {

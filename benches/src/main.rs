@@ -11,11 +11,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "metaverse-bench",
-    version,
-    about = "Load tests for metaverse servers"
-)]
+#[command(name = "metaverse-bench", version, about = "Load tests for metaverse servers")]
 struct Cli {
     /// Base HTTP URL of the server under test (loopback only in this workplace).
     #[arg(long, default_value = "http://127.0.0.1:3000", global = true)]
@@ -46,9 +42,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn probe(base: &str, path: &str, requests: u32) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     let url = format!("{}{}", base.trim_end_matches('/'), path);
     let mut samples = Vec::with_capacity(requests as usize);
     let mut errors = 0u32;

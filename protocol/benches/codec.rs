@@ -8,16 +8,10 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use metaverse_protocol::{
-    ClientMsg, Codec, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition,
-};
+use metaverse_protocol::{ClientMsg, Codec, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition};
 
 fn movement() -> ServerMsg {
-    ServerMsg::Movement {
-        user_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
-        x: 123,
-        y: 45,
-    }
+    ServerMsg::Movement { user_id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(), x: 123, y: 45 }
 }
 
 fn space_joined(users: usize) -> ServerMsg {
@@ -31,10 +25,7 @@ fn space_joined(users: usize) -> ServerMsg {
                 y: (i / 100) as i32,
             })
             .collect(),
-        space: SpaceSize {
-            width: 100,
-            height: 100,
-        },
+        space: SpaceSize { width: 100, height: 100 },
         resume_token: "v4.local.resume-token-of-typical-length-0123456789abcdef".into(),
         resumed: false,
     }
@@ -51,11 +42,7 @@ fn bench_server_msg(c: &mut Criterion, group_name: &str, msg: &ServerMsg) {
             b.iter(|| codec.encode(black_box(msg)).unwrap())
         });
         group.bench_with_input(BenchmarkId::new("decode", name), &bytes, |b, bytes| {
-            b.iter(|| {
-                codec
-                    .decode::<ServerMsg>(black_box(bytes), MAX_FRAME_BYTES)
-                    .unwrap()
-            })
+            b.iter(|| codec.decode::<ServerMsg>(black_box(bytes), MAX_FRAME_BYTES).unwrap())
         });
     }
     group.finish();
@@ -71,11 +58,7 @@ fn bench_move(c: &mut Criterion) {
             b.iter(|| codec.encode(black_box(msg)).unwrap())
         });
         group.bench_with_input(BenchmarkId::new("decode", name), &bytes, |b, bytes| {
-            b.iter(|| {
-                codec
-                    .decode_client(black_box(bytes), MAX_FRAME_BYTES)
-                    .unwrap()
-            })
+            b.iter(|| codec.decode_client(black_box(bytes), MAX_FRAME_BYTES).unwrap())
         });
     }
     group.finish();

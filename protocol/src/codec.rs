@@ -57,10 +57,7 @@ impl Codec {
     /// Decodes one frame, refusing it unread when it is over `limit` bytes.
     pub fn decode<T: DeserializeOwned>(self, frame: &[u8], limit: usize) -> Result<T, DecodeError> {
         if frame.len() > limit {
-            return Err(DecodeError::TooLarge {
-                size: frame.len(),
-                limit,
-            });
+            return Err(DecodeError::TooLarge { size: frame.len(), limit });
         }
         match self {
             Codec::MsgPack => {
@@ -68,9 +65,7 @@ impl Codec {
                 de.set_max_depth(MAX_DEPTH);
                 T::deserialize(&mut de).map_err(|e| DecodeError::Malformed(e.to_string()))
             }
-            Codec::Json => {
-                serde_json::from_slice(frame).map_err(|e| DecodeError::Malformed(e.to_string()))
-            }
+            Codec::Json => serde_json::from_slice(frame).map_err(|e| DecodeError::Malformed(e.to_string())),
         }
     }
 }
@@ -80,21 +75,12 @@ impl Codec {
     /// string (serde alone would also take an array of the two fields, and
     /// MessagePack a variant index). A frame whose `type` is not one we
     /// know is reported as such.
-    pub fn decode_client(
-        self,
-        frame: &[u8],
-        limit: usize,
-    ) -> Result<crate::ClientMsg, DecodeError> {
+    pub fn decode_client(self, frame: &[u8], limit: usize) -> Result<crate::ClientMsg, DecodeError> {
         if frame.len() > limit {
-            return Err(DecodeError::TooLarge {
-                size: frame.len(),
-                limit,
-            });
+            return Err(DecodeError::TooLarge { size: frame.len(), limit });
         }
         if !self.is_map(frame) {
-            return Err(DecodeError::Malformed(
-                "the message must be a map with type and payload".into(),
-            ));
+            return Err(DecodeError::Malformed("the message must be a map with type and payload".into()));
         }
         // MessagePack has no field order and would read an integer `type`
         // as a variant index; a borrowed pre-read of `type` rules that out.
@@ -158,33 +144,20 @@ mod tests {
 
     #[test]
     fn envelope_shape_is_type_and_payload() {
-        let msg = ClientMsg::Join {
-            space_id: "s1".into(),
-            token: "t".into(),
-            resume_token: None,
-        };
-        let json: serde_json::Value =
-            serde_json::from_slice(&Codec::Json.encode(&msg).unwrap()).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"type": "join", "payload": {"spaceId": "s1", "token": "t"}})
-        );
+        let msg = ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None };
+        let json: serde_json::Value = serde_json::from_slice(&Codec::Json.encode(&msg).unwrap()).unwrap();
+        assert_eq!(json, serde_json::json!({"type": "join", "payload": {"spaceId": "s1", "token": "t"}}));
     }
 
     #[test]
     fn msgpack_is_a_map_with_the_json_shape() {
-        let msg = ServerMsg::Error {
-            code: ErrorCode::NotJoined,
-            message: "join first".into(),
-        };
+        let msg = ServerMsg::Error { code: ErrorCode::NotJoined, message: "join first".into() };
         let bytes = Codec::MsgPack.encode(&msg).unwrap();
         let as_value: serde_json::Value = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(as_value["type"], "error");
         assert_eq!(as_value["payload"]["code"], "not-joined");
         for codec in [Codec::MsgPack, Codec::Json] {
-            let back: ServerMsg = codec
-                .decode(&codec.encode(&msg).unwrap(), MAX_FRAME_BYTES)
-                .unwrap();
+            let back: ServerMsg = codec.decode(&codec.encode(&msg).unwrap(), MAX_FRAME_BYTES).unwrap();
             assert_eq!(back, msg);
         }
     }
@@ -192,17 +165,10 @@ mod tests {
     #[test]
     fn oversized_and_malformed_frames_are_refused() {
         let big = vec![b' '; MAX_FRAME_BYTES + 1];
+        assert!(matches!(Codec::Json.decode::<ClientMsg>(&big, MAX_FRAME_BYTES), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(Codec::MsgPack.decode::<ClientMsg>(&[0xc1], MAX_FRAME_BYTES), Err(DecodeError::Malformed(_))));
         assert!(matches!(
-            Codec::Json.decode::<ClientMsg>(&big, MAX_FRAME_BYTES),
-            Err(DecodeError::TooLarge { .. })
-        ));
-        assert!(matches!(
-            Codec::MsgPack.decode::<ClientMsg>(&[0xc1], MAX_FRAME_BYTES),
-            Err(DecodeError::Malformed(_))
-        ));
-        assert!(matches!(
-            Codec::Json
-                .decode::<ClientMsg>(br#"{"type":"move","payload":{"x":"a"}}"#, MAX_FRAME_BYTES),
+            Codec::Json.decode::<ClientMsg>(br#"{"type":"move","payload":{"x":"a"}}"#, MAX_FRAME_BYTES),
             Err(DecodeError::Malformed(_))
         ));
     }
@@ -213,10 +179,6 @@ mod tests {
         // to recurse into, refused here.
         let mut frame = vec![0x91; 200];
         frame.push(0xc0);
-        assert!(
-            Codec::MsgPack
-                .decode::<serde_json::Value>(&frame, MAX_FRAME_BYTES)
-                .is_err()
-        );
+        assert!(Codec::MsgPack.decode::<serde_json::Value>(&frame, MAX_FRAME_BYTES).is_err());
     }
 }

@@ -24,6 +24,10 @@ pub enum ErrorCode {
     ChatUnavailable,
     /// Another socket of the same user took over this session.
     SessionReplaced,
+    /// A field's value is not acceptable (e.g. empty chat content).
+    Invalid,
+    /// The chatroom does not exist (or is not in your space).
+    UnknownChatroom,
     /// The user is not a member of the chatroom (or gave a wrong passcode).
     Forbidden,
     /// The space is being shut down or was deleted.

@@ -87,15 +87,7 @@ impl ClientMsg {
 }
 
 /// Every client `type` this server knows.
-pub const CLIENT_TYPES: &[&str] = &[
-    "join",
-    "move",
-    "leave",
-    "chat-join",
-    "chat-leave",
-    "chat-message",
-    "heartbeat",
-];
+pub const CLIENT_TYPES: &[&str] = &["join", "move", "leave", "chat-join", "chat-leave", "chat-message", "heartbeat"];
 
 /// Messages the server sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,10 +156,7 @@ pub enum ServerMsg {
 
 impl ServerMsg {
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerMsg::Error {
-            code,
-            message: message.into(),
-        }
+        ServerMsg::Error { code, message: message.into() }
     }
 
     /// The wire `type`, for metrics and logs.

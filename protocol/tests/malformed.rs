@@ -54,10 +54,7 @@ const ALLOC_CEILING: usize = 16 * 1024 * 1024;
 
 fn assert_no_huge_allocation() {
     let largest = LARGEST_ALLOC.load(Ordering::Relaxed);
-    assert!(
-        largest < ALLOC_CEILING,
-        "some decode asked for {largest} bytes at once"
-    );
+    assert!(largest < ALLOC_CEILING, "some decode asked for {largest} bytes at once");
 }
 
 // ---------------------------------------------------------------------------
@@ -111,10 +108,7 @@ fn show(bytes: &[u8]) -> String {
 fn assert_malformed(codec: Codec, bytes: &[u8]) {
     match decode_all_ways(codec, bytes) {
         Err(e @ DecodeError::Malformed(_)) => assert_eq!(e.code(), ErrorCode::Malformed),
-        other => panic!(
-            "{codec:?}: expected Malformed for {}, got {other:?}",
-            show(bytes)
-        ),
+        other => panic!("{codec:?}: expected Malformed for {}, got {other:?}", show(bytes)),
     }
 }
 
@@ -123,22 +117,14 @@ fn assert_malformed_value(codec: Codec, v: Value) {
     let bytes = frame(codec, &v);
     match decode_all_ways(codec, &bytes) {
         Err(DecodeError::Malformed(_)) => {}
-        other => panic!(
-            "{codec:?}: expected Malformed for {:.200}, got {other:?}",
-            v.to_string()
-        ),
+        other => panic!("{codec:?}: expected Malformed for {:.200}, got {other:?}", v.to_string()),
     }
 }
 
 /// Runs `f` on a thread with a 2 MiB stack (what tokio and actix give their
 /// workers), so unbounded recursion shows up as a crash here too.
 fn on_small_stack<F: FnOnce() + Send + 'static>(f: F) {
-    std::thread::Builder::new()
-        .stack_size(2 * 1024 * 1024)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .expect("decoder thread panicked");
+    std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(f).unwrap().join().expect("decoder thread panicked");
 }
 
 /// xorshift64*: deterministic, no dependency.
@@ -170,10 +156,7 @@ impl XorShift {
 fn every_truncated_join_is_refused() {
     for codec in CODECS {
         let whole = codec.encode(&join()).unwrap();
-        assert_eq!(
-            codec.decode_client(&whole, MAX_FRAME_BYTES).unwrap(),
-            join()
-        );
+        assert_eq!(codec.decode_client(&whole, MAX_FRAME_BYTES).unwrap(), join());
         for len in 0..whole.len() {
             let prefix = &whole[..len];
             assert!(
@@ -201,10 +184,7 @@ fn every_truncated_server_message_is_refused() {
         let whole = codec.encode(&msg).unwrap();
         for len in 0..whole.len() {
             let r = catch_unwind(|| codec.decode::<ServerMsg>(&whole[..len], MAX_FRAME_BYTES));
-            assert!(
-                matches!(r, Ok(Err(DecodeError::Malformed(_)))),
-                "{codec:?}: prefix of {len} bytes: {r:?}"
-            );
+            assert!(matches!(r, Ok(Err(DecodeError::Malformed(_)))), "{codec:?}: prefix of {len} bytes: {r:?}");
         }
     }
 }
@@ -316,10 +296,7 @@ fn server_messages_with_missing_or_wrong_fields_are_malformed() {
         for v in &cases {
             let bytes = frame(codec, v);
             let r = codec.decode::<ServerMsg>(&bytes, MAX_FRAME_BYTES);
-            assert!(
-                matches!(r, Err(DecodeError::Malformed(_))),
-                "{codec:?}: {v} -> {r:?}"
-            );
+            assert!(matches!(r, Err(DecodeError::Malformed(_))), "{codec:?}: {v} -> {r:?}");
         }
     }
 }
@@ -330,29 +307,14 @@ fn server_messages_with_missing_or_wrong_fields_are_malformed() {
 #[test]
 fn unknown_types_are_reported_as_such() {
     let cases = [
-        (
-            json!({"type": "teleport", "payload": {"x": 1, "y": 2}}),
-            "teleport",
-        ),
+        (json!({"type": "teleport", "payload": {"x": 1, "y": 2}}), "teleport"),
         (json!({"type": "teleport"}), "teleport"),
-        (
-            json!({"type": "teleport", "payload": [1, 2, 3]}),
-            "teleport",
-        ),
-        (
-            json!({"payload": {}, "type": "webrtc-offer"}),
-            "webrtc-offer",
-        ),
+        (json!({"type": "teleport", "payload": [1, 2, 3]}), "teleport"),
+        (json!({"payload": {}, "type": "webrtc-offer"}), "webrtc-offer"),
         // Server-only types and near misses are unknown from a client.
-        (
-            json!({"type": "movement", "payload": {"userId": "u", "x": 1, "y": 2}}),
-            "movement",
-        ),
+        (json!({"type": "movement", "payload": {"userId": "u", "x": 1, "y": 2}}), "movement"),
         (json!({"type": "Move", "payload": {"x": 1, "y": 2}}), "Move"),
-        (
-            json!({"type": "chat_message", "payload": {}}),
-            "chat_message",
-        ),
+        (json!({"type": "chat_message", "payload": {}}), "chat_message"),
         (json!({"type": "", "payload": {}}), ""),
     ];
     for codec in CODECS {
@@ -361,9 +323,7 @@ fn unknown_types_are_reported_as_such() {
             match codec.decode_client(&bytes, MAX_FRAME_BYTES) {
                 Err(e @ DecodeError::UnknownType(_)) => {
                     assert_eq!(e.code(), ErrorCode::UnknownType);
-                    let DecodeError::UnknownType(got) = e else {
-                        unreachable!()
-                    };
+                    let DecodeError::UnknownType(got) = e else { unreachable!() };
                     assert_eq!(&got, name, "{codec:?}");
                 }
                 other => panic!("{codec:?}: {v} -> {other:?}"),
@@ -409,21 +369,16 @@ fn a_long_non_ascii_unknown_type_does_not_panic() {
 #[test]
 fn a_known_type_with_a_bad_payload_is_malformed_not_unknown() {
     for name in metaverse_protocol::CLIENT_TYPES {
-        for bad in [
-            json!({"type": name, "payload": "nope"}),
-            json!({"type": name, "payload": 17}),
-            json!({"type": name}),
-        ] {
+        for bad in
+            [json!({"type": name, "payload": "nope"}), json!({"type": name, "payload": 17}), json!({"type": name})]
+        {
             for codec in CODECS {
                 assert_malformed_value(codec, bad.clone());
             }
         }
     }
     for codec in CODECS {
-        assert_malformed_value(
-            codec,
-            json!({"type": "move", "payload": {"x": "a", "y": 1}}),
-        );
+        assert_malformed_value(codec, json!({"type": "move", "payload": {"x": "a", "y": 1}}));
         assert_malformed_value(codec, json!({"type": "join", "payload": {"spaceId": "s"}}));
     }
 }
@@ -451,17 +406,10 @@ fn frames_over_the_limit_are_too_large() {
 
         // A valid message is refused unread when over a smaller limit, and
         // accepted at exactly its own size.
-        let msg = ClientMsg::ChatMessage {
-            chatroom_id: "c".into(),
-            content: "z".repeat(1000),
-            kind: None,
-            client_id: None,
-        };
+        let msg =
+            ClientMsg::ChatMessage { chatroom_id: "c".into(), content: "z".repeat(1000), kind: None, client_id: None };
         let bytes = codec.encode(&msg).unwrap();
-        assert!(matches!(
-            codec.decode_client(&bytes, bytes.len() - 1),
-            Err(DecodeError::TooLarge { .. })
-        ));
+        assert!(matches!(codec.decode_client(&bytes, bytes.len() - 1), Err(DecodeError::TooLarge { .. })));
         assert_eq!(codec.decode_client(&bytes, bytes.len()).unwrap(), msg);
 
         // A valid message just over MAX_FRAME_BYTES.
@@ -472,10 +420,7 @@ fn frames_over_the_limit_are_too_large() {
             client_id: None,
         };
         let bytes = codec.encode(&msg).unwrap();
-        assert!(matches!(
-            codec.decode_client(&bytes, MAX_FRAME_BYTES),
-            Err(DecodeError::TooLarge { .. })
-        ));
+        assert!(matches!(codec.decode_client(&bytes, MAX_FRAME_BYTES), Err(DecodeError::TooLarge { .. })));
     }
 }
 
@@ -549,11 +494,7 @@ fn huge_declared_msgpack_lengths_fail_fast_without_allocating() {
     for f in &frames {
         assert_malformed(Codec::MsgPack, f);
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
     assert_no_huge_allocation();
 }
 
@@ -625,12 +566,7 @@ fn deep_msgpack_nesting_fails_without_overflowing_the_stack() {
         for inner in &deep {
             // A truncated form too: nesting without the closing value.
             let cut = &inner[..inner.len() - 1];
-            for f in [
-                inner.clone(),
-                cut.to_vec(),
-                msgpack_move_with_junk(inner),
-                msgpack_payload_first(inner),
-            ] {
+            for f in [inner.clone(), cut.to_vec(), msgpack_move_with_junk(inner), msgpack_payload_first(inner)] {
                 assert!(f.len() <= MAX_FRAME_BYTES);
                 assert_malformed(Codec::MsgPack, &f);
             }
@@ -678,31 +614,17 @@ fn reasonable_nesting_still_decodes() {
     let msg = ServerMsg::SpaceJoined {
         user_id: "u".into(),
         spawn: metaverse_protocol::Position { x: 0, y: 0 },
-        users: vec![metaverse_protocol::UserPosition {
-            user_id: "v".into(),
-            x: 1,
-            y: 1,
-        }],
-        space: metaverse_protocol::SpaceSize {
-            width: 2,
-            height: 2,
-        },
+        users: vec![metaverse_protocol::UserPosition { user_id: "v".into(), x: 1, y: 1 }],
+        space: metaverse_protocol::SpaceSize { width: 2, height: 2 },
         resume_token: "r".into(),
         resumed: false,
     };
     for codec in CODECS {
-        let back: ServerMsg = codec
-            .decode(&codec.encode(&msg).unwrap(), MAX_FRAME_BYTES)
-            .unwrap();
+        let back: ServerMsg = codec.decode(&codec.encode(&msg).unwrap(), MAX_FRAME_BYTES).unwrap();
         assert_eq!(back, msg);
         // Unknown fields a few levels deep are skipped.
         let v = json!({"type": "move", "payload": {"x": 1, "y": 2, "meta": {"a": [[{"b": 1}]]}}});
-        assert_eq!(
-            codec
-                .decode_client(&frame(codec, &v), MAX_FRAME_BYTES)
-                .unwrap(),
-            ClientMsg::Move { x: 1, y: 2 }
-        );
+        assert_eq!(codec.decode_client(&frame(codec, &v), MAX_FRAME_BYTES).unwrap(), ClientMsg::Move { x: 1, y: 2 });
     }
 }
 
@@ -769,10 +691,7 @@ fn mutated_valid_frames_never_panic() {
 #[test]
 fn invalid_utf8_is_malformed() {
     // JSON with a raw invalid byte inside a string.
-    assert_malformed(
-        Codec::Json,
-        b"{\"type\":\"join\",\"payload\":{\"spaceId\":\"\xff\xfe\",\"token\":\"t\"}}",
-    );
+    assert_malformed(Codec::Json, b"{\"type\":\"join\",\"payload\":{\"spaceId\":\"\xff\xfe\",\"token\":\"t\"}}");
     // MessagePack str with invalid UTF-8.
     let mut f = vec![0x82, 0xa4];
     f.extend_from_slice(b"type");
@@ -794,9 +713,6 @@ fn invalid_utf8_is_malformed() {
 fn a_frame_in_the_other_codec_is_malformed() {
     for (codec, other) in [(Codec::Json, Codec::MsgPack), (Codec::MsgPack, Codec::Json)] {
         let bytes = other.encode(&join()).unwrap();
-        assert!(
-            codec.decode_client(&bytes, MAX_FRAME_BYTES).is_err(),
-            "{codec:?} decoded a {other:?} frame"
-        );
+        assert!(codec.decode_client(&bytes, MAX_FRAME_BYTES).is_err(), "{codec:?} decoded a {other:?} frame");
     }
 }

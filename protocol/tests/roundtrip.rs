@@ -1,9 +1,7 @@
 //! Every message of the contract's WebSocket tables round-trips through both
 //! codecs, and its JSON (and MessagePack) has exactly the contract's shape.
 
-use metaverse_protocol::{
-    ClientMsg, Codec, ErrorCode, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition,
-};
+use metaverse_protocol::{ClientMsg, Codec, ErrorCode, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition};
 use serde_json::{Value, json};
 
 const CODECS: [Codec; 2] = [Codec::MsgPack, Codec::Json];
@@ -12,41 +10,19 @@ const CODECS: [Codec; 2] = [Codec::MsgPack, Codec::Json];
 /// fields.
 fn client_msgs() -> Vec<ClientMsg> {
     vec![
-        ClientMsg::Join {
-            space_id: "space-1".into(),
-            token: "tok".into(),
-            resume_token: None,
-        },
-        ClientMsg::Join {
-            space_id: "space-1".into(),
-            token: "tok".into(),
-            resume_token: Some("resume-1".into()),
-        },
+        ClientMsg::Join { space_id: "space-1".into(), token: "tok".into(), resume_token: None },
+        ClientMsg::Join { space_id: "space-1".into(), token: "tok".into(), resume_token: Some("resume-1".into()) },
         ClientMsg::Move { x: 3, y: -4 },
-        ClientMsg::Move {
-            x: i32::MAX,
-            y: i32::MIN,
-        },
+        ClientMsg::Move { x: i32::MAX, y: i32::MIN },
         ClientMsg::Leave {},
-        ClientMsg::ChatJoin {
-            chatroom_id: "room-1".into(),
-            passcode: None,
-            since: None,
-        },
+        ClientMsg::ChatJoin { chatroom_id: "room-1".into(), passcode: None, since: None },
         ClientMsg::ChatJoin {
             chatroom_id: "room-1".into(),
             passcode: Some("secret".into()),
             since: Some("msg-9".into()),
         },
-        ClientMsg::ChatLeave {
-            chatroom_id: "room-1".into(),
-        },
-        ClientMsg::ChatMessage {
-            chatroom_id: "room-1".into(),
-            content: "hello".into(),
-            kind: None,
-            client_id: None,
-        },
+        ClientMsg::ChatLeave { chatroom_id: "room-1".into() },
+        ClientMsg::ChatMessage { chatroom_id: "room-1".into(), content: "hello".into(), kind: None, client_id: None },
         ClientMsg::ChatMessage {
             chatroom_id: "room-1".into(),
             content: "héllo \u{1F600} \"quoted\"\n".into(),
@@ -64,10 +40,7 @@ fn server_msgs() -> Vec<ServerMsg> {
             user_id: "u1".into(),
             spawn: Position { x: 1, y: 2 },
             users: vec![],
-            space: SpaceSize {
-                width: 10,
-                height: 20,
-            },
+            space: SpaceSize { width: 10, height: 20 },
             resume_token: "r1".into(),
             resumed: false,
         },
@@ -75,44 +48,19 @@ fn server_msgs() -> Vec<ServerMsg> {
             user_id: "u1".into(),
             spawn: Position { x: 1, y: 2 },
             users: vec![
-                UserPosition {
-                    user_id: "u2".into(),
-                    x: 3,
-                    y: 4,
-                },
-                UserPosition {
-                    user_id: "u3".into(),
-                    x: 5,
-                    y: 6,
-                },
+                UserPosition { user_id: "u2".into(), x: 3, y: 4 },
+                UserPosition { user_id: "u3".into(), x: 5, y: 6 },
             ],
-            space: SpaceSize {
-                width: 10,
-                height: 20,
-            },
+            space: SpaceSize { width: 10, height: 20 },
             resume_token: "r1".into(),
             resumed: true,
         },
-        ServerMsg::UserJoin {
-            user_id: "u2".into(),
-            x: 3,
-            y: 4,
-        },
-        ServerMsg::Movement {
-            user_id: "u2".into(),
-            x: 4,
-            y: 4,
-        },
+        ServerMsg::UserJoin { user_id: "u2".into(), x: 3, y: 4 },
+        ServerMsg::Movement { user_id: "u2".into(), x: 4, y: 4 },
         ServerMsg::MovementRejected { x: 3, y: 4 },
-        ServerMsg::UserLeft {
-            user_id: "u2".into(),
-        },
-        ServerMsg::ChatJoined {
-            chatroom_id: "room-1".into(),
-        },
-        ServerMsg::ChatLeft {
-            chatroom_id: "room-1".into(),
-        },
+        ServerMsg::UserLeft { user_id: "u2".into() },
+        ServerMsg::ChatJoined { chatroom_id: "room-1".into() },
+        ServerMsg::ChatLeft { chatroom_id: "room-1".into() },
         ServerMsg::ChatMessage {
             id: "m1".into(),
             chatroom_id: "room-1".into(),
@@ -158,13 +106,15 @@ fn all_error_codes() -> Vec<ErrorCode> {
         SpaceClosed,
         Busy,
         Unsupported,
+        Invalid,
+        UnknownChatroom,
         Internal,
     ];
     for c in all {
         match c {
-            Malformed | TooLarge | UnknownType | NotJoined | Unauthorized | UnknownSpace
-            | RateLimited | ChatUnavailable | SessionReplaced | Forbidden | SpaceClosed | Busy
-            | Unsupported | Internal => {}
+            Malformed | TooLarge | UnknownType | NotJoined | Unauthorized | UnknownSpace | RateLimited
+            | ChatUnavailable | SessionReplaced | Forbidden | SpaceClosed | Busy | Unsupported | Invalid
+            | UnknownChatroom | Internal => {}
         }
     }
     all.to_vec()
@@ -189,8 +139,7 @@ fn samples_cover_every_variant() {
         client_seen.insert(name);
     }
     assert_eq!(client_seen.len(), 7);
-    let known: std::collections::BTreeSet<&str> =
-        metaverse_protocol::CLIENT_TYPES.iter().copied().collect();
+    let known: std::collections::BTreeSet<&str> = metaverse_protocol::CLIENT_TYPES.iter().copied().collect();
     assert_eq!(client_seen, known, "CLIENT_TYPES lists every client type");
 
     let mut server_seen = std::collections::BTreeSet::new();
@@ -269,55 +218,29 @@ fn every_message_is_a_type_and_payload_envelope() {
 fn client_json_has_the_contract_shape() {
     let cases = [
         (
-            ClientMsg::Join {
-                space_id: "s1".into(),
-                token: "t".into(),
-                resume_token: None,
-            },
+            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None },
             json!({"type": "join", "payload": {"spaceId": "s1", "token": "t"}}),
         ),
         (
-            ClientMsg::Join {
-                space_id: "s1".into(),
-                token: "t".into(),
-                resume_token: Some("r".into()),
-            },
+            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: Some("r".into()) },
             json!({"type": "join", "payload": {"spaceId": "s1", "token": "t", "resumeToken": "r"}}),
         ),
-        (
-            ClientMsg::Move { x: 1, y: 2 },
-            json!({"type": "move", "payload": {"x": 1, "y": 2}}),
-        ),
+        (ClientMsg::Move { x: 1, y: 2 }, json!({"type": "move", "payload": {"x": 1, "y": 2}})),
         (ClientMsg::Leave {}, json!({"type": "leave", "payload": {}})),
         (
-            ClientMsg::ChatJoin {
-                chatroom_id: "c1".into(),
-                passcode: None,
-                since: None,
-            },
+            ClientMsg::ChatJoin { chatroom_id: "c1".into(), passcode: None, since: None },
             json!({"type": "chat-join", "payload": {"chatroomId": "c1"}}),
         ),
         (
-            ClientMsg::ChatJoin {
-                chatroom_id: "c1".into(),
-                passcode: Some("pw".into()),
-                since: Some("m5".into()),
-            },
+            ClientMsg::ChatJoin { chatroom_id: "c1".into(), passcode: Some("pw".into()), since: Some("m5".into()) },
             json!({"type": "chat-join", "payload": {"chatroomId": "c1", "passcode": "pw", "since": "m5"}}),
         ),
         (
-            ClientMsg::ChatLeave {
-                chatroom_id: "c1".into(),
-            },
+            ClientMsg::ChatLeave { chatroom_id: "c1".into() },
             json!({"type": "chat-leave", "payload": {"chatroomId": "c1"}}),
         ),
         (
-            ClientMsg::ChatMessage {
-                chatroom_id: "c1".into(),
-                content: "hi".into(),
-                kind: None,
-                client_id: None,
-            },
+            ClientMsg::ChatMessage { chatroom_id: "c1".into(), content: "hi".into(), kind: None, client_id: None },
             json!({"type": "chat-message", "payload": {"chatroomId": "c1", "content": "hi"}}),
         ),
         (
@@ -331,24 +254,16 @@ fn client_json_has_the_contract_shape() {
                 "chatroomId": "c1", "content": "hi", "type": "text", "clientId": "k1"
             }}),
         ),
-        (
-            ClientMsg::Heartbeat {},
-            json!({"type": "heartbeat", "payload": {}}),
-        ),
+        (ClientMsg::Heartbeat {}, json!({"type": "heartbeat", "payload": {}})),
     ];
     for (msg, expected) in cases {
         assert_eq!(json_of(&msg), expected, "{msg:?}");
         // And the contract's JSON decodes to the message, in both codecs.
-        let from_json: ClientMsg = Codec::Json
-            .decode(&serde_json::to_vec(&expected).unwrap(), MAX_FRAME_BYTES)
-            .unwrap();
+        let from_json: ClientMsg =
+            Codec::Json.decode(&serde_json::to_vec(&expected).unwrap(), MAX_FRAME_BYTES).unwrap();
         assert_eq!(from_json, msg);
-        let from_msgpack: ClientMsg = Codec::MsgPack
-            .decode(
-                &rmp_serde::to_vec_named(&expected).unwrap(),
-                MAX_FRAME_BYTES,
-            )
-            .unwrap();
+        let from_msgpack: ClientMsg =
+            Codec::MsgPack.decode(&rmp_serde::to_vec_named(&expected).unwrap(), MAX_FRAME_BYTES).unwrap();
         assert_eq!(from_msgpack, msg);
     }
 }
@@ -360,15 +275,8 @@ fn server_json_has_the_contract_shape() {
             ServerMsg::SpaceJoined {
                 user_id: "u1".into(),
                 spawn: Position { x: 1, y: 2 },
-                users: vec![UserPosition {
-                    user_id: "u2".into(),
-                    x: 3,
-                    y: 4,
-                }],
-                space: SpaceSize {
-                    width: 10,
-                    height: 20,
-                },
+                users: vec![UserPosition { user_id: "u2".into(), x: 3, y: 4 }],
+                space: SpaceSize { width: 10, height: 20 },
                 resume_token: "r1".into(),
                 resumed: false,
             },
@@ -382,41 +290,21 @@ fn server_json_has_the_contract_shape() {
             }}),
         ),
         (
-            ServerMsg::UserJoin {
-                user_id: "u2".into(),
-                x: 3,
-                y: 4,
-            },
+            ServerMsg::UserJoin { user_id: "u2".into(), x: 3, y: 4 },
             json!({"type": "user-join", "payload": {"userId": "u2", "x": 3, "y": 4}}),
         ),
         (
-            ServerMsg::Movement {
-                user_id: "u2".into(),
-                x: 4,
-                y: 4,
-            },
+            ServerMsg::Movement { user_id: "u2".into(), x: 4, y: 4 },
             json!({"type": "movement", "payload": {"userId": "u2", "x": 4, "y": 4}}),
         ),
+        (ServerMsg::MovementRejected { x: 3, y: 4 }, json!({"type": "movement-rejected", "payload": {"x": 3, "y": 4}})),
+        (ServerMsg::UserLeft { user_id: "u2".into() }, json!({"type": "user-left", "payload": {"userId": "u2"}})),
         (
-            ServerMsg::MovementRejected { x: 3, y: 4 },
-            json!({"type": "movement-rejected", "payload": {"x": 3, "y": 4}}),
-        ),
-        (
-            ServerMsg::UserLeft {
-                user_id: "u2".into(),
-            },
-            json!({"type": "user-left", "payload": {"userId": "u2"}}),
-        ),
-        (
-            ServerMsg::ChatJoined {
-                chatroom_id: "c1".into(),
-            },
+            ServerMsg::ChatJoined { chatroom_id: "c1".into() },
             json!({"type": "chat-joined", "payload": {"chatroomId": "c1"}}),
         ),
         (
-            ServerMsg::ChatLeft {
-                chatroom_id: "c1".into(),
-            },
+            ServerMsg::ChatLeft { chatroom_id: "c1".into() },
             json!({"type": "chat-left", "payload": {"chatroomId": "c1"}}),
         ),
         (
@@ -452,10 +340,7 @@ fn server_json_has_the_contract_shape() {
                 "clientId": "k1"
             }}),
         ),
-        (
-            ServerMsg::Heartbeat {},
-            json!({"type": "heartbeat", "payload": {}}),
-        ),
+        (ServerMsg::Heartbeat {}, json!({"type": "heartbeat", "payload": {}})),
         (
             ServerMsg::error(ErrorCode::NotJoined, "join first"),
             json!({"type": "error", "payload": {"code": "not-joined", "message": "join first"}}),
@@ -467,9 +352,7 @@ fn server_json_has_the_contract_shape() {
     ];
     for (msg, expected) in cases {
         assert_eq!(json_of(&msg), expected, "{msg:?}");
-        let back: ServerMsg = Codec::Json
-            .decode(&serde_json::to_vec(&expected).unwrap(), MAX_FRAME_BYTES)
-            .unwrap();
+        let back: ServerMsg = Codec::Json.decode(&serde_json::to_vec(&expected).unwrap(), MAX_FRAME_BYTES).unwrap();
         assert_eq!(back, msg);
     }
 }
@@ -490,6 +373,8 @@ fn error_codes_are_kebab_case() {
         "space-closed",
         "busy",
         "unsupported",
+        "invalid",
+        "unknown-chatroom",
         "internal",
     ];
     let codes = all_error_codes();
@@ -508,9 +393,7 @@ fn resumed_defaults_to_false_when_absent() {
         "space": {"width": 1, "height": 1},
         "resumeToken": "r"
     }});
-    let msg: ServerMsg = Codec::Json
-        .decode(&serde_json::to_vec(&frame).unwrap(), MAX_FRAME_BYTES)
-        .unwrap();
+    let msg: ServerMsg = Codec::Json.decode(&serde_json::to_vec(&frame).unwrap(), MAX_FRAME_BYTES).unwrap();
     assert!(matches!(msg, ServerMsg::SpaceJoined { resumed: false, .. }));
 }
 
@@ -634,10 +517,7 @@ mod rmpv_like {
 fn assert_msgpack_matches_json<T: serde::Serialize + std::fmt::Debug>(msg: &T) {
     let bytes = Codec::MsgPack.encode(msg).expect("encode msgpack");
     let raw = rmpv_like::parse(&bytes);
-    assert!(
-        matches!(raw, rmpv_like::Value::Map(_)),
-        "top level is a map: {raw:?}"
-    );
+    assert!(matches!(raw, rmpv_like::Value::Map(_)), "top level is a map: {raw:?}");
     assert_eq!(raw_to_json(&raw), json_of(msg), "{msg:?}");
     let from_msgpack: Value = rmp_serde::from_slice(&bytes).expect("msgpack to a JSON value");
     assert!(from_msgpack.is_object(), "{from_msgpack}");
@@ -660,16 +540,10 @@ fn codecs_agree_with_each_other() {
     // in the other codec to the same message.
     for msg in client_msgs() {
         let value: Value = rmp_serde::from_slice(&Codec::MsgPack.encode(&msg).unwrap()).unwrap();
-        let back: ClientMsg = Codec::Json
-            .decode(&serde_json::to_vec(&value).unwrap(), MAX_FRAME_BYTES)
-            .unwrap();
+        let back: ClientMsg = Codec::Json.decode(&serde_json::to_vec(&value).unwrap(), MAX_FRAME_BYTES).unwrap();
         assert_eq!(back, msg);
-        let back: ClientMsg = Codec::MsgPack
-            .decode(
-                &rmp_serde::to_vec_named(&json_of(&msg)).unwrap(),
-                MAX_FRAME_BYTES,
-            )
-            .unwrap();
+        let back: ClientMsg =
+            Codec::MsgPack.decode(&rmp_serde::to_vec_named(&json_of(&msg)).unwrap(), MAX_FRAME_BYTES).unwrap();
         assert_eq!(back, msg);
     }
 }
@@ -683,9 +557,6 @@ fn unknown_payload_fields_are_ignored() {
             Codec::Json => serde_json::to_vec(&frame).unwrap(),
             Codec::MsgPack => rmp_serde::to_vec_named(&frame).unwrap(),
         };
-        assert_eq!(
-            codec.decode_client(&bytes, MAX_FRAME_BYTES).unwrap(),
-            ClientMsg::Move { x: 1, y: 2 }
-        );
+        assert_eq!(codec.decode_client(&bytes, MAX_FRAME_BYTES).unwrap(), ClientMsg::Move { x: 1, y: 2 });
     }
 }

@@ -15,7 +15,14 @@ use crate::{
     state::AppState,
     ws,
 };
-use metaverse_actors::{Registry, SpaceSettings};
+use std::sync::Arc;
+
+use metaverse_actors::{
+    Registry, SpaceSettings,
+    chat_writer::{ChatStore, ChatWriterSettings},
+};
+
+use crate::chat::ChatService;
 
 /// A bound, running server. Dropping it does not stop it; call `shutdown`.
 pub struct Started {
@@ -29,10 +36,7 @@ pub struct Started {
 
 fn cors(origins: &[String]) -> Cors {
     let any = origins.iter().any(|o| o.trim() == "*");
-    let mut cors = Cors::default()
-        .allow_any_method()
-        .allow_any_header()
-        .max_age(3600);
+    let mut cors = Cors::default().allow_any_method().allow_any_header().max_age(3600);
     if any {
         cors = cors.allow_any_origin();
     } else {
@@ -57,13 +61,35 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let tokens = TokenIssuer::new(&key, cfg.token_ttl).context("token key")?;
     crate::metrics::install();
     let positions = ws::store::spawn_position_writer(db.clone(), 4096);
-    let settings = SpaceSettings {
-        resume_grace: cfg.resume_grace,
-        idle_stop: cfg.space_idle,
-        ..SpaceSettings::default()
-    };
+    let settings =
+        SpaceSettings { resume_grace: cfg.resume_grace, idle_stop: cfg.space_idle, ..SpaceSettings::default() };
     let registry = Registry::new(settings, positions);
-    let state = AppState::new(db.clone(), tokens, registry, cfg);
+    let store = ChatStore::start(
+        db.clone(),
+        ChatWriterSettings {
+            queue: cfg.chat_queue as usize,
+            deadline: cfg.chat_deadline,
+            ..ChatWriterSettings::default()
+        },
+    );
+    let nz = |n: u32| std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
+    let chat = Arc::new(ChatService::new(
+        db.clone(),
+        store,
+        registry.clone(),
+        nz(cfg.chat_rate),
+        nz(cfg.chat_burst),
+        cfg.chat_max_length as usize,
+    ));
+    let sweeper = chat.clone();
+    actix_rt::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            sweeper.forget_idle();
+        }
+    });
+    let state = AppState::new(db.clone(), tokens, registry, chat, cfg);
     let ws_state = state.clone();
     let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
     let origins = cfg.cors_origins.clone();
@@ -85,31 +111,19 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     if cfg.http_workers > 0 {
         server = server.workers(cfg.http_workers);
     }
-    let server = server
-        .bind(cfg.http_addr)
-        .with_context(|| format!("binding HTTP on {}", cfg.http_addr))?;
+    let server = server.bind(cfg.http_addr).with_context(|| format!("binding HTTP on {}", cfg.http_addr))?;
     let http_addr = *server.addrs().first().context("no bound address")?;
     let server = server.run();
     let handle = server.handle();
     tracing::info!(%http_addr, "serving HTTP");
     let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
-    Ok(Started {
-        http_addr,
-        ws_addr: ws.addr,
-        server,
-        handle,
-        db,
-        ws,
-    })
+    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws })
 }
 
 impl Started {
     /// Serves until `shutdown` resolves, then lets in-flight requests
     /// finish and closes the database.
-    pub async fn serve_until(
-        self,
-        shutdown: impl Future<Output = ()> + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn serve_until(self, shutdown: impl Future<Output = ()> + 'static) -> anyhow::Result<()> {
         let handle = self.handle.clone();
         let ws = self.ws;
         // The stop request must run beside the server future, which is
@@ -158,35 +172,26 @@ pub struct Spawned {
 pub fn spawn(cfg: ServeConfig) -> anyhow::Result<Spawned> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name("metaverse-server".into())
-        .spawn(move || {
-            actix_rt::System::new().block_on(async move {
-                let started = match start(&cfg).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let msg = format!("{e:#}");
-                        let _ = ready_tx.send(Err(e));
-                        anyhow::bail!(msg);
-                    }
-                };
-                let _ = ready_tx.send(Ok((started.http_addr, started.ws_addr)));
-                started
-                    .serve_until(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-            })
-        })?;
-    let (http_addr, ws_addr) = ready_rx
-        .recv()
-        .context("server thread died while starting")??;
-    Ok(Spawned {
-        http_addr,
-        ws_addr,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-    })
+    let thread = std::thread::Builder::new().name("metaverse-server".into()).spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let started = match start(&cfg).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    let _ = ready_tx.send(Err(e));
+                    anyhow::bail!(msg);
+                }
+            };
+            let _ = ready_tx.send(Ok((started.http_addr, started.ws_addr)));
+            started
+                .serve_until(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        })
+    })?;
+    let (http_addr, ws_addr) = ready_rx.recv().context("server thread died while starting")??;
+    Ok(Spawned { http_addr, ws_addr, stop: Some(stop_tx), thread: Some(thread) })
 }
 
 impl Spawned {
@@ -200,9 +205,7 @@ impl Spawned {
             let _ = stop.send(());
         }
         match self.thread.take() {
-            Some(t) => t
-                .join()
-                .map_err(|_| anyhow::anyhow!("server thread panicked"))?,
+            Some(t) => t.join().map_err(|_| anyhow::anyhow!("server thread panicked"))?,
             None => Ok(()),
         }
     }

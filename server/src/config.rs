@@ -59,11 +59,7 @@ pub struct LogConfig {
     #[arg(long, env = "METAVERSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax (e.g. `info,sqlx=warn`).
-    #[arg(
-        long,
-        env = "METAVERSE_LOG",
-        default_value = "info,sqlx=warn,sea_orm=warn"
-    )]
+    #[arg(long, env = "METAVERSE_LOG", default_value = "info,sqlx=warn,sea_orm=warn")]
     pub log: String,
 }
 
@@ -148,6 +144,27 @@ pub struct ServeConfig {
     /// How long an empty space stays live.
     #[arg(long, env = "METAVERSE_SPACE_IDLE", default_value = "30s", value_parser = parse_duration)]
     pub space_idle: Duration,
+    /// Longest chat message, in characters (after trimming).
+    #[arg(long, env = "METAVERSE_CHAT_MAX_LENGTH", default_value_t = 2000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub chat_max_length: u32,
+    /// Chat messages per second per user per room.
+    #[arg(long, env = "METAVERSE_CHAT_RATE", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub chat_rate: u32,
+    /// Chat burst per user per room.
+    #[arg(long, env = "METAVERSE_CHAT_BURST", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub chat_burst: u32,
+    /// Chat messages waiting for the database, at most; more are refused
+    /// with `chat-unavailable`.
+    #[arg(long, env = "METAVERSE_CHAT_QUEUE", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub chat_queue: u32,
+    /// How long a chat message may wait to become durable before its sender
+    /// is told `chat-unavailable`.
+    #[arg(long, env = "METAVERSE_CHAT_DEADLINE", default_value = "5s", value_parser = parse_duration)]
+    pub chat_deadline: Duration,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "METAVERSE_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
@@ -185,22 +202,15 @@ mod tests {
 
     #[test]
     fn durations_and_lists_parse() {
-        let cli = Cli::try_parse_from([
-            "metaverse",
-            "--token-ttl",
-            "15m",
-            "--cors-origins",
-            "http://a.test,http://b.test",
-        ])
-        .unwrap();
+        let cli =
+            Cli::try_parse_from(["metaverse", "--token-ttl", "15m", "--cors-origins", "http://a.test,http://b.test"])
+                .unwrap();
         assert_eq!(cli.serve.token_ttl, Duration::from_secs(900));
         assert_eq!(cli.serve.cors_origins.len(), 2);
         assert!(Cli::try_parse_from(["metaverse", "--token-ttl", "0s"]).is_err());
         assert!(Cli::try_parse_from(["metaverse", "--admin-signup", "sometimes"]).is_err());
         assert!(matches!(
-            Cli::try_parse_from(["metaverse", "migrate"])
-                .unwrap()
-                .command,
+            Cli::try_parse_from(["metaverse", "migrate"]).unwrap().command,
             Some(Command::Migrate { .. })
         ));
     }

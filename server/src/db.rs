@@ -13,10 +13,7 @@ use crate::config::DbConfig;
 pub fn database_url(cfg: &DbConfig) -> anyhow::Result<String> {
     if let Some(url) = &cfg.database_url {
         let url = url.trim();
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             anyhow::bail!("DATABASE_URL must be a sqlite: or postgres:// URL");
         }
         return Ok(url.to_owned());
@@ -35,9 +32,7 @@ pub async fn connect(cfg: &DbConfig) -> anyhow::Result<DatabaseConnection> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    let db = Database::connect(opts)
-        .await
-        .with_context(|| format!("connecting to the database ({})", redact(&url)))?;
+    let db = Database::connect(opts).await.with_context(|| format!("connecting to the database ({})", redact(&url)))?;
     if url.starts_with("sqlite:") {
         // WAL lets readers run beside the one writer; the setting is kept in
         // the file, so doing it on one connection is enough.
@@ -68,10 +63,7 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("sqlite://./data/x.db"), "sqlite://./data/x.db");
     }
 }

@@ -5,9 +5,7 @@ use metaverse_schema::{
     entity::{avatar, element, map, map_element},
     now_millis,
 };
-use sea_orm::{
-    ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait, TransactionTrait};
 
 fn id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -25,42 +23,12 @@ struct Kind {
 }
 
 const KINDS: &[Kind] = &[
-    Kind {
-        name: "wall",
-        width: 1,
-        height: 1,
-        is_static: true,
-    },
-    Kind {
-        name: "table",
-        width: 2,
-        height: 1,
-        is_static: true,
-    },
-    Kind {
-        name: "plant",
-        width: 1,
-        height: 1,
-        is_static: true,
-    },
-    Kind {
-        name: "bookshelf",
-        width: 2,
-        height: 1,
-        is_static: true,
-    },
-    Kind {
-        name: "chair",
-        width: 1,
-        height: 1,
-        is_static: false,
-    },
-    Kind {
-        name: "rug",
-        width: 3,
-        height: 2,
-        is_static: false,
-    },
+    Kind { name: "wall", width: 1, height: 1, is_static: true },
+    Kind { name: "table", width: 2, height: 1, is_static: true },
+    Kind { name: "plant", width: 1, height: 1, is_static: true },
+    Kind { name: "bookshelf", width: 2, height: 1, is_static: true },
+    Kind { name: "chair", width: 1, height: 1, is_static: false },
+    Kind { name: "rug", width: 3, height: 2, is_static: false },
 ];
 
 const AVATARS: &[&str] = &["Astro", "Pixel", "Robo", "Fox"];
@@ -98,23 +66,10 @@ fn lobby_layout() -> Vec<(&'static str, i32, i32)> {
     ]);
     // Café tables in the open area.
     for (tx, ty) in [(6, 6), (14, 6), (6, 16), (14, 16), (22, 20)] {
-        out.extend([
-            ("table", tx, ty),
-            ("chair", tx - 1, ty),
-            ("chair", tx + 2, ty),
-        ]);
+        out.extend([("table", tx, ty), ("chair", tx - 1, ty), ("chair", tx + 2, ty)]);
     }
-    out.extend([
-        ("plant", 1, 1),
-        ("plant", 27, 1),
-        ("plant", 1, 28),
-        ("plant", 38, 28),
-    ]);
-    out.extend([
-        ("bookshelf", 3, 1),
-        ("bookshelf", 5, 1),
-        ("bookshelf", 30, 28),
-    ]);
+    out.extend([("plant", 1, 1), ("plant", 27, 1), ("plant", 1, 28), ("plant", 38, 28)]);
+    out.extend([("bookshelf", 3, 1), ("bookshelf", 5, 1), ("bookshelf", 30, 28)]);
     out.push(("rug", 18, 12));
     out
 }
@@ -175,16 +130,10 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
         })
         .collect();
     for chunk in rows.chunks(500) {
-        map_element::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
+        map_element::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
     }
     txn.commit().await?;
-    tracing::info!(
-        "created demo content: {} avatars, {} elements, map \"Lobby\"",
-        AVATARS.len(),
-        KINDS.len()
-    );
+    tracing::info!("created demo content: {} avatars, {} elements, map \"Lobby\"", AVATARS.len(), KINDS.len());
     Ok(true)
 }
 
@@ -198,12 +147,7 @@ mod tests {
         let mut grid = Grid::new(LOBBY_WIDTH, LOBBY_HEIGHT);
         for (name, x, y) in lobby_layout() {
             let k = KINDS.iter().find(|k| k.name == name).expect("known kind");
-            let r = Rect {
-                x,
-                y,
-                width: k.width,
-                height: k.height,
-            };
+            let r = Rect { x, y, width: k.width, height: k.height };
             assert!(grid.contains_rect(r), "{name} at ({x},{y}) sticks out");
             if k.is_static {
                 grid.block(r);
@@ -214,9 +158,6 @@ mod tests {
             .filter(|&(x, y)| grid.is_walkable(x, y))
             .count();
         assert!(walkable > 800, "only {walkable} walkable tiles");
-        assert!(
-            grid.is_walkable(28, 6),
-            "the meeting room door must be open"
-        );
+        assert!(grid.is_walkable(28, 6), "the meeting room door must be open");
     }
 }

@@ -16,10 +16,7 @@ pub fn install() -> PrometheusHandle {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     metrics_exporter_prometheus::Matcher::Suffix("seconds".into()),
-                    &[
-                        0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5,
-                        1.0,
-                    ],
+                    &[0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0],
                 )
                 .expect("static bucket list")
                 .build_recorder();
@@ -37,32 +34,15 @@ fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_gauge!("metaverse_ws_sessions", "Open WebSocket sessions");
     describe_gauge!("metaverse_live_spaces", "Spaces with a running SpaceActor");
-    describe_counter!(
-        "metaverse_ws_messages_in_total",
-        "Client messages received, by type"
-    );
-    describe_counter!(
-        "metaverse_ws_messages_out_total",
-        "Server messages queued to sockets, by type"
-    );
+    describe_counter!("metaverse_ws_messages_in_total", "Client messages received, by type");
+    describe_counter!("metaverse_ws_messages_out_total", "Server messages queued to sockets, by type");
     describe_counter!("metaverse_moves_rejected_total", "Moves refused, by reason");
-    describe_counter!(
-        "metaverse_slow_consumers_closed_total",
-        "Sockets closed because their queue was full"
-    );
-    describe_counter!(
-        "metaverse_positions_dropped_total",
-        "Last positions not saved because the writer was behind"
-    );
-    describe_histogram!(
-        "metaverse_fanout_seconds",
-        "Time to queue one event to every recipient"
-    );
+    describe_counter!("metaverse_slow_consumers_closed_total", "Sockets closed because their queue was full");
+    describe_counter!("metaverse_positions_dropped_total", "Last positions not saved because the writer was behind");
+    describe_histogram!("metaverse_fanout_seconds", "Time to queue one event to every recipient");
 }
 
 pub async fn render() -> HttpResponse {
     let body = HANDLE.get().map(|h| h.render()).unwrap_or_default();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(body)
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }

@@ -16,6 +16,7 @@ pub struct Inner {
     pub db: DatabaseConnection,
     /// Live spaces, so HTTP changes reach them.
     pub registry: Arc<metaverse_actors::Registry>,
+    pub chat: Arc<crate::chat::ChatService>,
     pub tokens: TokenIssuer,
     pub admin_signup: AdminSignup,
     pub refresh_ttl: std::time::Duration,
@@ -37,11 +38,13 @@ impl AppState {
         db: DatabaseConnection,
         tokens: TokenIssuer,
         registry: Arc<metaverse_actors::Registry>,
+        chat: Arc<crate::chat::ChatService>,
         cfg: &ServeConfig,
     ) -> Self {
         Self(Arc::new(Inner {
             db,
             registry,
+            chat,
             tokens,
             admin_signup: cfg.admin_signup,
             refresh_ttl: cfg.refresh_ttl,

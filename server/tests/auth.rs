@@ -20,21 +20,14 @@ async fn protected_status(app: &TestApp, token: &str) -> StatusCode {
 }
 
 fn str_field<'a>(body: &'a Value, field: &str) -> &'a str {
-    body[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} is not a string: {body}"))
+    body[field].as_str().unwrap_or_else(|| panic!("{field} is not a string: {body}"))
 }
 
 // ---------------------------------------------------------------- sign-up
 
 async fn signup_returns_user_id(app: TestApp) {
-    let (status, body) = app
-        .post(
-            "/api/v1/signup",
-            None,
-            json!({"username": "alice", "password": "password123", "type": "user"}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/v1/signup", None, json!({"username": "alice", "password": "password123", "type": "user"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(!str_field(&body, "userId").is_empty());
     assert_eq!(body.as_object().unwrap().len(), 1, "only userId: {body}");
@@ -42,13 +35,8 @@ async fn signup_returns_user_id(app: TestApp) {
 }
 
 async fn signup_alias_auth_signup_works(app: TestApp) {
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/signup",
-            None,
-            json!({"username": "alice", "password": "password123"}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/v1/auth/signup", None, json!({"username": "alice", "password": "password123"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["userId"].is_string(), "{body}");
     // The account is real: it can sign in.
@@ -56,89 +44,38 @@ async fn signup_alias_auth_signup_works(app: TestApp) {
 }
 
 async fn signup_without_type_makes_a_user(app: TestApp) {
-    let (status, _) = app
-        .post(
-            "/api/v1/signup",
-            None,
-            json!({"username": "plain", "password": "password123"}),
-        )
-        .await;
+    let (status, _) = app.post("/api/v1/signup", None, json!({"username": "plain", "password": "password123"})).await;
     assert_eq!(status, StatusCode::OK);
-    let token = app.signin("plain").await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = app
-        .post(
-            "/api/v1/admin/avatar",
-            Some(&token),
-            json!({"imageUrl": "/a.png", "name": "A"}),
-        )
-        .await;
+    let token = app.signin("plain").await["token"].as_str().unwrap().to_owned();
+    let (status, body) =
+        app.post("/api/v1/admin/avatar", Some(&token), json!({"imageUrl": "/a.png", "name": "A"})).await;
     assert_forbidden(status, &body);
 }
 
 async fn signup_type_is_case_insensitive(app: TestApp) {
-    let (status, body) = app
-        .post(
-            "/api/v1/signup",
-            None,
-            json!({"username": "boss", "password": "password123", "type": "Admin"}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/v1/signup", None, json!({"username": "boss", "password": "password123", "type": "Admin"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
-        .post(
-            "/api/v1/signup",
-            None,
-            json!({"username": "worker", "password": "password123", "type": "USER"}),
-        )
+        .post("/api/v1/signup", None, json!({"username": "worker", "password": "password123", "type": "USER"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let admin = app.signin("boss").await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = app
-        .post(
-            "/api/v1/admin/avatar",
-            Some(&admin),
-            json!({"imageUrl": "/a.png", "name": "A"}),
-        )
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "\"Admin\" gives the admin role: {body}"
-    );
+    let admin = app.signin("boss").await["token"].as_str().unwrap().to_owned();
+    let (status, body) =
+        app.post("/api/v1/admin/avatar", Some(&admin), json!({"imageUrl": "/a.png", "name": "A"})).await;
+    assert_eq!(status, StatusCode::OK, "\"Admin\" gives the admin role: {body}");
 
-    let user = app.signin("worker").await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = app
-        .post(
-            "/api/v1/admin/avatar",
-            Some(&user),
-            json!({"imageUrl": "/a.png", "name": "A"}),
-        )
-        .await;
+    let user = app.signin("worker").await["token"].as_str().unwrap().to_owned();
+    let (status, body) =
+        app.post("/api/v1/admin/avatar", Some(&user), json!({"imageUrl": "/a.png", "name": "A"})).await;
     assert_forbidden(status, &body);
 }
 
 async fn signup_accepts_boundary_lengths(app: TestApp) {
-    for (username, password) in [
-        ("abc".to_owned(), "x".repeat(8)),
-        ("u".repeat(64), "y".repeat(128)),
-    ] {
-        let (status, body) = app
-            .post(
-                "/api/v1/signup",
-                None,
-                json!({"username": username, "password": password}),
-            )
-            .await;
+    for (username, password) in [("abc".to_owned(), "x".repeat(8)), ("u".repeat(64), "y".repeat(128))] {
+        let (status, body) =
+            app.post("/api/v1/signup", None, json!({"username": username, "password": password})).await;
         assert_eq!(status, StatusCode::OK, "{username}: {body}");
     }
 }
@@ -147,57 +84,24 @@ async fn signup_rejects_invalid_fields(app: TestApp) {
     let cases = [
         (json!({"password": "password123"}), "username"),
         (json!({"username": "alice"}), "password"),
-        (
-            json!({"username": "ab", "password": "password123"}),
-            "username",
-        ),
-        (
-            json!({"username": "a".repeat(65), "password": "password123"}),
-            "username",
-        ),
-        (
-            json!({"username": "two words", "password": "password123"}),
-            "username",
-        ),
-        (
-            json!({"username": "tab\there", "password": "password123"}),
-            "username",
-        ),
-        (
-            json!({"username": "alice", "password": "short"}),
-            "password",
-        ),
-        (
-            json!({"username": "alice", "password": "p".repeat(129)}),
-            "password",
-        ),
-        (
-            json!({"username": "alice", "password": "password123", "type": "superuser"}),
-            "type",
-        ),
-        (
-            json!({"username": "alice", "password": "password123", "email": "not-an-email"}),
-            "email",
-        ),
+        (json!({"username": "ab", "password": "password123"}), "username"),
+        (json!({"username": "a".repeat(65), "password": "password123"}), "username"),
+        (json!({"username": "two words", "password": "password123"}), "username"),
+        (json!({"username": "tab\there", "password": "password123"}), "username"),
+        (json!({"username": "alice", "password": "short"}), "password"),
+        (json!({"username": "alice", "password": "p".repeat(129)}), "password"),
+        (json!({"username": "alice", "password": "password123", "type": "superuser"}), "type"),
+        (json!({"username": "alice", "password": "password123", "email": "not-an-email"}), "email"),
     ];
     for (body, field) in cases {
         let (status, resp) = app.post("/api/v1/signup", None, body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {resp}");
         assert_eq!(error_code(&resp), "validation", "{body} -> {resp}");
         let message = resp["error"]["message"].as_str().unwrap();
-        assert!(
-            message.contains(field),
-            "{body}: the message should name {field:?}: {message:?}"
-        );
+        assert!(message.contains(field), "{body}: the message should name {field:?}: {message:?}");
     }
     // None of them created an account.
-    let (status, _) = app
-        .post(
-            "/api/v1/signin",
-            None,
-            json!({"username": "alice", "password": "password123"}),
-        )
-        .await;
+    let (status, _) = app.post("/api/v1/signin", None, json!({"username": "alice", "password": "password123"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -216,56 +120,32 @@ async fn signup_rejects_wrong_json_types(app: TestApp) {
 }
 
 async fn signup_wrong_json_type_names_the_field(app: TestApp) {
-    let (status, body) = app
-        .post(
-            "/api/v1/signup",
-            None,
-            json!({"username": 5, "password": "password123"}),
-        )
-        .await;
+    let (status, body) = app.post("/api/v1/signup", None, json!({"username": 5, "password": "password123"})).await;
     assert_invalid(status, &body, "username");
 }
 
 async fn signup_rejects_taken_username(app: TestApp) {
     app.signup("alice", "user").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/signup",
-            None,
-            json!({"username": "alice", "password": "another-password"}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/v1/signup", None, json!({"username": "alice", "password": "another-password"})).await;
     assert_invalid(status, &body, "username");
     assert_eq!(error_code(&body), "username-taken");
     assert_no_password_hash(&body);
     // The original password still signs in; the second one does not.
     app.signin("alice").await;
-    let (status, _) = app
-        .post(
-            "/api/v1/signin",
-            None,
-            json!({"username": "alice", "password": "another-password"}),
-        )
-        .await;
+    let (status, _) =
+        app.post("/api/v1/signin", None, json!({"username": "alice", "password": "another-password"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 // ------------------------------------------------------ admin-signup modes
 
-async fn start_configured(
-    backend: Backend,
-    tweak: impl FnOnce(&mut ServeConfig),
-) -> Option<TestApp> {
+async fn start_configured(backend: Backend, tweak: impl FnOnce(&mut ServeConfig)) -> Option<TestApp> {
     TestApp::start_with(backend, tweak).await
 }
 
 async fn signup_status(app: &TestApp, username: &str, kind: &str) -> (StatusCode, Value) {
-    app.post(
-        "/api/v1/signup",
-        None,
-        json!({"username": username, "password": "password123", "type": kind}),
-    )
-    .await
+    app.post("/api/v1/signup", None, json!({"username": username, "password": "password123", "type": kind})).await
 }
 
 async fn admin_signup_first_allows_only_the_first_account(backend: Backend) {
@@ -273,11 +153,7 @@ async fn admin_signup_first_allows_only_the_first_account(backend: Backend) {
         return;
     };
     let (status, body) = signup_status(&app, "founder", "admin").await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "the first account may be admin: {body}"
-    );
+    assert_eq!(status, StatusCode::OK, "the first account may be admin: {body}");
 
     let (status, body) = signup_status(&app, "latecomer", "admin").await;
     assert_invalid(status, &body, "type");
@@ -286,27 +162,14 @@ async fn admin_signup_first_allows_only_the_first_account(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "users may still sign up: {body}");
 
     // The refused admin was not created as anything.
-    let (status, _) = app
-        .post(
-            "/api/v1/signin",
-            None,
-            json!({"username": "latecomer", "password": "password123"}),
-        )
-        .await;
+    let (status, _) =
+        app.post("/api/v1/signin", None, json!({"username": "latecomer", "password": "password123"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // The founder really is an admin.
-    let token = app.signin("founder").await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = app
-        .post(
-            "/api/v1/admin/avatar",
-            Some(&token),
-            json!({"imageUrl": "/a.png", "name": "A"}),
-        )
-        .await;
+    let token = app.signin("founder").await["token"].as_str().unwrap().to_owned();
+    let (status, body) =
+        app.post("/api/v1/admin/avatar", Some(&token), json!({"imageUrl": "/a.png", "name": "A"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -321,8 +184,7 @@ async fn admin_signup_first_refuses_admin_after_a_user(backend: Backend) {
 }
 
 async fn admin_signup_closed_refuses_every_admin(backend: Backend) {
-    let Some(app) = start_configured(backend, |c| c.admin_signup = AdminSignup::Closed).await
-    else {
+    let Some(app) = start_configured(backend, |c| c.admin_signup = AdminSignup::Closed).await else {
         return;
     };
     let (status, body) = signup_status(&app, "founder", "admin").await;
@@ -343,64 +205,37 @@ configured_on_both_backends!(
 
 async fn signin_returns_token_pair(app: TestApp) {
     app.signup("alice", "user").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/signin",
-            None,
-            json!({"username": "alice", "password": "password123"}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/v1/signin", None, json!({"username": "alice", "password": "password123"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_no_password_hash(&body);
     let token = str_field(&body, "token");
     let refresh = str_field(&body, "refreshToken");
     assert!(!token.is_empty() && !refresh.is_empty());
     assert_ne!(token, refresh);
-    let expires = chrono::DateTime::parse_from_rfc3339(str_field(&body, "expiresAt"))
-        .expect("expiresAt is RFC 3339");
+    let expires = chrono::DateTime::parse_from_rfc3339(str_field(&body, "expiresAt")).expect("expiresAt is RFC 3339");
     assert!(expires > chrono::Utc::now(), "expiresAt is in the future");
     assert_eq!(protected_status(&app, token).await, StatusCode::OK);
 }
 
 async fn signin_alias_auth_login_works(app: TestApp) {
     app.signup("alice", "user").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"username": "alice", "password": "password123"}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/v1/auth/login", None, json!({"username": "alice", "password": "password123"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_no_password_hash(&body);
-    assert_eq!(
-        protected_status(&app, str_field(&body, "token")).await,
-        StatusCode::OK
-    );
+    assert_eq!(protected_status(&app, str_field(&body, "token")).await, StatusCode::OK);
 }
 
 async fn signin_wrong_password_or_unknown_user_is_403(app: TestApp) {
     app.signup("alice", "user").await;
-    let (status, wrong_password) = app
-        .post(
-            "/api/v1/signin",
-            None,
-            json!({"username": "alice", "password": "password124"}),
-        )
-        .await;
+    let (status, wrong_password) =
+        app.post("/api/v1/signin", None, json!({"username": "alice", "password": "password124"})).await;
     assert_forbidden(status, &wrong_password);
-    let (status, unknown_user) = app
-        .post(
-            "/api/v1/signin",
-            None,
-            json!({"username": "nobody", "password": "password123"}),
-        )
-        .await;
+    let (status, unknown_user) =
+        app.post("/api/v1/signin", None, json!({"username": "nobody", "password": "password123"})).await;
     assert_forbidden(status, &unknown_user);
-    assert_eq!(
-        wrong_password, unknown_user,
-        "the answer must not tell which of the two was wrong"
-    );
+    assert_eq!(wrong_password, unknown_user, "the answer must not tell which of the two was wrong");
     assert!(wrong_password.get("token").is_none());
 }
 
@@ -423,12 +258,7 @@ async fn signin_malformed_body_is_400(app: TestApp) {
 // ------------------------------------------------------------ refresh
 
 async fn refresh(app: &TestApp, refresh_token: &str) -> (StatusCode, Value) {
-    app.post(
-        "/api/v1/token/refresh",
-        None,
-        json!({"refreshToken": refresh_token}),
-    )
-    .await
+    app.post("/api/v1/token/refresh", None, json!({"refreshToken": refresh_token})).await
 }
 
 async fn refresh_returns_a_new_working_pair(app: TestApp) {
@@ -444,10 +274,7 @@ async fn refresh_returns_a_new_working_pair(app: TestApp) {
     // And the new refresh token rotates again.
     let (status, third) = refresh(&app, str_field(&second, "refreshToken")).await;
     assert_eq!(status, StatusCode::OK, "{third}");
-    assert_eq!(
-        protected_status(&app, str_field(&third, "token")).await,
-        StatusCode::OK
-    );
+    assert_eq!(protected_status(&app, str_field(&third, "token")).await, StatusCode::OK);
 }
 
 async fn reused_refresh_token_revokes_the_session(app: TestApp) {
@@ -464,14 +291,8 @@ async fn reused_refresh_token_revokes_the_session(app: TestApp) {
     // token of it.
     let (status, body) = refresh(&app, str_field(&second, "refreshToken")).await;
     assert_forbidden(status, &body);
-    assert_eq!(
-        protected_status(&app, str_field(&second, "token")).await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        protected_status(&app, str_field(&first, "token")).await,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(protected_status(&app, str_field(&second, "token")).await, StatusCode::FORBIDDEN);
+    assert_eq!(protected_status(&app, str_field(&first, "token")).await, StatusCode::FORBIDDEN);
 }
 
 async fn reused_refresh_token_leaves_other_sessions_alone(app: TestApp) {
@@ -481,10 +302,7 @@ async fn reused_refresh_token_leaves_other_sessions_alone(app: TestApp) {
     let old_refresh = str_field(&stolen, "refreshToken");
     assert_eq!(refresh(&app, old_refresh).await.0, StatusCode::OK);
     assert_eq!(refresh(&app, old_refresh).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(
-        protected_status(&app, str_field(&other, "token")).await,
-        StatusCode::OK
-    );
+    assert_eq!(protected_status(&app, str_field(&other, "token")).await, StatusCode::OK);
 }
 
 async fn garbage_refresh_token_is_403(app: TestApp) {
@@ -505,13 +323,8 @@ async fn revoke_refresh_token_revokes_access_token(app: TestApp) {
     let pair = app.signin("alice").await;
     let token = str_field(&pair, "token");
     assert_eq!(protected_status(&app, token).await, StatusCode::OK);
-    let (status, body) = app
-        .post(
-            "/api/v1/token/revoke",
-            None,
-            json!({"refreshToken": str_field(&pair, "refreshToken")}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/v1/token/revoke", None, json!({"refreshToken": str_field(&pair, "refreshToken")})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(protected_status(&app, token).await, StatusCode::FORBIDDEN);
     let (status, body) = refresh(&app, str_field(&pair, "refreshToken")).await;
@@ -526,17 +339,9 @@ async fn signout_revokes_the_access_token(app: TestApp) {
         assert_eq!(protected_status(&app, token).await, StatusCode::OK);
         let (status, body) = app.post(path, Some(token), json!({})).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        assert_eq!(
-            protected_status(&app, token).await,
-            StatusCode::FORBIDDEN,
-            "{path}"
-        );
+        assert_eq!(protected_status(&app, token).await, StatusCode::FORBIDDEN, "{path}");
         let (status, _) = refresh(&app, str_field(&pair, "refreshToken")).await;
-        assert_eq!(
-            status,
-            StatusCode::FORBIDDEN,
-            "{path}: refresh after sign-out"
-        );
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: refresh after sign-out");
     }
 }
 
@@ -544,18 +349,9 @@ async fn signout_keeps_other_sessions(app: TestApp) {
     app.signup("alice", "user").await;
     let laptop = app.signin("alice").await;
     let phone = app.signin("alice").await;
-    let (status, _) = app
-        .post(
-            "/api/v1/signout",
-            Some(str_field(&laptop, "token")),
-            json!({}),
-        )
-        .await;
+    let (status, _) = app.post("/api/v1/signout", Some(str_field(&laptop, "token")), json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        protected_status(&app, str_field(&phone, "token")).await,
-        StatusCode::OK
-    );
+    assert_eq!(protected_status(&app, str_field(&phone, "token")).await, StatusCode::OK);
 }
 
 async fn signout_without_token_is_403(app: TestApp) {
@@ -582,20 +378,13 @@ async fn protected_route_with_garbage_token_is_403(app: TestApp) {
     let (status, body) = app.get(PROTECTED, Some(&tampered)).await;
     assert_forbidden(status, &body);
     // The wrong scheme.
-    let resp = app
-        .client
-        .get(app.url(PROTECTED))
-        .header("authorization", format!("Basic {token}"))
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        app.client.get(app.url(PROTECTED)).header("authorization", format!("Basic {token}")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
 
 async fn token_from_another_server_is_403(app: TestApp) {
-    let other = TestApp::start(app.backend)
-        .await
-        .expect("a second server on the same backend");
+    let other = TestApp::start(app.backend).await.expect("a second server on the same backend");
     let (_, foreign) = other.user("alice").await;
     assert_eq!(protected_status(&other, &foreign).await, StatusCode::OK);
     // The same username exists here too, but the key differs.

@@ -11,9 +11,7 @@ fn element_body(w: Value, h: Value) -> Value {
 }
 
 async fn create_element(app: &TestApp, token: &str, body: Value) -> String {
-    let (status, resp) = app
-        .post("/api/v1/admin/element", Some(token), body.clone())
-        .await;
+    let (status, resp) = app.post("/api/v1/admin/element", Some(token), body.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body} -> {resp}");
     resp["id"].as_str().expect("id").to_owned()
 }
@@ -21,17 +19,11 @@ async fn create_element(app: &TestApp, token: &str, body: Value) -> String {
 async fn list(app: &TestApp, what: &str) -> Vec<Value> {
     let (status, body) = app.get(&format!("/api/v1/{what}"), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    body[what]
-        .as_array()
-        .unwrap_or_else(|| panic!("{what} is a list: {body}"))
-        .clone()
+    body[what].as_array().unwrap_or_else(|| panic!("{what} is a list: {body}")).clone()
 }
 
 fn find<'a>(items: &'a [Value], id: &str) -> &'a Value {
-    items
-        .iter()
-        .find(|i| i["id"] == id)
-        .unwrap_or_else(|| panic!("{id} is not listed in {items:?}"))
+    items.iter().find(|i| i["id"] == id).unwrap_or_else(|| panic!("{id} is not listed in {items:?}"))
 }
 
 // -------------------------------------------------------------- listings
@@ -79,10 +71,7 @@ async fn element_accepts_numeric_strings_lowercase_alias_and_string_static(app: 
         json!({"imageUrl": "/assets/chair.png", "width": 1, "height": "1", "static": "false"}),
     )
     .await;
-    assert_eq!(
-        find(&list(&app, "elements").await, &id)["static"],
-        json!(false)
-    );
+    assert_eq!(find(&list(&app, "elements").await, &id)["static"], json!(false));
 }
 
 async fn element_accepts_maximum_size(app: TestApp) {
@@ -112,10 +101,7 @@ async fn element_rejects_invalid_fields(app: TestApp) {
         (with("height", json!(0)), "height"),
         (with("height", json!(1025)), "height"),
         (with("imageUrl", json!("javascript:alert(1)")), "imageUrl"),
-        (
-            with("imageUrl", json!("data:image/png;base64,AAAA")),
-            "imageUrl",
-        ),
+        (with("imageUrl", json!("data:image/png;base64,AAAA")), "imageUrl"),
         (with("imageUrl", json!("")), "imageUrl"),
         (without("imageUrl"), "imageUrl"),
         (without("width"), "width"),
@@ -123,21 +109,13 @@ async fn element_rejects_invalid_fields(app: TestApp) {
         (without("static"), "static"),
     ];
     for (body, field) in cases {
-        let (status, resp) = app
-            .post("/api/v1/admin/element", Some(&admin), body.clone())
-            .await;
+        let (status, resp) = app.post("/api/v1/admin/element", Some(&admin), body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {resp}");
         assert_eq!(error_code(&resp), "validation", "{body} -> {resp}");
         let message = resp["error"]["message"].as_str().unwrap();
-        assert!(
-            message.contains(field),
-            "{body}: the message should name {field:?}: {message:?}"
-        );
+        assert!(message.contains(field), "{body}: the message should name {field:?}: {message:?}");
     }
-    assert!(
-        list(&app, "elements").await.is_empty(),
-        "nothing was created"
-    );
+    assert!(list(&app, "elements").await.is_empty(), "nothing was created");
 }
 
 async fn element_rejects_wrong_json_types(app: TestApp) {
@@ -150,27 +128,16 @@ async fn element_rejects_wrong_json_types(app: TestApp) {
         json!({"imageUrl": "/e.png", "width": 1, "height": 1, "static": "yes"}),
         json!({"imageUrl": 5, "width": 1, "height": 1, "static": true}),
     ] {
-        let (status, resp) = app
-            .post("/api/v1/admin/element", Some(&admin), body.clone())
-            .await;
+        let (status, resp) = app.post("/api/v1/admin/element", Some(&admin), body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {resp}");
         error_code(&resp);
     }
-    assert!(
-        list(&app, "elements").await.is_empty(),
-        "nothing was created"
-    );
+    assert!(list(&app, "elements").await.is_empty(), "nothing was created");
 }
 
 async fn element_non_numeric_width_names_the_field(app: TestApp) {
     let (_, admin) = app.admin("admin").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/admin/element",
-            Some(&admin),
-            element_body(json!("abc"), json!(1)),
-        )
-        .await;
+    let (status, body) = app.post("/api/v1/admin/element", Some(&admin), element_body(json!("abc"), json!(1))).await;
     assert_invalid(status, &body, "width");
 }
 
@@ -178,11 +145,7 @@ async fn update_element_changes_image_url(app: TestApp) {
     let (_, admin) = app.admin("admin").await;
     let id = create_element(&app, &admin, element_body(json!(2), json!(2))).await;
     let (status, body) = app
-        .put(
-            &format!("/api/v1/admin/element/{id}"),
-            Some(&admin),
-            json!({"imageUrl": "https://cdn.example/new.png"}),
-        )
+        .put(&format!("/api/v1/admin/element/{id}"), Some(&admin), json!({"imageUrl": "https://cdn.example/new.png"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
@@ -191,28 +154,16 @@ async fn update_element_changes_image_url(app: TestApp) {
         "only the image changed"
     );
     // The lower-case spelling works too.
-    let (status, body) = app
-        .put(
-            &format!("/api/v1/admin/element/{id}"),
-            Some(&admin),
-            json!({"imageurl": "/assets/newer.png"}),
-        )
-        .await;
+    let (status, body) =
+        app.put(&format!("/api/v1/admin/element/{id}"), Some(&admin), json!({"imageurl": "/assets/newer.png"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        find(&list(&app, "elements").await, &id)["imageUrl"],
-        "/assets/newer.png"
-    );
+    assert_eq!(find(&list(&app, "elements").await, &id)["imageUrl"], "/assets/newer.png");
 }
 
 async fn update_element_unknown_id_is_400(app: TestApp) {
     let (_, admin) = app.admin("admin").await;
     let (status, body) = app
-        .put(
-            "/api/v1/admin/element/no-such-element",
-            Some(&admin),
-            json!({"imageUrl": "https://cdn.example/new.png"}),
-        )
+        .put("/api/v1/admin/element/no-such-element", Some(&admin), json!({"imageUrl": "https://cdn.example/new.png"}))
         .await;
     assert_invalid(status, &body, "elementId");
 }
@@ -221,16 +172,10 @@ async fn update_element_rejects_bad_image_url(app: TestApp) {
     let (_, admin) = app.admin("admin").await;
     let id = create_element(&app, &admin, element_body(json!(1), json!(1))).await;
     for bad in [json!({"imageUrl": "javascript:alert(1)"}), json!({})] {
-        let (status, body) = app
-            .put(&format!("/api/v1/admin/element/{id}"), Some(&admin), bad)
-            .await;
+        let (status, body) = app.put(&format!("/api/v1/admin/element/{id}"), Some(&admin), bad).await;
         assert_invalid(status, &body, "imageUrl");
     }
-    assert_eq!(
-        find(&list(&app, "elements").await, &id)["imageUrl"],
-        "https://cdn.example/e.png",
-        "unchanged"
-    );
+    assert_eq!(find(&list(&app, "elements").await, &id)["imageUrl"], "https://cdn.example/e.png", "unchanged");
 }
 
 // --------------------------------------------------------------- avatars
@@ -238,67 +183,41 @@ async fn update_element_rejects_bad_image_url(app: TestApp) {
 async fn admin_creates_avatar_listed_in_avatars(app: TestApp) {
     let (_, admin) = app.admin("admin").await;
     let (status, body) = app
-        .post(
-            "/api/v1/admin/avatar",
-            Some(&admin),
-            json!({"imageUrl": "https://cdn.example/fox.png", "name": "Fox"}),
-        )
+        .post("/api/v1/admin/avatar", Some(&admin), json!({"imageUrl": "https://cdn.example/fox.png", "name": "Fox"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let id = body["avatarId"].as_str().expect("avatarId").to_owned();
     let avatars = list(&app, "avatars").await;
     assert_eq!(avatars.len(), 1);
-    assert_eq!(
-        find(&avatars, &id),
-        &json!({"id": id, "imageUrl": "https://cdn.example/fox.png", "name": "Fox"})
-    );
+    assert_eq!(find(&avatars, &id), &json!({"id": id, "imageUrl": "https://cdn.example/fox.png", "name": "Fox"}));
 }
 
 async fn avatar_accepts_lowercase_imageurl(app: TestApp) {
     let (_, admin) = app.admin("admin").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/admin/avatar",
-            Some(&admin),
-            json!({"imageurl": "/assets/robo.png", "name": "Robo"}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/v1/admin/avatar", Some(&admin), json!({"imageurl": "/assets/robo.png", "name": "Robo"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let id = body["avatarId"].as_str().unwrap();
-    assert_eq!(
-        find(&list(&app, "avatars").await, id)["imageUrl"],
-        "/assets/robo.png"
-    );
+    assert_eq!(find(&list(&app, "avatars").await, id)["imageUrl"], "/assets/robo.png");
 }
 
 async fn avatar_rejects_invalid_fields(app: TestApp) {
     let (_, admin) = app.admin("admin").await;
     let cases = [
-        (
-            json!({"imageUrl": "javascript:alert(1)", "name": "X"}),
-            "imageUrl",
-        ),
+        (json!({"imageUrl": "javascript:alert(1)", "name": "X"}), "imageUrl"),
         (json!({"name": "X"}), "imageUrl"),
         (json!({"imageUrl": "/a.png"}), "name"),
         (json!({"imageUrl": "/a.png", "name": ""}), "name"),
         (json!({"imageUrl": "/a.png", "name": "   "}), "name"),
-        (
-            json!({"imageUrl": "/a.png", "name": "n".repeat(65)}),
-            "name",
-        ),
+        (json!({"imageUrl": "/a.png", "name": "n".repeat(65)}), "name"),
     ];
     for (body, field) in cases {
-        let (status, resp) = app
-            .post("/api/v1/admin/avatar", Some(&admin), body.clone())
-            .await;
+        let (status, resp) = app.post("/api/v1/admin/avatar", Some(&admin), body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {resp}");
         let message = resp["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(field), "{body}: {resp}");
     }
-    assert!(
-        list(&app, "avatars").await.is_empty(),
-        "nothing was created"
-    );
+    assert!(list(&app, "avatars").await.is_empty(), "nothing was created");
 }
 
 // ------------------------------------------------------------------ maps
@@ -351,26 +270,13 @@ async fn map_accepts_lowercase_defaultelements_and_numeric_strings(app: TestApp)
 
     // The element really is part of the map: a space made from it has it.
     let (_, user) = app.user("user").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/space",
-            Some(&user),
-            json!({"name": "Mine", "mapId": map_id}),
-        )
-        .await;
+    let (status, body) = app.post("/api/v1/space", Some(&user), json!({"name": "Mine", "mapId": map_id})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let space_id = body["spaceId"].as_str().unwrap();
     let (_, space) = app.get(&format!("/api/v1/space/{space_id}"), None).await;
     let placed = space["elements"].as_array().expect("elements");
     assert_eq!(placed.len(), 1, "{space}");
-    assert_eq!(
-        (
-            &placed[0]["element"]["id"],
-            &placed[0]["x"],
-            &placed[0]["y"]
-        ),
-        (&json!(chair), &json!(4), &json!(4))
-    );
+    assert_eq!((&placed[0]["element"]["id"], &placed[0]["x"], &placed[0]["y"]), (&json!(chair), &json!(4), &json!(4)));
 }
 
 async fn map_without_default_elements_is_ok(app: TestApp) {
@@ -409,19 +315,11 @@ async fn map_rejects_missing_and_invalid_fields(app: TestApp) {
         (json!({"dimensions": "5x5", "name": "M"}), "thumbnail"),
         (json!({"thumbnail": "/t.png", "name": "M"}), "dimensions"),
         (json!({"thumbnail": "/t.png", "dimensions": "5x5"}), "name"),
-        (
-            json!({"thumbnail": "javascript:alert(1)", "dimensions": "5x5", "name": "M"}),
-            "thumbnail",
-        ),
-        (
-            json!({"thumbnail": "/t.png", "dimensions": "5x5", "name": ""}),
-            "name",
-        ),
+        (json!({"thumbnail": "javascript:alert(1)", "dimensions": "5x5", "name": "M"}), "thumbnail"),
+        (json!({"thumbnail": "/t.png", "dimensions": "5x5", "name": ""}), "name"),
     ];
     for (body, field) in cases {
-        let (status, resp) = app
-            .post("/api/v1/admin/map", Some(&admin), body.clone())
-            .await;
+        let (status, resp) = app.post("/api/v1/admin/map", Some(&admin), body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {resp}");
         let message = resp["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(field), "{body}: {resp}");
@@ -488,21 +386,9 @@ async fn admin_routes_refuse_users_and_anonymous_callers(app: TestApp) {
     let (_, user) = app.user("user").await;
     let element = create_element(&app, &admin, element_body(json!(1), json!(1))).await;
     let routes = [
-        (
-            reqwest::Method::POST,
-            "/api/v1/admin/element".to_owned(),
-            element_body(json!(1), json!(1)),
-        ),
-        (
-            reqwest::Method::PUT,
-            format!("/api/v1/admin/element/{element}"),
-            json!({"imageUrl": "/changed.png"}),
-        ),
-        (
-            reqwest::Method::POST,
-            "/api/v1/admin/avatar".to_owned(),
-            json!({"imageUrl": "/a.png", "name": "A"}),
-        ),
+        (reqwest::Method::POST, "/api/v1/admin/element".to_owned(), element_body(json!(1), json!(1))),
+        (reqwest::Method::PUT, format!("/api/v1/admin/element/{element}"), json!({"imageUrl": "/changed.png"})),
+        (reqwest::Method::POST, "/api/v1/admin/avatar".to_owned(), json!({"imageUrl": "/a.png", "name": "A"})),
         (
             reqwest::Method::POST,
             "/api/v1/admin/map".to_owned(),
@@ -511,23 +397,14 @@ async fn admin_routes_refuse_users_and_anonymous_callers(app: TestApp) {
     ];
     for (method, path, body) in routes {
         for token in [Some(user.as_str()), None, Some("garbage")] {
-            let (status, resp) = app
-                .call(method.clone(), &path, token, Some(body.clone()))
-                .await;
-            assert_eq!(
-                status,
-                StatusCode::FORBIDDEN,
-                "{method} {path} with {token:?}: {resp}"
-            );
+            let (status, resp) = app.call(method.clone(), &path, token, Some(body.clone())).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} with {token:?}: {resp}");
             assert_forbidden(status, &resp);
         }
     }
     // Nothing changed.
     assert_eq!(list(&app, "elements").await.len(), 1);
-    assert_eq!(
-        find(&list(&app, "elements").await, &element)["imageUrl"],
-        "https://cdn.example/e.png"
-    );
+    assert_eq!(find(&list(&app, "elements").await, &element)["imageUrl"], "https://cdn.example/e.png");
     assert!(list(&app, "avatars").await.is_empty());
     assert!(list(&app, "maps").await.is_empty());
 }
@@ -542,21 +419,13 @@ async fn demo_content_has_a_lobby_with_elements(backend: Backend) {
     let elements = list(&app, "elements").await;
     assert!(!elements.is_empty(), "demo elements");
     let maps = list(&app, "maps").await;
-    let lobby = maps
-        .iter()
-        .find(|m| m["name"] == "Lobby")
-        .unwrap_or_else(|| panic!("no Lobby in {maps:?}"));
+    let lobby = maps.iter().find(|m| m["name"] == "Lobby").unwrap_or_else(|| panic!("no Lobby in {maps:?}"));
     assert_eq!(lobby["dimensions"], "40x30");
     assert!(lobby["thumbnail"].is_string());
 
     let (_, user) = app.user("visitor").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/space",
-            Some(&user),
-            json!({"name": "My lobby", "mapId": lobby["id"]}),
-        )
-        .await;
+    let (status, body) =
+        app.post("/api/v1/space", Some(&user), json!({"name": "My lobby", "mapId": lobby["id"]})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let space_id = body["spaceId"].as_str().unwrap();
     let (status, space) = app.get(&format!("/api/v1/space/{space_id}"), None).await;
@@ -564,26 +433,14 @@ async fn demo_content_has_a_lobby_with_elements(backend: Backend) {
     assert_eq!(space["dimensions"], "40x30");
     let placed = space["elements"].as_array().expect("elements");
     assert!(!placed.is_empty(), "the Lobby's elements were copied");
-    assert!(
-        placed.iter().any(|p| p["element"]["static"] == true),
-        "some copied elements are static"
-    );
-    assert!(
-        placed.iter().any(|p| p["element"]["static"] == false),
-        "some copied elements are walkable"
-    );
+    assert!(placed.iter().any(|p| p["element"]["static"] == true), "some copied elements are static");
+    assert!(placed.iter().any(|p| p["element"]["static"] == false), "some copied elements are walkable");
     for p in placed {
         let e = &p["element"];
         let (x, y) = (p["x"].as_i64().unwrap(), p["y"].as_i64().unwrap());
         let (w, h) = (e["width"].as_i64().unwrap(), e["height"].as_i64().unwrap());
-        assert!(
-            x >= 0 && y >= 0 && x + w <= 40 && y + h <= 30,
-            "{p} fits in the Lobby"
-        );
-        assert!(
-            elements.iter().any(|k| k == e),
-            "{e} is a listed element, as listed"
-        );
+        assert!(x >= 0 && y >= 0 && x + w <= 40 && y + h <= 30, "{p} fits in the Lobby");
+        assert!(elements.iter().any(|k| k == e), "{e} is a listed element, as listed");
     }
 }
 
@@ -591,24 +448,14 @@ async fn demo_content_is_not_seeded_twice(backend: Backend) {
     let Some(mut app) = TestApp::start_with(backend, |c| c.no_demo = false).await else {
         return;
     };
-    let before = (
-        list(&app, "avatars").await.len(),
-        list(&app, "elements").await.len(),
-        list(&app, "maps").await.len(),
-    );
+    let before =
+        (list(&app, "avatars").await.len(), list(&app, "elements").await.len(), list(&app, "maps").await.len());
     app.restart();
-    let after = (
-        list(&app, "avatars").await.len(),
-        list(&app, "elements").await.len(),
-        list(&app, "maps").await.len(),
-    );
+    let after = (list(&app, "avatars").await.len(), list(&app, "elements").await.len(), list(&app, "maps").await.len());
     assert_eq!(before, after);
 }
 
-configured_on_both_backends!(
-    demo_content_has_a_lobby_with_elements,
-    demo_content_is_not_seeded_twice,
-);
+configured_on_both_backends!(demo_content_has_a_lobby_with_elements, demo_content_is_not_seeded_twice,);
 
 on_both_backends!(
     fresh_catalogue_is_public_and_empty,

@@ -42,11 +42,7 @@ fn help_documents_every_setting_with_its_variable() {
 fn migrate_creates_the_database_and_is_repeatable() {
     let dir = tempfile::tempdir().unwrap();
     for _ in 0..2 {
-        let status = command(dir.path())
-            .arg("migrate")
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
+        let status = command(dir.path()).arg("migrate").stdout(Stdio::null()).status().unwrap();
         assert!(status.success());
     }
     assert!(dir.path().join("metaverse.db").exists());
@@ -55,10 +51,7 @@ fn migrate_creates_the_database_and_is_repeatable() {
 #[test]
 fn bad_configuration_is_refused_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
-    let out = command(dir.path())
-        .args(["--admin-signup", "sometimes"])
-        .output()
-        .unwrap();
+    let out = command(dir.path()).args(["--admin-signup", "sometimes"]).output().unwrap();
     assert!(!out.status.success());
     let out = command(dir.path())
         .env("METAVERSE_TOKEN_KEY", "too-short")
@@ -81,42 +74,21 @@ async fn serves_demo_content_and_stops_gracefully_on_sigterm() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // The server logs its bound address once it listens.
     let addr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
+        let line = lines.next().expect("server exited before listening").unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         if v["message"] == "serving HTTP" {
             break v["http_addr"].as_str().unwrap().to_owned();
         }
     };
-    let maps: serde_json::Value = reqwest::get(format!("http://{addr}/api/v1/maps"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let lobby = maps["maps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "Lobby")
-        .expect("demo Lobby map");
+    let maps: serde_json::Value =
+        reqwest::get(format!("http://{addr}/api/v1/maps")).await.unwrap().json().await.unwrap();
+    let lobby = maps["maps"].as_array().unwrap().iter().find(|m| m["name"] == "Lobby").expect("demo Lobby map");
     assert_eq!(lobby["dimensions"], "40x30");
 
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(
-        rest.iter().any(|l| l.contains("\"stopped\"")),
-        "no clean stop logged: {rest:?}"
-    );
+    assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "no clean stop logged: {rest:?}");
 }

@@ -7,15 +7,9 @@ use serde_json::json;
 
 async fn health_and_ready(app: TestApp) {
     let (status, body) = app.get("/health", None).await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (StatusCode::OK, Some("ok"))
-    );
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (status, body) = app.get("/ready", None).await;
-    assert_eq!(
-        (status, body["database"].as_str()),
-        (StatusCode::OK, Some("ok"))
-    );
+    assert_eq!((status, body["database"].as_str()), (StatusCode::OK, Some("ok")));
 }
 
 async fn unknown_route_is_json_404(app: TestApp) {
@@ -53,21 +47,12 @@ async fn openapi_documents_every_route(app: TestApp) {
     }
     let ui = app.client.get(app.url("/api/docs/")).send().await.unwrap();
     assert_eq!(ui.status(), StatusCode::OK);
-    assert!(
-        ui.text().await.unwrap().contains("swagger"),
-        "the UI page is served"
-    );
+    assert!(ui.text().await.unwrap().contains("swagger"), "the UI page is served");
 }
 
 async fn oversized_body_is_413(app: TestApp) {
     let big = "x".repeat(app.config.max_body_bytes + 1);
-    let (status, body) = app
-        .post(
-            "/api/v1/signup",
-            None,
-            json!({"username": big, "password": "password123"}),
-        )
-        .await;
+    let (status, body) = app.post("/api/v1/signup", None, json!({"username": big, "password": "password123"})).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(&body), "payload-too-large");
 }
@@ -88,14 +73,10 @@ async fn malformed_json_is_400(app: TestApp) {
 
 async fn non_object_body_is_400(app: TestApp) {
     // serde would take the fields as an array in order; the API takes objects.
-    let (status, body) = app
-        .post("/api/v1/signup", None, json!(["alice", "password123"]))
-        .await;
+    let (status, body) = app.post("/api/v1/signup", None, json!(["alice", "password123"])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body), "malformed-json");
-    let (status, _) = app
-        .get("/api/v1/user/metadata/bulk?ids=[alice]", None)
-        .await;
+    let (status, _) = app.get("/api/v1/user/metadata/bulk?ids=[alice]", None).await;
     assert_eq!(status, StatusCode::OK, "no user was created");
 }
 

@@ -17,9 +17,7 @@ async fn connect(url: Option<String>, dir: &std::path::Path) -> DatabaseConnecti
     cfg.database_url = url;
     let conn = db::connect(&cfg).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");
-    db::migrate(&conn)
-        .await
-        .expect("migrating twice is a no-op");
+    db::migrate(&conn).await.expect("migrating twice is a no-op");
     conn
 }
 
@@ -123,18 +121,11 @@ async fn retried_message_batch_lands_once(db: DatabaseConnection) {
 async fn deleting_a_space_cascades(db: DatabaseConnection) {
     let (space_id, room) = fixture(&db).await;
     insert_messages(&db, messages(&room, 2)).await.unwrap();
-    space::Entity::delete_by_id(space_id)
-        .exec(&db)
-        .await
-        .unwrap();
+    space::Entity::delete_by_id(space_id).exec(&db).await.unwrap();
     assert_eq!(space_element::Entity::find().count(&db).await.unwrap(), 0);
     assert_eq!(chatroom::Entity::find().count(&db).await.unwrap(), 0);
     assert_eq!(message::Entity::find().count(&db).await.unwrap(), 0);
-    assert_eq!(
-        user::Entity::find().count(&db).await.unwrap(),
-        1,
-        "the creator stays"
-    );
+    assert_eq!(user::Entity::find().count(&db).await.unwrap(), 1, "the creator stays");
 }
 
 macro_rules! on_both {

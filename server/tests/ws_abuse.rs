@@ -31,44 +31,20 @@ async fn bad_frames_get_errors_and_the_socket_stays_usable(app: TestApp, codec: 
 
     let cases: Vec<(Vec<u8>, ErrorCode)> = vec![
         (garbage(codec), ErrorCode::Malformed),
-        (
-            encode_value(
-                codec,
-                &json!({"type": "move", "payload": {"x": "left", "y": 0}}),
-            ),
-            ErrorCode::Malformed,
-        ),
-        (
-            encode_value(codec, &json!({"type": "move"})),
-            ErrorCode::Malformed,
-        ),
-        (
-            encode_value(codec, &json!({"payload": {}})),
-            ErrorCode::Malformed,
-        ),
+        (encode_value(codec, &json!({"type": "move", "payload": {"x": "left", "y": 0}})), ErrorCode::Malformed),
+        (encode_value(codec, &json!({"type": "move"})), ErrorCode::Malformed),
+        (encode_value(codec, &json!({"payload": {}})), ErrorCode::Malformed),
         (encode_value(codec, &json!([1, 2, 3])), ErrorCode::Malformed),
+        (encode_value(codec, &json!({"type": "dance", "payload": {}})), ErrorCode::UnknownType),
+        (encode_value(codec, &json!({"type": "x".repeat(500), "payload": {}})), ErrorCode::UnknownType),
         (
-            encode_value(codec, &json!({"type": "dance", "payload": {}})),
-            ErrorCode::UnknownType,
-        ),
-        (
-            encode_value(codec, &json!({"type": "x".repeat(500), "payload": {}})),
-            ErrorCode::UnknownType,
-        ),
-        (
-            encode_value(
-                codec,
-                &json!({"type": "heartbeat", "payload": {}, "pad": "p".repeat(2000)}),
-            ),
+            encode_value(codec, &json!({"type": "heartbeat", "payload": {}, "pad": "p".repeat(2000)})),
             ErrorCode::TooLarge,
         ),
         (vec![b' '; MAX_FRAME + 1], ErrorCode::TooLarge),
     ];
     for (i, (frame, code)) in cases.into_iter().enumerate() {
-        assert!(
-            code != ErrorCode::TooLarge || frame.len() > MAX_FRAME,
-            "case {i} is not oversized"
-        );
+        assert!(code != ErrorCode::TooLarge || frame.len() > MAX_FRAME, "case {i} is not oversized");
         ws.send_raw(frame).await;
         ws.expect_error(code).await;
         ws.heartbeat().await;
@@ -87,25 +63,15 @@ async fn bad_frames_get_errors_and_the_socket_stays_usable(app: TestApp, codec: 
     ws.send(&ClientMsg::Move { x: 1, y: 0 }).await;
     ws.expect_error(ErrorCode::NotJoined).await;
     ws.heartbeat().await;
-    ws.send(&ClientMsg::ChatJoin {
-        chatroom_id: "room".into(),
-        passcode: None,
-        since: None,
-    })
-    .await;
+    ws.send(&ClientMsg::ChatJoin { chatroom_id: "room".into(), passcode: None, since: None }).await;
     ws.expect_error(ErrorCode::NotJoined).await;
     ws.heartbeat().await;
 
-    // After all that, joining works; chat is not served yet.
+    // After all that, joining works; posting to a room not joined is refused.
     ws.join_ok(&space_id, &token, None).await;
-    ws.send(&ClientMsg::ChatMessage {
-        chatroom_id: "room".into(),
-        content: "hi".into(),
-        kind: None,
-        client_id: None,
-    })
-    .await;
-    ws.expect_error(ErrorCode::Unsupported).await;
+    ws.send(&ClientMsg::ChatMessage { chatroom_id: "room".into(), content: "hi".into(), kind: None, client_id: None })
+        .await;
+    ws.expect_error(ErrorCode::Forbidden).await;
     ws.heartbeat().await;
 }
 
@@ -136,11 +102,7 @@ async fn ten_bad_frames_in_a_row_close_the_socket(app: TestApp, codec: Codec) {
 async fn repeated_auth_failures_close_the_socket(app: TestApp, codec: Codec) {
     let (_, token) = app.user("ada").await;
     let space_id = create_space(&app, &token, "4x4").await;
-    let bad_join = ClientMsg::Join {
-        space_id: space_id.clone(),
-        token: "garbage".into(),
-        resume_token: None,
-    };
+    let bad_join = ClientMsg::Join { space_id: space_id.clone(), token: "garbage".into(), resume_token: None };
     let mut ws = WsClient::connect(&app.ws, codec).await;
     for _ in 0..4 {
         ws.send(&bad_join).await;
@@ -174,27 +136,18 @@ async fn a_burst_over_the_rate_is_refused_but_the_socket_stays(app: TestApp, cod
     for i in 0..10 {
         match ws.recv().await {
             ServerMsg::Heartbeat {} => answered += 1,
-            ServerMsg::Error {
-                code: ErrorCode::RateLimited,
-                ..
-            } => limited += 1,
+            ServerMsg::Error { code: ErrorCode::RateLimited, .. } => limited += 1,
             other => panic!("reply {i}: {other:?}"),
         }
     }
-    assert!(
-        answered >= BURST,
-        "the burst is honoured: {answered} answered"
-    );
+    assert!(answered >= BURST, "the burst is honoured: {answered} answered");
     assert!(limited >= 1, "nothing rate-limited out of 10");
     // Still open: the next frame is answered (a heartbeat if a token came
     // back meanwhile, else another rate-limited error), not closed.
     ws.send(&ClientMsg::Heartbeat {}).await;
     match ws.next().await {
         common::ws::Received::Msg(ServerMsg::Heartbeat {})
-        | common::ws::Received::Msg(ServerMsg::Error {
-            code: ErrorCode::RateLimited,
-            ..
-        }) => {}
+        | common::ws::Received::Msg(ServerMsg::Error { code: ErrorCode::RateLimited, .. }) => {}
         other => panic!("after the burst: {other:?}"),
     }
 }
@@ -208,10 +161,7 @@ async fn sustained_flooding_closes_with_4003(app: TestApp, codec: Codec) {
         ws.send(&ClientMsg::Heartbeat {}).await;
         match ws.next().await {
             common::ws::Received::Msg(ServerMsg::Heartbeat {}) => {}
-            common::ws::Received::Msg(ServerMsg::Error {
-                code: ErrorCode::RateLimited,
-                ..
-            }) => limited += 1,
+            common::ws::Received::Msg(ServerMsg::Error { code: ErrorCode::RateLimited, .. }) => limited += 1,
             common::ws::Received::Closed(frame) => {
                 let frame = frame.expect("a close frame");
                 assert_eq!(u16::from(frame.code), 4003, "after {i} frames");
@@ -288,10 +238,7 @@ impl Deaf {
             }
             127 => {
                 self.fill(10).await;
-                (
-                    u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize,
-                    10,
-                )
+                (u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize, 10)
             }
             n => (n as usize, 2),
         };
@@ -317,9 +264,7 @@ impl Deaf {
                 }
             }
         };
-        tokio::time::timeout(PATIENCE, read)
-            .await
-            .expect("the silent socket was never closed")
+        tokio::time::timeout(PATIENCE, read).await.expect("the silent socket was never closed")
     }
 }
 
@@ -350,10 +295,7 @@ async fn silent_sockets_are_closed_and_live_ones_kept(app: TestApp, codec: Codec
     let code = deaf.close_code().await;
     let waited = started.elapsed();
     assert_eq!(code, 4001, "idle timeout close code");
-    assert!(
-        waited >= IDLE,
-        "closed after {waited:?}, before the idle timeout"
-    );
+    assert!(waited >= IDLE, "closed after {waited:?}, before the idle timeout");
     stop.send(()).unwrap();
     let mut live = reader.await.expect("the live socket stayed open");
     // Past the idle timeout, and still served.
@@ -362,10 +304,7 @@ async fn silent_sockets_are_closed_and_live_ones_kept(app: TestApp, codec: Codec
 }
 
 ws_cases!(@config small_frames; bad_frames_get_errors_and_the_socket_stays_usable);
-ws_cases!(
-    ten_bad_frames_in_a_row_close_the_socket,
-    repeated_auth_failures_close_the_socket,
-);
+ws_cases!(ten_bad_frames_in_a_row_close_the_socket, repeated_auth_failures_close_the_socket,);
 ws_cases!(@config slow_rate;
     a_burst_over_the_rate_is_refused_but_the_socket_stays,
     sustained_flooding_closes_with_4003,

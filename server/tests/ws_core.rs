@@ -13,8 +13,8 @@ use std::time::Duration;
 use common::{
     TestApp,
     ws::{
-        WsClient, at, create_element, create_space, metric, metrics_text, movement, other,
-        place_element, step, user_join, user_left,
+        WsClient, at, create_element, create_space, metric, metrics_text, movement, other, place_element, step,
+        user_join, user_left,
     },
 };
 use metaverse_protocol::{ClientMsg, Codec, ErrorCode, Position, ServerMsg, UserPosition};
@@ -25,10 +25,7 @@ fn in_grid(p: Position, w: i32, h: i32) -> bool {
 }
 
 fn others(users: &[UserPosition]) -> Vec<(String, Position)> {
-    let mut v: Vec<_> = users
-        .iter()
-        .map(|u| (u.user_id.clone(), at(u.x, u.y)))
-        .collect();
+    let mut v: Vec<_> = users.iter().map(|u| (u.user_id.clone(), at(u.x, u.y))).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
@@ -57,10 +54,7 @@ async fn join_succeeds(app: TestApp, codec: Codec) {
     assert_eq!(others(&b.users), vec![(ada_id.clone(), a.spawn)]);
     assert_eq!((b.space.width, b.space.height), (7, 5));
     assert!(!b.resume_token.is_empty());
-    assert_ne!(
-        b.resume_token, a.resume_token,
-        "resume tokens are per member"
-    );
+    assert_ne!(b.resume_token, a.resume_token, "resume tokens are per member");
 }
 
 async fn join_with_a_bad_token_is_unauthorized(app: TestApp, codec: Codec) {
@@ -68,12 +62,7 @@ async fn join_with_a_bad_token_is_unauthorized(app: TestApp, codec: Codec) {
     let space_id = create_space(&app, &token, "4x4").await;
     let mut ws = WsClient::connect(&app.ws, codec).await;
     for bad in ["garbage", "", "a.b.c", &format!("{token}x")] {
-        ws.send(&ClientMsg::Join {
-            space_id: space_id.clone(),
-            token: bad.to_owned(),
-            resume_token: None,
-        })
-        .await;
+        ws.send(&ClientMsg::Join { space_id: space_id.clone(), token: bad.to_owned(), resume_token: None }).await;
         ws.expect_error(ErrorCode::Unauthorized).await;
     }
     // Still usable: a heartbeat round trip, then a good join.
@@ -88,18 +77,10 @@ async fn join_with_a_revoked_token_is_unauthorized(app: TestApp, codec: Codec) {
     assert!(status.is_success(), "signout: {body}");
 
     let mut ws = WsClient::connect(&app.ws, codec).await;
-    ws.send(&ClientMsg::Join {
-        space_id: space_id.clone(),
-        token: token.clone(),
-        resume_token: None,
-    })
-    .await;
+    ws.send(&ClientMsg::Join { space_id: space_id.clone(), token: token.clone(), resume_token: None }).await;
     ws.expect_error(ErrorCode::Unauthorized).await;
     // Only that session is revoked: a fresh sign-in joins.
-    let fresh = app.signin("ada").await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fresh = app.signin("ada").await["token"].as_str().unwrap().to_owned();
     ws.join_ok(&space_id, &fresh, None).await;
 }
 
@@ -108,12 +89,7 @@ async fn join_an_unknown_space(app: TestApp, codec: Codec) {
     let space_id = create_space(&app, &token, "4x4").await;
     let mut ws = WsClient::connect(&app.ws, codec).await;
     for unknown in ["no-such-space".to_owned(), "x".repeat(65), String::new()] {
-        ws.send(&ClientMsg::Join {
-            space_id: unknown,
-            token: token.clone(),
-            resume_token: None,
-        })
-        .await;
+        ws.send(&ClientMsg::Join { space_id: unknown, token: token.clone(), resume_token: None }).await;
         ws.expect_error(ErrorCode::UnknownSpace).await;
     }
     ws.heartbeat().await;
@@ -137,12 +113,7 @@ async fn spawn_takes_a_free_tile_and_a_full_space_is_busy(app: TestApp, codec: C
     assert_ne!(j1.spawn, j2.spawn, "two users, two tiles");
 
     let mut c3 = WsClient::connect(&app.ws, codec).await;
-    c3.send(&ClientMsg::Join {
-        space_id: space_id.clone(),
-        token: t3.clone(),
-        resume_token: None,
-    })
-    .await;
+    c3.send(&ClientMsg::Join { space_id: space_id.clone(), token: t3.clone(), resume_token: None }).await;
     c3.expect_error(ErrorCode::Busy).await;
     c3.heartbeat().await;
     // The refused user is not in the space: u2's next message is u1's
@@ -168,12 +139,7 @@ async fn spawn_avoids_static_elements(app: TestApp, codec: Codec) {
         let (_, token) = app.user(&format!("walker{i}")).await;
         let mut ws = WsClient::connect(&app.ws, codec).await;
         if let Some(mut p) = prev.take() {
-            ws.send(&ClientMsg::Join {
-                space_id: space_id.clone(),
-                token: token.clone(),
-                resume_token: None,
-            })
-            .await;
+            ws.send(&ClientMsg::Join { space_id: space_id.clone(), token: token.clone(), resume_token: None }).await;
             ws.expect_error(ErrorCode::Busy).await;
             p.send(&ClientMsg::Leave {}).await;
             // The session forwarded the leave before it answers this, so the
@@ -208,12 +174,7 @@ async fn user_join_goes_to_the_others_only(app: TestApp, codec: Codec) {
     assert_eq!(bob.recv().await, user_join(&cy_id, c.spawn));
     assert_eq!(ada.recv().await, user_join(&cy_id, c.spawn));
     // And Cy got none of her own: Ada's move is her next message.
-    let a_at = c
-        .users
-        .iter()
-        .find(|u| u.user_id == ada_id)
-        .map(|u| at(u.x, u.y))
-        .unwrap();
+    let a_at = c.users.iter().find(|u| u.user_id == ada_id).map(|u| at(u.x, u.y)).unwrap();
     let to = step(a_at, (6, 6), &[b.spawn, c.spawn]);
     ada.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
     assert_eq!(cy.recv().await, movement(&ada_id, to));
@@ -236,21 +197,13 @@ async fn movement_goes_to_the_others_not_the_mover(app: TestApp, codec: Codec) {
     bob.recv().await; // cy's join
 
     let a_to = step(a.spawn, (8, 6), &[b.spawn, c.spawn]);
-    ada.send(&ClientMsg::Move {
-        x: a_to.x,
-        y: a_to.y,
-    })
-    .await;
+    ada.send(&ClientMsg::Move { x: a_to.x, y: a_to.y }).await;
     assert_eq!(bob.recv().await, movement(&ada_id, a_to));
     assert_eq!(cy.recv().await, movement(&ada_id, a_to));
 
     // Barrier: Bob moves; Ada's next message is that, not her own move.
     let b_to = step(b.spawn, (8, 6), &[a_to, c.spawn]);
-    bob.send(&ClientMsg::Move {
-        x: b_to.x,
-        y: b_to.y,
-    })
-    .await;
+    bob.send(&ClientMsg::Move { x: b_to.x, y: b_to.y }).await;
     assert_eq!(ada.recv().await, movement(&bob_id, b_to));
     assert_eq!(cy.recv().await, movement(&bob_id, b_to));
     // Ada really stands on her new tile.
@@ -280,9 +233,7 @@ async fn rejected_moves_answer_the_unchanged_tile(app: TestApp, codec: Codec) {
     assert!(b.spawn != wall_at && b.spawn != at(0, 0));
     assert_eq!(others(&b.users), vec![(ada_id.clone(), at(0, 0))]);
     assert_eq!(ada.recv().await, user_join(&bob_id, b.spawn));
-    let walked = bob
-        .walk(b.spawn, at(0, 1), (3, 3), &[wall_at, at(0, 0)])
-        .await;
+    let walked = bob.walk(b.spawn, at(0, 1), (3, 3), &[wall_at, at(0, 0)]).await;
     ada.expect_walk(&bob_id, &walked).await;
 
     let home = at(0, 0);
@@ -344,31 +295,15 @@ async fn live_element_changes_apply_at_once(app: TestApp, codec: Codec) {
     ada.move_rejected((0, 1), at(1, 1)).await;
 
     // Removing a wall (by path, then by body) opens its tile at once.
-    let (status, body) = app
-        .delete(&format!("/api/v1/space/element/{w1}"), Some(&admin), None)
-        .await;
+    let (status, body) = app.delete(&format!("/api/v1/space/element/{w1}"), Some(&admin), None).await;
     assert!(status.is_success(), "delete element: {body}");
     ada.send(&ClientMsg::Move { x: 1, y: 0 }).await;
-    ada.assert_at_because(
-        at(1, 0),
-        "DELETE /space/element/:id did not reopen the tile in the live space",
-    )
-    .await;
-    let (status, body) = app
-        .delete(
-            "/api/v1/space/element",
-            Some(&admin),
-            Some(json!({"id": w2})),
-        )
-        .await;
+    ada.assert_at_because(at(1, 0), "DELETE /space/element/:id did not reopen the tile in the live space").await;
+    let (status, body) = app.delete("/api/v1/space/element", Some(&admin), Some(json!({"id": w2}))).await;
     assert!(status.is_success(), "delete element by body: {body}");
     ada.send(&ClientMsg::Move { x: 1, y: 1 }).await;
     ada.send(&ClientMsg::Move { x: 0, y: 1 }).await;
-    ada.assert_at_because(
-        at(0, 1),
-        "DELETE /space/element did not reopen the tile in the live space",
-    )
-    .await;
+    ada.assert_at_because(at(0, 1), "DELETE /space/element did not reopen the tile in the live space").await;
 }
 
 // ---------------------------------------------------------------- leaving
@@ -446,11 +381,7 @@ async fn disconnect_is_told_once_after_the_grace(app: TestApp, codec: Codec) {
     assert_eq!(ada.recv().await, user_left(&bob_id));
     let mut cy = WsClient::connect(&app.ws, codec).await;
     let c = cy.join_ok(&space_id, &cy_token, None).await;
-    assert_eq!(
-        ada.recv().await,
-        user_join(&cy_id, c.spawn),
-        "one user-left"
-    );
+    assert_eq!(ada.recv().await, user_join(&cy_id, c.spawn), "one user-left");
     assert_eq!(c.users.len(), 1, "Bob is gone: {:?}", c.users);
 
     // Dee closes properly: the same, once.
@@ -464,16 +395,8 @@ async fn disconnect_is_told_once_after_the_grace(app: TestApp, codec: Codec) {
     let (_, eve_token) = app.user("evelyn").await;
     let mut eve = WsClient::connect(&app.ws, codec).await;
     let e = eve.join_ok(&space_id, &eve_token, None).await;
-    assert_eq!(
-        ada.recv().await,
-        user_join(&e.user_id, e.spawn),
-        "one user-left"
-    );
-    assert_eq!(
-        cy.recv().await,
-        user_join(&e.user_id, e.spawn),
-        "one user-left"
-    );
+    assert_eq!(ada.recv().await, user_join(&e.user_id, e.spawn), "one user-left");
+    assert_eq!(cy.recv().await, user_join(&e.user_id, e.spawn), "one user-left");
 }
 
 /// A close from the client is answered with a close frame (RFC 6455
@@ -501,11 +424,7 @@ async fn origin_is_checked(app: TestApp, codec: Codec) {
         assert!(refused.err().unwrap().contains("403"), "refused with 403");
     }
     let port = app.base.rsplit(':').next().unwrap().to_owned();
-    for own in [
-        app.base.clone(),
-        format!("{}/", app.base),
-        format!("http://localhost:{port}"),
-    ] {
+    for own in [app.base.clone(), format!("{}/", app.base), format!("http://localhost:{port}")] {
         let (mut ws, _) = WsClient::connect_with(&app.ws, codec, &[("Origin", &own)])
             .await
             .unwrap_or_else(|e| panic!("own origin {own} refused: {e}"));
@@ -524,10 +443,9 @@ async fn subprotocol_is_negotiated(app: TestApp, codec: Codec) {
         Codec::Json => "metaverse.v1.json",
     };
     for offer in [name.to_owned(), format!("chat.v2, {name}")] {
-        let (mut ws, chosen) =
-            WsClient::connect_with(&app.ws, codec, &[("Sec-WebSocket-Protocol", &offer)])
-                .await
-                .unwrap_or_else(|e| panic!("offer {offer:?} refused: {e}"));
+        let (mut ws, chosen) = WsClient::connect_with(&app.ws, codec, &[("Sec-WebSocket-Protocol", &offer)])
+            .await
+            .unwrap_or_else(|e| panic!("offer {offer:?} refused: {e}"));
         assert_eq!(chosen.as_deref(), Some(name), "offered {offer:?}");
         ws.heartbeat().await;
         ws.join_ok(&space_id, &token, None).await;
@@ -552,27 +470,14 @@ async fn events_keep_their_codec_replies_follow_the_frame(app: TestApp, codec: C
     let o = other(codec);
 
     // Ada negotiated `codec` but writes in the other one.
-    let (mut ada, chosen) = WsClient::connect_with(&app.ws, o, &[("Sec-WebSocket-Protocol", name)])
-        .await
-        .unwrap();
+    let (mut ada, chosen) = WsClient::connect_with(&app.ws, o, &[("Sec-WebSocket-Protocol", name)]).await.unwrap();
     assert_eq!(chosen.as_deref(), Some(name));
     ada.send_as(o, &ClientMsg::Heartbeat {}).await;
     assert_eq!(ada.recv_any().await, (o, ServerMsg::Heartbeat {}));
-    ada.send_as(
-        o,
-        &ClientMsg::Join {
-            space_id: space_id.clone(),
-            token: ada_token.clone(),
-            resume_token: None,
-        },
-    )
-    .await;
+    ada.send_as(o, &ClientMsg::Join { space_id: space_id.clone(), token: ada_token.clone(), resume_token: None }).await;
     let (got, joined) = ada.recv_any().await;
     assert_eq!(got, codec, "space-joined in the negotiated codec");
-    assert!(
-        matches!(joined, ServerMsg::SpaceJoined { .. }),
-        "{joined:?}"
-    );
+    assert!(matches!(joined, ServerMsg::SpaceJoined { .. }), "{joined:?}");
 
     // Bob negotiated nothing and joined in `codec`; his heartbeat in the
     // other codec is answered in that one, his events stay in `codec`.
@@ -584,13 +489,7 @@ async fn events_keep_their_codec_replies_follow_the_frame(app: TestApp, codec: C
     bob.send_as(o, &ClientMsg::Move { x: -5, y: -5 }).await;
     assert_eq!(
         bob.recv_any().await,
-        (
-            codec,
-            ServerMsg::MovementRejected {
-                x: b.spawn.x,
-                y: b.spawn.y
-            }
-        ),
+        (codec, ServerMsg::MovementRejected { x: b.spawn.x, y: b.spawn.y }),
         "movement-rejected is a space event"
     );
     let mut cyd = WsClient::connect(&app.ws, o).await;
@@ -612,21 +511,10 @@ async fn metrics_count_messages_moves_and_fanout(app: TestApp, codec: Codec) {
     ada.recv().await;
 
     let before = metrics_text(&app).await;
-    let moves_in =
-        metric(&before, "metaverse_ws_messages_in_total", r#"type="move""#).unwrap_or(0.0);
-    let too_far = metric(
-        &before,
-        "metaverse_moves_rejected_total",
-        r#"reason="too-far""#,
-    )
-    .unwrap_or(0.0);
+    let moves_in = metric(&before, "metaverse_ws_messages_in_total", r#"type="move""#).unwrap_or(0.0);
+    let too_far = metric(&before, "metaverse_moves_rejected_total", r#"reason="too-far""#).unwrap_or(0.0);
     let fanouts = metric(&before, "metaverse_fanout_seconds_count", "").unwrap_or(0.0);
-    let movements_out = metric(
-        &before,
-        "metaverse_ws_messages_out_total",
-        r#"type="movement""#,
-    )
-    .unwrap_or(0.0);
+    let movements_out = metric(&before, "metaverse_ws_messages_out_total", r#"type="movement""#).unwrap_or(0.0);
 
     let to = step(a.spawn, (8, 8), &[b.spawn]);
     ada.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
@@ -646,33 +534,11 @@ async fn metrics_count_messages_moves_and_fanout(app: TestApp, codec: Codec) {
 {after}"
         );
     }
-    assert!(
-        metric(&after, "metaverse_ws_messages_in_total", r#"type="move""#).unwrap()
-            >= moves_in + 2.0
-    );
-    assert!(
-        metric(
-            &after,
-            "metaverse_moves_rejected_total",
-            r#"reason="too-far""#
-        )
-        .unwrap()
-            >= too_far + 1.0
-    );
+    assert!(metric(&after, "metaverse_ws_messages_in_total", r#"type="move""#).unwrap() >= moves_in + 2.0);
+    assert!(metric(&after, "metaverse_moves_rejected_total", r#"reason="too-far""#).unwrap() >= too_far + 1.0);
     assert!(metric(&after, "metaverse_fanout_seconds_count", "").unwrap() >= fanouts + 1.0);
-    assert!(
-        metric(
-            &after,
-            "metaverse_ws_messages_out_total",
-            r#"type="movement""#
-        )
-        .unwrap()
-            >= movements_out + 1.0
-    );
-    assert!(
-        metric(&after, "metaverse_ws_sessions", "").unwrap() >= 2.0,
-        "two sockets are open"
-    );
+    assert!(metric(&after, "metaverse_ws_messages_out_total", r#"type="movement""#).unwrap() >= movements_out + 1.0);
+    assert!(metric(&after, "metaverse_ws_sessions", "").unwrap() >= 2.0, "two sockets are open");
     assert!(metric(&after, "metaverse_live_spaces", "").unwrap() >= 1.0);
 }
 

@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     TestApp,
-    ws::{
-        PATIENCE, WsClient, at, create_element, create_space, metric, metrics_text, place_element,
-        step,
-    },
+    ws::{PATIENCE, WsClient, at, create_element, create_space, metric, metrics_text, place_element, step},
 };
 use metaverse_protocol::{ClientMsg, Codec, ErrorCode};
 use metaverse_server::config::ServeConfig;
@@ -40,10 +37,7 @@ async fn until_live(app: &TestApp, want: f64, what: &str) {
         if now == want {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {now} live spaces, expected {want}"
-        );
+        assert!(Instant::now() < deadline, "{what}: {now} live spaces, expected {want}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -79,11 +73,7 @@ async fn an_empty_space_stops_and_a_join_restarts_it(app: TestApp, codec: Codec)
     assert_eq!((again.space.width, again.space.height), (5, 5));
     assert_eq!(live_spaces(&app).await, base + 1.0, "restarted");
     let next = step(to, (5, 5), &[]);
-    ada.send(&ClientMsg::Move {
-        x: next.x,
-        y: next.y,
-    })
-    .await;
+    ada.send(&ClientMsg::Move { x: next.x, y: next.y }).await;
     ada.assert_at(next).await;
 
     // A dropped socket empties it only when its grace ends (default 30 s,
@@ -102,12 +92,7 @@ async fn a_space_started_for_a_refused_join_stops(app: TestApp, codec: Codec) {
     place_element(&app, &admin, &space_id, &wall, at(0, 0)).await;
 
     let mut ws = WsClient::connect(&app.ws, codec).await;
-    ws.send(&ClientMsg::Join {
-        space_id: space_id.clone(),
-        token: admin.clone(),
-        resume_token: None,
-    })
-    .await;
+    ws.send(&ClientMsg::Join { space_id: space_id.clone(), token: admin.clone(), resume_token: None }).await;
     ws.expect_error(ErrorCode::Busy).await;
     until_live(&app, base, "after a refused join").await;
 }

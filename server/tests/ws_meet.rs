@@ -7,13 +7,7 @@ use metaverse_protocol::{ClientMsg, Codec, Position, ServerMsg};
 use serde_json::json;
 
 async fn space(app: &TestApp, token: &str, dims: &str) -> String {
-    let (status, body) = app
-        .post(
-            "/api/v1/space",
-            Some(token),
-            json!({"name": "room", "dimensions": dims}),
-        )
-        .await;
+    let (status, body) = app.post("/api/v1/space", Some(token), json!({"name": "room", "dimensions": dims})).await;
     assert!(status.is_success(), "{body}");
     body["spaceId"].as_str().unwrap().to_owned()
 }
@@ -22,10 +16,7 @@ async fn space(app: &TestApp, token: &str, dims: &str) -> String {
 fn step(p: Position, w: i32, h: i32, avoid: Position) -> Position {
     [(1, 0), (-1, 0), (0, 1), (0, -1)]
         .into_iter()
-        .map(|(dx, dy)| Position {
-            x: p.x + dx,
-            y: p.y + dy,
-        })
+        .map(|(dx, dy)| Position { x: p.x + dx, y: p.y + dy })
         .find(|q| q.x >= 0 && q.y >= 0 && q.x < w && q.y < h && *q != avoid)
         .unwrap()
 }
@@ -36,13 +27,7 @@ async fn two_codecs_meet_walk_and_leave(app: TestApp) {
     let space_id = space(&app, &ada_token, "8x6").await;
 
     let mut ada = WsClient::connect(&app.ws, Codec::MsgPack).await;
-    let ServerMsg::SpaceJoined {
-        user_id,
-        spawn: ada_at,
-        users,
-        space,
-        ..
-    } = ada.join(&space_id, &ada_token).await
+    let ServerMsg::SpaceJoined { user_id, spawn: ada_at, users, space, .. } = ada.join(&space_id, &ada_token).await
     else {
         panic!("ada did not join");
     };
@@ -51,63 +36,25 @@ async fn two_codecs_meet_walk_and_leave(app: TestApp) {
     assert_eq!((space.width, space.height), (8, 6));
 
     let mut bob = WsClient::connect(&app.ws, Codec::Json).await;
-    let ServerMsg::SpaceJoined {
-        spawn: bob_at,
-        users,
-        ..
-    } = bob.join(&space_id, &bob_token).await
-    else {
+    let ServerMsg::SpaceJoined { spawn: bob_at, users, .. } = bob.join(&space_id, &bob_token).await else {
         panic!("bob did not join");
     };
     assert_ne!(bob_at, ada_at, "spawned on a free tile");
     assert_eq!(users.len(), 1);
-    assert_eq!(
-        (users[0].user_id.as_str(), users[0].x, users[0].y),
-        (ada_id.as_str(), ada_at.x, ada_at.y)
-    );
-    assert_eq!(
-        ada.recv().await,
-        ServerMsg::UserJoin {
-            user_id: bob_id.clone(),
-            x: bob_at.x,
-            y: bob_at.y
-        }
-    );
+    assert_eq!((users[0].user_id.as_str(), users[0].x, users[0].y), (ada_id.as_str(), ada_at.x, ada_at.y));
+    assert_eq!(ada.recv().await, ServerMsg::UserJoin { user_id: bob_id.clone(), x: bob_at.x, y: bob_at.y });
 
     let to = step(ada_at, 8, 6, bob_at);
     ada.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
-    assert_eq!(
-        bob.recv().await,
-        ServerMsg::Movement {
-            user_id: ada_id.clone(),
-            x: to.x,
-            y: to.y
-        }
-    );
+    assert_eq!(bob.recv().await, ServerMsg::Movement { user_id: ada_id.clone(), x: to.x, y: to.y });
 
     let bob_to = step(bob_at, 8, 6, to);
-    bob.send(&ClientMsg::Move {
-        x: bob_to.x,
-        y: bob_to.y,
-    })
-    .await;
+    bob.send(&ClientMsg::Move { x: bob_to.x, y: bob_to.y }).await;
     // Ada's next message is Bob's move: she got no echo of her own.
-    assert_eq!(
-        ada.recv().await,
-        ServerMsg::Movement {
-            user_id: bob_id.clone(),
-            x: bob_to.x,
-            y: bob_to.y
-        }
-    );
+    assert_eq!(ada.recv().await, ServerMsg::Movement { user_id: bob_id.clone(), x: bob_to.x, y: bob_to.y });
 
     bob.send(&ClientMsg::Leave {}).await;
-    assert_eq!(
-        ada.recv().await,
-        ServerMsg::UserLeft {
-            user_id: bob_id.clone()
-        }
-    );
+    assert_eq!(ada.recv().await, ServerMsg::UserLeft { user_id: bob_id.clone() });
 }
 
 on_both_backends!(two_codecs_meet_walk_and_leave);
@@ -118,16 +65,12 @@ async fn last_position_is_the_next_spawn(app: TestApp) {
     let (_, token) = app.user("ada").await;
     let space_id = space(&app, &token, "30x30").await;
     let mut ada = WsClient::connect(&app.ws, Codec::Json).await;
-    let ServerMsg::SpaceJoined { spawn, .. } = ada.join(&space_id, &token).await else {
-        panic!("join")
-    };
+    let ServerMsg::SpaceJoined { spawn, .. } = ada.join(&space_id, &token).await else { panic!("join") };
     let to = step(spawn, 30, 30, spawn);
     ada.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
     ada.send(&ClientMsg::Leave {}).await;
     // Rejoin on the same socket: the space is still live.
-    let ServerMsg::SpaceJoined { spawn: again, .. } = ada.join(&space_id, &token).await else {
-        panic!("rejoin")
-    };
+    let ServerMsg::SpaceJoined { spawn: again, .. } = ada.join(&space_id, &token).await else { panic!("rejoin") };
     assert_eq!(again, to, "spawned where she left");
 }
 

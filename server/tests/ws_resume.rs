@@ -40,10 +40,7 @@ async fn a_second_socket_takes_the_session_over(app: TestApp, codec: Codec) {
     assert_eq!(p.spawn, a.spawn, "the same tile");
     assert!(!p.resumed, "a takeover without the token is no resume");
     assert_eq!(p.users.len(), 1);
-    assert_eq!(
-        (p.users[0].user_id.as_str(), p.users[0].x, p.users[0].y),
-        (bob_id.as_str(), b.spawn.x, b.spawn.y)
-    );
+    assert_eq!((p.users[0].user_id.as_str(), p.users[0].x, p.users[0].y), (bob_id.as_str(), b.spawn.x, b.spawn.y));
 
     laptop.expect_error(ErrorCode::SessionReplaced).await;
     let close = laptop.expect_close().await.expect("a close frame");
@@ -84,35 +81,22 @@ async fn resume_replays_what_was_missed(app: TestApp, codec: Codec) {
     // move below happens while she is away.
     ada.close_and_wait().await;
     let b_to = step(b.spawn, (6, 6), &[a.spawn]);
-    bob.send(&ClientMsg::Move {
-        x: b_to.x,
-        y: b_to.y,
-    })
-    .await;
+    bob.send(&ClientMsg::Move { x: b_to.x, y: b_to.y }).await;
     let mut cyd = WsClient::connect(&app.ws, codec).await;
     let c = cyd.join_ok(&space_id, &cyd_token, None).await;
     assert_eq!(c.users.len(), 2, "Ada is held for the grace: {:?}", c.users);
     assert_eq!(bob.recv().await, user_join(&cyd_id, c.spawn));
 
     let mut back = WsClient::connect(&app.ws, codec).await;
-    let r = back
-        .join_ok(&space_id, &ada_token, Some(&a.resume_token))
-        .await;
+    let r = back.join_ok(&space_id, &ada_token, Some(&a.resume_token)).await;
     assert!(r.resumed, "resumed within the grace");
     assert_eq!(r.user_id, ada_id);
     assert_eq!(r.spawn, a.spawn, "the same tile");
     assert!(!r.resume_token.is_empty());
     assert_ne!(r.resume_token, a.resume_token, "a fresh token per join");
-    let mut seen: Vec<_> = r
-        .users
-        .iter()
-        .map(|u| (u.user_id.clone(), u.x, u.y))
-        .collect();
+    let mut seen: Vec<_> = r.users.iter().map(|u| (u.user_id.clone(), u.x, u.y)).collect();
     seen.sort();
-    let mut expected = vec![
-        (bob_id.clone(), b_to.x, b_to.y),
-        (cyd_id.clone(), c.spawn.x, c.spawn.y),
-    ];
+    let mut expected = vec![(bob_id.clone(), b_to.x, b_to.y), (cyd_id.clone(), c.spawn.x, c.spawn.y)];
     expected.sort();
     assert_eq!(seen, expected);
     // The missed events, in order.
@@ -122,20 +106,12 @@ async fn resume_replays_what_was_missed(app: TestApp, codec: Codec) {
     // Barrier: Bob and Cyd saw no leave or join of Ada. Cyd moves; that is
     // the next message of both others.
     let c_to = step(c.spawn, (6, 6), &[a.spawn, b_to]);
-    cyd.send(&ClientMsg::Move {
-        x: c_to.x,
-        y: c_to.y,
-    })
-    .await;
+    cyd.send(&ClientMsg::Move { x: c_to.x, y: c_to.y }).await;
     assert_eq!(bob.recv().await, movement(&cyd_id, c_to));
     assert_eq!(back.recv().await, movement(&cyd_id, c_to));
     // And the resumed socket is live.
     let a_to = step(a.spawn, (6, 6), &[b_to, c_to]);
-    back.send(&ClientMsg::Move {
-        x: a_to.x,
-        y: a_to.y,
-    })
-    .await;
+    back.send(&ClientMsg::Move { x: a_to.x, y: a_to.y }).await;
     assert_eq!(bob.recv().await, movement(&ada_id, a_to));
     assert_eq!(cyd.recv().await, movement(&ada_id, a_to));
 }
@@ -156,18 +132,14 @@ async fn resume_after_a_dropped_socket(app: TestApp, codec: Codec) {
     drop(ada);
 
     let mut again = WsClient::connect(&app.ws, codec).await;
-    let r = again
-        .join_ok(&space_id, &ada_token, Some(&a.resume_token))
-        .await;
+    let r = again.join_ok(&space_id, &ada_token, Some(&a.resume_token)).await;
     assert!(r.resumed);
     assert_eq!((r.user_id.as_str(), r.spawn), (ada_id.as_str(), a.spawn));
     drop(again);
 
     // The first token was spent by that resume.
     let mut third = WsClient::connect(&app.ws, codec).await;
-    let s = third
-        .join_ok(&space_id, &ada_token, Some(&a.resume_token))
-        .await;
+    let s = third.join_ok(&space_id, &ada_token, Some(&a.resume_token)).await;
     assert!(!s.resumed, "a spent resume token resumed");
     assert_eq!(s.spawn, a.spawn, "a takeover keeps the tile");
 
@@ -196,16 +168,9 @@ async fn after_the_grace_the_user_leaves(app: TestApp, codec: Codec) {
     assert_eq!(ada.recv().await, user_join(&bob_id, b.spawn));
     drop(ada);
 
-    assert_eq!(
-        bob.recv().await,
-        ServerMsg::UserLeft {
-            user_id: ada_id.clone()
-        }
-    );
+    assert_eq!(bob.recv().await, ServerMsg::UserLeft { user_id: ada_id.clone() });
     let mut late = WsClient::connect(&app.ws, codec).await;
-    let r = late
-        .join_ok(&space_id, &ada_token, Some(&a.resume_token))
-        .await;
+    let r = late.join_ok(&space_id, &ada_token, Some(&a.resume_token)).await;
     assert!(!r.resumed, "resumed after the grace ran out");
     assert_eq!(r.spawn, a.spawn, "spawned where she left");
     assert_eq!(r.users.len(), 1);
@@ -213,9 +178,5 @@ async fn after_the_grace_the_user_leaves(app: TestApp, codec: Codec) {
     assert_eq!(bob.recv().await, user_join(&ada_id, a.spawn));
 }
 
-ws_cases!(
-    a_second_socket_takes_the_session_over,
-    resume_replays_what_was_missed,
-    resume_after_a_dropped_socket,
-);
+ws_cases!(a_second_socket_takes_the_session_over, resume_replays_what_was_missed, resume_after_a_dropped_socket,);
 ws_cases!(@config short_grace; after_the_grace_the_user_leaves);

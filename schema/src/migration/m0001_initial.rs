@@ -4,11 +4,7 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 fn id<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col)
-        .string_len(36)
-        .not_null()
-        .primary_key()
-        .take()
+    ColumnDef::new(col).string_len(36).not_null().primary_key().take()
 }
 
 fn text_id<T: IntoIden>(col: T) -> ColumnDef {
@@ -19,17 +15,8 @@ fn millis<T: IntoIden>(col: T) -> ColumnDef {
     ColumnDef::new(col).big_integer().not_null().take()
 }
 
-fn fk<F: IntoIden, T: IntoIden, C: IntoIden>(
-    from_col: F,
-    to_table: T,
-    to_col: C,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from_col(from_col)
-        .to_tbl(to_table)
-        .to_col(to_col)
-        .on_delete(ForeignKeyAction::Cascade)
-        .take()
+fn fk<F: IntoIden, T: IntoIden, C: IntoIden>(from_col: F, to_table: T, to_col: C) -> ForeignKeyCreateStatement {
+    ForeignKey::create().from_col(from_col).to_tbl(to_table).to_col(to_col).on_delete(ForeignKeyAction::Cascade).take()
 }
 
 #[async_trait::async_trait]
@@ -50,12 +37,7 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Users::Table)
                 .col(id(Users::Id))
-                .col(
-                    ColumnDef::new(Users::Username)
-                        .string_len(64)
-                        .not_null()
-                        .unique_key(),
-                )
+                .col(ColumnDef::new(Users::Username).string_len(64).not_null().unique_key())
                 .col(ColumnDef::new(Users::PasswordHash).text().not_null())
                 .col(ColumnDef::new(Users::Role).string_len(16).not_null())
                 .col(ColumnDef::new(Users::Email).string_len(254).null())
@@ -90,20 +72,11 @@ impl MigrationTrait for Migration {
                 .col(id(RefreshTokens::Id))
                 .col(text_id(RefreshTokens::SessionId))
                 .col(text_id(RefreshTokens::UserId))
-                .col(
-                    ColumnDef::new(RefreshTokens::TokenHash)
-                        .string_len(64)
-                        .not_null()
-                        .unique_key(),
-                )
+                .col(ColumnDef::new(RefreshTokens::TokenHash).string_len(64).not_null().unique_key())
                 .col(millis(RefreshTokens::ExpiresAt))
                 .col(ColumnDef::new(RefreshTokens::UsedAt).big_integer().null())
                 .col(millis(RefreshTokens::CreatedAt))
-                .foreign_key(&mut fk(
-                    RefreshTokens::SessionId,
-                    AuthSessions::Table,
-                    AuthSessions::Id,
-                ))
+                .foreign_key(&mut fk(RefreshTokens::SessionId, AuthSessions::Table, AuthSessions::Id))
                 .foreign_key(&mut fk(RefreshTokens::UserId, Users::Table, Users::Id))
                 .take(),
         )
@@ -144,11 +117,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(MapElements::X).integer().not_null())
                 .col(ColumnDef::new(MapElements::Y).integer().not_null())
                 .foreign_key(&mut fk(MapElements::MapId, Maps::Table, Maps::Id))
-                .foreign_key(&mut fk(
-                    MapElements::ElementId,
-                    Elements::Table,
-                    Elements::Id,
-                ))
+                .foreign_key(&mut fk(MapElements::ElementId, Elements::Table, Elements::Id))
                 .take(),
         )
         .await?;
@@ -185,11 +154,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(SpaceElements::X).integer().not_null())
                 .col(ColumnDef::new(SpaceElements::Y).integer().not_null())
                 .foreign_key(&mut fk(SpaceElements::SpaceId, Spaces::Table, Spaces::Id))
-                .foreign_key(&mut fk(
-                    SpaceElements::ElementId,
-                    Elements::Table,
-                    Elements::Id,
-                ))
+                .foreign_key(&mut fk(SpaceElements::ElementId, Elements::Table, Elements::Id))
                 .take(),
         )
         .await?;
@@ -202,11 +167,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(SpaceMembers::LastX).integer().null())
                 .col(ColumnDef::new(SpaceMembers::LastY).integer().null())
                 .col(millis(SpaceMembers::JoinedAt))
-                .primary_key(
-                    Index::create()
-                        .col(SpaceMembers::SpaceId)
-                        .col(SpaceMembers::UserId),
-                )
+                .primary_key(Index::create().col(SpaceMembers::SpaceId).col(SpaceMembers::UserId))
                 .foreign_key(&mut fk(SpaceMembers::SpaceId, Spaces::Table, Spaces::Id))
                 .foreign_key(&mut fk(SpaceMembers::UserId, Users::Table, Users::Id))
                 .take(),
@@ -235,16 +196,8 @@ impl MigrationTrait for Migration {
                 .col(text_id(ChatroomMembers::ChatroomId))
                 .col(text_id(ChatroomMembers::UserId))
                 .col(millis(ChatroomMembers::JoinedAt))
-                .primary_key(
-                    Index::create()
-                        .col(ChatroomMembers::ChatroomId)
-                        .col(ChatroomMembers::UserId),
-                )
-                .foreign_key(&mut fk(
-                    ChatroomMembers::ChatroomId,
-                    Chatrooms::Table,
-                    Chatrooms::Id,
-                ))
+                .primary_key(Index::create().col(ChatroomMembers::ChatroomId).col(ChatroomMembers::UserId))
+                .foreign_key(&mut fk(ChatroomMembers::ChatroomId, Chatrooms::Table, Chatrooms::Id))
                 .foreign_key(&mut fk(ChatroomMembers::UserId, Users::Table, Users::Id))
                 .take(),
         )
@@ -261,11 +214,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(Messages::Kind).string_len(16).not_null())
                 .col(ColumnDef::new(Messages::ClientId).string_len(64).null())
                 .col(millis(Messages::SentAt))
-                .foreign_key(&mut fk(
-                    Messages::ChatroomId,
-                    Chatrooms::Table,
-                    Chatrooms::Id,
-                ))
+                .foreign_key(&mut fk(Messages::ChatroomId, Chatrooms::Table, Chatrooms::Id))
                 .take(),
         )
         .await?;
@@ -276,26 +225,10 @@ impl MigrationTrait for Migration {
                 RefreshTokens::Table.into_iden(),
                 vec![RefreshTokens::SessionId.into_iden()],
             ),
-            (
-                "idx_map_elements_map",
-                MapElements::Table.into_iden(),
-                vec![MapElements::MapId.into_iden()],
-            ),
-            (
-                "idx_spaces_creator",
-                Spaces::Table.into_iden(),
-                vec![Spaces::CreatorId.into_iden()],
-            ),
-            (
-                "idx_space_elements_space",
-                SpaceElements::Table.into_iden(),
-                vec![SpaceElements::SpaceId.into_iden()],
-            ),
-            (
-                "idx_chatrooms_space",
-                Chatrooms::Table.into_iden(),
-                vec![Chatrooms::SpaceId.into_iden()],
-            ),
+            ("idx_map_elements_map", MapElements::Table.into_iden(), vec![MapElements::MapId.into_iden()]),
+            ("idx_spaces_creator", Spaces::Table.into_iden(), vec![Spaces::CreatorId.into_iden()]),
+            ("idx_space_elements_space", SpaceElements::Table.into_iden(), vec![SpaceElements::SpaceId.into_iden()]),
+            ("idx_chatrooms_space", Chatrooms::Table.into_iden(), vec![Chatrooms::SpaceId.into_iden()]),
             // History pages walk (chatroom, id) backwards; ids are UUIDv7,
             // so id order is time order.
             (

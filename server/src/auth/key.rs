@@ -33,12 +33,10 @@ pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> anyhow::Resu
     }
     let path = data_dir.join(KEY_FILE);
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         return parse_hex(&text).with_context(|| format!("{} is corrupt", path.display()));
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
     let mut opts = std::fs::OpenOptions::new();
@@ -48,9 +46,7 @@ pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> anyhow::Resu
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut file = opts
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = opts.open(&path).with_context(|| format!("creating {}", path.display()))?;
     writeln!(file, "{}", to_hex(&key))?;
     tracing::info!(path = %path.display(), "generated a new token key");
     Ok(key)
@@ -67,10 +63,7 @@ mod tests {
         let b = load_or_create(None, dir.path()).unwrap();
         assert_eq!(a, b);
         let given = "11".repeat(32);
-        assert_eq!(
-            load_or_create(Some(&given), dir.path()).unwrap(),
-            [0x11; 32]
-        );
+        assert_eq!(load_or_create(Some(&given), dir.path()).unwrap(), [0x11; 32]);
         assert!(parse_hex("abc").is_err());
         assert!(parse_hex(&"zz".repeat(32)).is_err());
     }

@@ -15,8 +15,8 @@ use metaverse_schema::{
 };
 use rand::RngCore;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 
@@ -35,10 +35,7 @@ fn new_id() -> String {
 }
 
 fn hash_refresh(raw: &str) -> String {
-    Sha256::digest(raw.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(raw.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn new_refresh_secret() -> String {
@@ -77,11 +74,7 @@ fn pair(
 ) -> Result<TokenPair, AuthError> {
     let role = Role::parse(&u.role).unwrap_or(Role::User);
     let (token, expires_at) = issuer.issue(&u.id, &u.username, role, session_id)?;
-    Ok(TokenPair {
-        token,
-        refresh_token,
-        expires_at,
-    })
+    Ok(TokenPair { token, refresh_token, expires_at })
 }
 
 /// Starts a session for a user who just proved their password.
@@ -129,10 +122,7 @@ pub async fn refresh(
     if stored.expires_at <= now {
         return Err(AuthError::InvalidToken);
     }
-    let u = user::Entity::find_by_id(stored.user_id.clone())
-        .one(db)
-        .await?
-        .ok_or(AuthError::InvalidToken)?;
+    let u = user::Entity::find_by_id(stored.user_id.clone()).one(db).await?.ok_or(AuthError::InvalidToken)?;
     let txn = db.begin().await?;
     let consumed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
@@ -155,10 +145,8 @@ pub async fn refresh(
 /// refresh token at hand). Unknown tokens are ignored: revocation is
 /// idempotent and reveals nothing.
 pub async fn revoke_by_refresh(db: &impl ConnectionTrait, raw: &str) -> Result<(), AuthError> {
-    if let Some(stored) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(hash_refresh(raw)))
-        .one(db)
-        .await?
+    if let Some(stored) =
+        refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(hash_refresh(raw))).one(db).await?
     {
         revoke(db, &stored.session_id).await?;
     }
@@ -177,8 +165,5 @@ pub async fn revoke(db: &impl ConnectionTrait, session_id: &str) -> Result<(), A
 
 /// Whether the session exists and is not revoked.
 pub async fn is_active(db: &impl ConnectionTrait, session_id: &str) -> Result<bool, AuthError> {
-    Ok(auth_session::Entity::find_by_id(session_id.to_owned())
-        .one(db)
-        .await?
-        .is_some_and(|s| s.revoked_at.is_none()))
+    Ok(auth_session::Entity::find_by_id(session_id.to_owned()).one(db).await?.is_some_and(|s| s.revoked_at.is_none()))
 }

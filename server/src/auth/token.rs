@@ -74,12 +74,8 @@ impl TokenIssuer {
         claims.not_before(&ts(from)).map_err(crypto)?;
         claims.expiration(&ts(until)).map_err(crypto)?;
         claims.subject(user_id).map_err(crypto)?;
-        claims
-            .add_additional("username", username)
-            .map_err(crypto)?;
-        claims
-            .add_additional("role", role.as_str())
-            .map_err(crypto)?;
+        claims.add_additional("username", username).map_err(crypto)?;
+        claims.add_additional("role", role.as_str()).map_err(crypto)?;
         claims.add_additional("sid", session_id).map_err(crypto)?;
         local::encrypt(&self.key, &claims, None, Some(IMPLICIT)).map_err(crypto)
     }
@@ -87,22 +83,16 @@ impl TokenIssuer {
     /// Decrypts and checks a token: authenticity, expiry, and the claims we
     /// need. Whether its session was revoked is the caller's (database) check.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
-        let untrusted =
-            UntrustedToken::<Local, V4>::try_from(token).map_err(|_| AuthError::InvalidToken)?;
+        let untrusted = UntrustedToken::<Local, V4>::try_from(token).map_err(|_| AuthError::InvalidToken)?;
         let rules = ClaimsValidationRules::new();
-        let trusted = local::decrypt(&self.key, &untrusted, &rules, None, Some(IMPLICIT))
-            .map_err(|_| AuthError::InvalidToken)?;
+        let trusted =
+            local::decrypt(&self.key, &untrusted, &rules, None, Some(IMPLICIT)).map_err(|_| AuthError::InvalidToken)?;
         let claims = trusted.payload_claims().ok_or(AuthError::InvalidToken)?;
         let text = |name: &str| {
-            claims
-                .get_claim(name)
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-                .ok_or(AuthError::InvalidToken)
+            claims.get_claim(name).and_then(|v| v.as_str()).map(str::to_owned).ok_or(AuthError::InvalidToken)
         };
-        let expires_at = DateTime::parse_from_rfc3339(&text("exp")?)
-            .map_err(|_| AuthError::InvalidToken)?
-            .with_timezone(&Utc);
+        let expires_at =
+            DateTime::parse_from_rfc3339(&text("exp")?).map_err(|_| AuthError::InvalidToken)?.with_timezone(&Utc);
         Ok(AccessClaims {
             user_id: text("sub")?,
             username: text("username")?,
@@ -129,12 +119,7 @@ mod tests {
         assert!(token.starts_with("v4.local."));
         let c = t.verify(&token).unwrap();
         assert_eq!(
-            (
-                c.user_id.as_str(),
-                c.username.as_str(),
-                c.role,
-                c.session_id.as_str()
-            ),
+            (c.user_id.as_str(), c.username.as_str(), c.role, c.session_id.as_str()),
             ("u1", "alice", Role::Admin, "s1")
         );
         assert_eq!(c.expires_at.timestamp(), exp.timestamp());
@@ -144,16 +129,7 @@ mod tests {
     fn expired_token_is_refused() {
         let t = issuer(1);
         let from = Utc::now() - chrono::Duration::hours(2);
-        let token = t
-            .issue_between(
-                "u1",
-                "alice",
-                Role::User,
-                "s1",
-                from,
-                from + chrono::Duration::hours(1),
-            )
-            .unwrap();
+        let token = t.issue_between("u1", "alice", Role::User, "s1", from, from + chrono::Duration::hours(1)).unwrap();
         assert!(matches!(t.verify(&token), Err(AuthError::InvalidToken)));
     }
 

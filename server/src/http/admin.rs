@@ -8,9 +8,7 @@ use metaverse_schema::{
     entity::{avatar, element, map, map_element},
     now_millis,
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -107,12 +105,7 @@ pub struct CreateMapRequest {
         custom(function = "input::display_text")
     )]
     pub name: String,
-    #[serde(
-        default,
-        alias = "defaultelements",
-        alias = "defaultElement",
-        alias = "defaultelement"
-    )]
+    #[serde(default, alias = "defaultelements", alias = "defaultElement", alias = "defaultelement")]
     pub default_elements: Vec<DefaultElement>,
 }
 
@@ -120,10 +113,7 @@ fn side(field: &str, v: i32, max: i32) -> Result<(), ApiError> {
     if (1..=max).contains(&v) {
         Ok(())
     } else {
-        Err(ApiError::invalid(
-            field,
-            format!("must be from 1 to {max}, got {v}"),
-        ))
+        Err(ApiError::invalid(field, format!("must be from 1 to {max}, got {v}")))
     }
 }
 
@@ -211,19 +201,12 @@ pub async fn create_map(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
-    let (width, height) = input::dimensions(&body.dimensions, state.max_side)
-        .map_err(|e| ApiError::invalid("dimensions", e))?;
+    let (width, height) =
+        input::dimensions(&body.dimensions, state.max_side).map_err(|e| ApiError::invalid("dimensions", e))?;
     if body.default_elements.len() > MAX_MAP_ELEMENTS {
-        return Err(ApiError::invalid(
-            "defaultElements",
-            format!("at most {MAX_MAP_ELEMENTS} elements"),
-        ));
+        return Err(ApiError::invalid("defaultElements", format!("at most {MAX_MAP_ELEMENTS} elements")));
     }
-    let mut ids: Vec<String> = body
-        .default_elements
-        .iter()
-        .map(|d| d.element_id.clone())
-        .collect();
+    let mut ids: Vec<String> = body.default_elements.iter().map(|d| d.element_id.clone()).collect();
     ids.sort();
     ids.dedup();
     let kinds: HashMap<String, element::Model> = element::Entity::find()
@@ -262,9 +245,7 @@ pub async fn create_map(
     .exec_without_returning(&txn)
     .await?;
     for chunk in rows.chunks(500) {
-        map_element::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
+        map_element::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
     }
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(IdResponse { id: map_id }))

@@ -63,9 +63,7 @@ impl From<session::TokenPair> for TokenResponse {
         Self {
             token: p.token,
             refresh_token: p.refresh_token,
-            expires_at: p
-                .expires_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            expires_at: p.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
 }
@@ -77,47 +75,32 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
     web::block(f).await.map_err(ApiError::internal)
 }
 
 /// Create an account.
 #[utoipa::path(post, path = "/api/v1/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 200, body = SignupResponse), (status = 400, body = ErrorBody)))]
-pub async fn signup(
-    state: web::Data<AppState>,
-    body: Json<SignupRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
     let role = match body.kind.as_deref() {
         None | Some("") => Role::User,
-        Some(t) => {
-            Role::parse(t).ok_or_else(|| ApiError::invalid("type", "must be user or admin"))?
-        }
+        Some(t) => Role::parse(t).ok_or_else(|| ApiError::invalid("type", "must be user or admin"))?,
     };
     let pw = body.password.clone();
-    let hash = blocking(move || password::hash(&pw))
-        .await?
-        .map_err(ApiError::internal)?;
+    let hash = blocking(move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
 
     // Under `first`, hold the lock from the emptiness check to the insert.
     let _guard = match (role, state.admin_signup) {
         (Role::Admin, AdminSignup::Closed) => {
-            return Err(ApiError::invalid(
-                "type",
-                "admin sign-up is closed on this server",
-            ));
+            return Err(ApiError::invalid("type", "admin sign-up is closed on this server"));
         }
         (Role::Admin, AdminSignup::First) => {
             let guard = state.first_admin_lock.lock().await;
             if user::Entity::find().count(&state.db).await? > 0 {
-                return Err(ApiError::invalid(
-                    "type",
-                    "only the first account may sign up as admin",
-                ));
+                return Err(ApiError::invalid("type", "only the first account may sign up as admin"));
             }
             Some(guard)
         }
@@ -138,9 +121,9 @@ pub async fn signup(
     .await;
     match insert {
         Ok(_) => Ok(HttpResponse::Ok().json(SignupResponse { user_id: id })),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(
-            ApiError::bad_request("username-taken", "username: already taken"),
-        ),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(ApiError::bad_request("username-taken", "username: already taken"))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -148,25 +131,17 @@ pub async fn signup(
 /// Sign in with username and password.
 #[utoipa::path(post, path = "/api/v1/signin", tag = "auth", request_body = SigninRequest,
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn signin(
-    state: web::Data<AppState>,
-    body: Json<SigninRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn signin(state: web::Data<AppState>, body: Json<SigninRequest>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if body.username.is_empty() || body.username.len() > 256 || body.password.len() > 1024 {
         return Err(ApiError::invalid("username", "missing or too long"));
     }
-    let found = user::Entity::find()
-        .filter(user::Column::Username.eq(body.username))
-        .one(&state.db)
-        .await?;
+    let found = user::Entity::find().filter(user::Column::Username.eq(body.username)).one(&state.db).await?;
     let pw = body.password;
     let ok_user = match found {
         Some(u) => {
             let phc = u.password_hash.clone();
-            blocking(move || password::verify(&pw, &phc))
-                .await?
-                .then_some(u)
+            blocking(move || password::verify(&pw, &phc)).await?.then_some(u)
         }
         None => {
             blocking(move || password::verify_dummy(&pw)).await?;
@@ -182,10 +157,7 @@ pub async fn signin(
 /// stops working; presenting it again revokes the session.
 #[utoipa::path(post, path = "/api/v1/token/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 403, body = ErrorBody)))]
-pub async fn refresh(
-    state: web::Data<AppState>,
-    body: Json<RefreshRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
     let raw = body.into_inner().refresh_token;
     if raw.len() > 256 {
         return Err(ApiError::forbidden("invalid refresh token"));
@@ -197,10 +169,7 @@ pub async fn refresh(
 /// Revoke the session a refresh token belongs to, with its access tokens.
 #[utoipa::path(post, path = "/api/v1/token/revoke", tag = "auth", request_body = RefreshRequest,
     responses((status = 200)))]
-pub async fn revoke(
-    state: web::Data<AppState>,
-    body: Json<RefreshRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn revoke(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
     let raw = body.into_inner().refresh_token;
     if raw.len() <= 256 {
         session::revoke_by_refresh(&state.db, &raw).await?;

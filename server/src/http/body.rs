@@ -34,17 +34,11 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     match first {
         None => {
-            return Err(ApiError::bad_request(
-                "malformed-json",
-                "the body is empty; send a JSON object",
-            ));
+            return Err(ApiError::bad_request("malformed-json", "the body is empty; send a JSON object"));
         }
         Some(b'{') => {}
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "malformed-json",
-                "the body must be a JSON object",
-            ));
+            return Err(ApiError::bad_request("malformed-json", "the body must be a JSON object"));
         }
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -62,8 +56,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ApiError::bad_request("malformed-json", inner.to_string())
         }
     })?;
-    de.end()
-        .map_err(|e| ApiError::bad_request("malformed-json", e.to_string()))?;
+    de.end().map_err(|e| ApiError::bad_request("malformed-json", e.to_string()))?;
     Ok(value)
 }
 
@@ -124,11 +117,7 @@ mod tests {
         assert_eq!((e.status.as_u16(), e.code), (400, "validation"));
         assert!(e.message.starts_with("name: invalid type"), "{}", e.message);
         let e = err(r#"{"name": "a", "items": [{"x": 1}, {"x": "abc"}]}"#);
-        assert!(
-            e.message.starts_with("items[1].x: expected a whole number"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.starts_with("items[1].x: expected a whole number"), "{}", e.message);
         assert!(!e.message.contains("line"), "{}", e.message);
     }
 
@@ -139,10 +128,7 @@ mod tests {
         assert_eq!(err(r#"["a", []]"#).code, "malformed-json");
         assert_eq!(err("").code, "malformed-json");
         assert_eq!(err(r#"{"name": "#).code, "malformed-json");
-        assert_eq!(
-            err(r#"{"name": "a", "items": []} trailing"#).code,
-            "malformed-json"
-        );
+        assert_eq!(err(r#"{"name": "a", "items": []} trailing"#).code, "malformed-json");
         assert!(decode::<Outer>(br#" {"name": "a", "items": [{"x": "7"}]} "#).is_ok());
     }
 }

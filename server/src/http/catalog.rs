@@ -36,13 +36,7 @@ pub struct ElementView {
 
 impl From<element::Model> for ElementView {
     fn from(e: element::Model) -> Self {
-        Self {
-            id: e.id,
-            image_url: e.image_url,
-            width: e.width,
-            height: e.height,
-            is_static: e.is_static,
-        }
+        Self { id: e.id, image_url: e.image_url, width: e.width, height: e.height, is_static: e.is_static }
     }
 }
 
@@ -73,11 +67,7 @@ pub async fn avatars(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         .all(&state.db)
         .await?
         .into_iter()
-        .map(|a| AvatarView {
-            id: a.id,
-            image_url: a.image_url,
-            name: a.name,
-        })
+        .map(|a| AvatarView { id: a.id, image_url: a.image_url, name: a.name })
         .collect();
     Ok(HttpResponse::Ok().json(AvatarList { avatars }))
 }

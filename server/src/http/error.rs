@@ -27,20 +27,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
 
     /// 400 for a bad field; the message names it.
     pub fn invalid(field: &str, problem: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "validation",
-            format!("{field}: {problem}"),
-        )
+        Self::new(StatusCode::BAD_REQUEST, "validation", format!("{field}: {problem}"))
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -57,11 +49,7 @@ impl ApiError {
 
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal server error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
     }
 }
 
@@ -71,12 +59,8 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_owned(),
-                message: self.message.clone(),
-            },
-        })
+        HttpResponse::build(self.status)
+            .json(ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone() } })
     }
 }
 
@@ -111,12 +95,7 @@ impl From<validator::ValidationErrors> for ApiError {
             Some((field, errs)) => {
                 let problem = errs
                     .first()
-                    .and_then(|e| {
-                        e.message
-                            .as_ref()
-                            .map(|m| m.to_string())
-                            .or(Some(e.code.to_string()))
-                    })
+                    .and_then(|e| e.message.as_ref().map(|m| m.to_string()).or(Some(e.code.to_string())))
                     .unwrap_or_else(|| "is invalid".into());
                 Self::invalid(&camel_case(field), problem)
             }

@@ -28,15 +28,10 @@ pub struct AdminUser(pub AccessClaims);
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
 }
 
-async fn authenticate(
-    state: Option<web::Data<AppState>>,
-    token: Option<String>,
-) -> Result<AccessClaims, ApiError> {
+async fn authenticate(state: Option<web::Data<AppState>>, token: Option<String>) -> Result<AccessClaims, ApiError> {
     let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
     let token = token.ok_or_else(|| ApiError::forbidden("missing bearer token"))?;
     let claims = state.tokens.verify(&token)?;
@@ -77,15 +72,13 @@ impl FromRequest for AdminUser {
 }
 
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
-        ApiError::bad_request("validation", err.to_string()).into()
-    })
+    web::QueryConfig::default()
+        .error_handler(|err: QueryPayloadError, _| ApiError::bad_request("validation", err.to_string()).into())
 }
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err: PathError, _| {
-        ApiError::bad_request("validation", err.to_string()).into()
-    })
+    web::PathConfig::default()
+        .error_handler(|err: PathError, _| ApiError::bad_request("validation", err.to_string()).into())
 }
 
 #[cfg(test)]
@@ -95,13 +88,7 @@ mod tests {
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_required() {
-        let t = |v: &str| {
-            bearer(
-                &TestRequest::default()
-                    .insert_header((AUTHORIZATION, v))
-                    .to_http_request(),
-            )
-        };
+        let t = |v: &str| bearer(&TestRequest::default().insert_header((AUTHORIZATION, v)).to_http_request());
         assert_eq!(t("Bearer abc").as_deref(), Some("abc"));
         assert_eq!(t("bearer  abc ").as_deref(), Some("abc"));
         assert_eq!(t("Basic abc"), None);

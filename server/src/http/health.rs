@@ -14,9 +14,7 @@ pub async fn health() -> HttpResponse {
 #[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200), (status = 503)))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
-        Ok(()) => {
-            HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "database": "ok" }))
-        }
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "database": "ok" })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             HttpResponse::ServiceUnavailable()

@@ -22,10 +22,9 @@ fn to_i32<E: de::Error>(v: NumOrStr) -> Result<i32, E> {
         NumOrStr::Int(n) => n,
         NumOrStr::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => f as i64,
         NumOrStr::Float(f) => return Err(E::custom(format!("expected a whole number, got {f}"))),
-        NumOrStr::Str(s) => s
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| E::custom(format!("expected a whole number, got {s:?}")))?,
+        NumOrStr::Str(s) => {
+            s.trim().parse::<i64>().map_err(|_| E::custom(format!("expected a whole number, got {s:?}")))?
+        }
     };
     i32::try_from(n).map_err(|_| E::custom(format!("{n} is out of range")))
 }
@@ -47,9 +46,7 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         BoolOrStr::Bool(b) => Ok(b),
         BoolOrStr::Str(s) if s.eq_ignore_ascii_case("true") => Ok(true),
         BoolOrStr::Str(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        BoolOrStr::Str(s) => Err(de::Error::custom(format!(
-            "expected true or false, got {s:?}"
-        ))),
+        BoolOrStr::Str(s) => Err(de::Error::custom(format!("expected true or false, got {s:?}"))),
     }
 }
 
@@ -64,10 +61,7 @@ pub fn username(s: &str) -> Result<(), ValidationError> {
         return Err(err("length", "must be 3 to 64 characters"));
     }
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(err(
-            "charset",
-            "must be printable characters without whitespace",
-        ));
+        return Err(err("charset", "must be printable characters without whitespace"));
     }
     Ok(())
 }
@@ -91,16 +85,10 @@ pub fn image_url(s: &str) -> Result<(), ValidationError> {
         return Err(err("charset", "must not contain whitespace"));
     }
     let lower = s.to_ascii_lowercase();
-    if lower.starts_with("http://")
-        || lower.starts_with("https://")
-        || (s.starts_with('/') && !s.starts_with("//"))
-    {
+    if lower.starts_with("http://") || lower.starts_with("https://") || (s.starts_with('/') && !s.starts_with("//")) {
         Ok(())
     } else {
-        Err(err(
-            "scheme",
-            "must be an http(s) URL or a path starting with /",
-        ))
+        Err(err("scheme", "must be an http(s) URL or a path starting with /"))
     }
 }
 
@@ -129,18 +117,12 @@ pub fn id_list(raw: &str, max: usize) -> Result<Vec<String>, String> {
         (false, false) => inner,
         _ => return Err("unbalanced brackets".into()),
     };
-    let ids: Vec<String> = inner
-        .split(',')
-        .map(|p| p.trim().trim_matches('"').trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .collect();
+    let ids: Vec<String> =
+        inner.split(',').map(|p| p.trim().trim_matches('"').trim().to_owned()).filter(|p| !p.is_empty()).collect();
     if ids.len() > max {
         return Err(format!("at most {max} ids"));
     }
-    if ids
-        .iter()
-        .any(|id| id.len() > 64 || id.chars().any(|c| c.is_whitespace() || c.is_control()))
-    {
+    if ids.iter().any(|id| id.len() > 64 || id.chars().any(|c| c.is_whitespace() || c.is_control())) {
         return Err("ids must be short tokens without whitespace".into());
     }
     Ok(ids)
@@ -200,9 +182,7 @@ mod tests {
     fn dimension_strings() {
         assert_eq!(dimensions("100x200", 1024), Ok((100, 200)));
         assert_eq!(dimensions("1X1", 1024), Ok((1, 1)));
-        for bad in [
-            "0x10", "10x0", "1025x10", "10", "x", "10x", "-1x5", "1.5x2", "10x10x10", "", "+5x5",
-        ] {
+        for bad in ["0x10", "10x0", "1025x10", "10", "x", "10x", "-1x5", "1.5x2", "10x10x10", "", "+5x5"] {
             assert!(dimensions(bad, 1024).is_err(), "{bad}");
         }
     }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth_routes;
 pub mod body;
 pub mod catalog;
+pub mod chatroom;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -25,9 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
         .route("/ready", web::get().to(health::ready))
         .route("/metrics", web::get().to(crate::metrics::render))
-        .service(
-            SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi::ApiDoc::openapi()),
-        )
+        .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi::ApiDoc::openapi()))
         .service(
             web::scope("/api/v1")
                 .route("/signup", web::post().to(auth_routes::signup))
@@ -46,31 +45,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/space", web::post().to(space::create))
                 .route("/space/all", web::get().to(space::mine))
                 .route("/space/element", web::post().to(space::add_element))
-                .route(
-                    "/space/element",
-                    web::delete().to(space::delete_element_body),
-                )
-                .route(
-                    "/space/element/{id}",
-                    web::delete().to(space::delete_element_path),
-                )
+                .route("/space/element", web::delete().to(space::delete_element_body))
+                .route("/space/element/{id}", web::delete().to(space::delete_element_path))
                 .route("/space/{spaceId}", web::get().to(space::get))
                 .route("/space/{spaceId}", web::delete().to(space::delete))
                 .route("/admin/element", web::post().to(admin::create_element))
-                .route(
-                    "/admin/element/{elementId}",
-                    web::put().to(admin::update_element),
-                )
+                .route("/admin/element/{elementId}", web::put().to(admin::update_element))
                 .route("/admin/avatar", web::post().to(admin::create_avatar))
-                .route("/admin/map", web::post().to(admin::create_map)),
+                .route("/admin/map", web::post().to(admin::create_map))
+                .route("/chatroom/space/{spaceId}", web::get().to(chatroom::list))
+                .route("/chatroom/create", web::post().to(chatroom::create))
+                .route("/chatroom/join/{id}", web::post().to(chatroom::join))
+                .route("/chatroom/update/{id}", web::put().to(chatroom::update))
+                .route("/chatroom/delete/{id}", web::delete().to(chatroom::delete))
+                .route("/chatroom/{id}/messages", web::get().to(chatroom::messages))
+                .route("/chatroom/{id}/send", web::post().to(chatroom::send)),
         );
 }
 
 /// JSON 404 for unknown routes (and 405-like mismatches of method).
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
+    Err(ApiError::not_found(format!("no route for {} {}", req.method(), req.path())))
 }

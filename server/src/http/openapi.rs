@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, auth_routes, catalog, error, health, space, user};
+use super::{admin, auth_routes, catalog, chatroom, error, health, space, user};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,8 @@ use super::{admin, auth_routes, catalog, error, health, space, user};
         space::create, space::delete, space::mine, space::get, space::add_element,
         space::delete_element_body, space::delete_element_path,
         admin::create_element, admin::update_element, admin::create_avatar, admin::create_map,
+        chatroom::list, chatroom::create, chatroom::join, chatroom::update, chatroom::delete,
+        chatroom::messages, chatroom::send,
         health::health, health::ready,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
@@ -32,10 +34,7 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("PASETO v4.local")
-                    .build(),
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("PASETO v4.local").build(),
             ),
         );
     }

@@ -5,12 +5,10 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use metaverse_actors::{Grid, Rect};
 use metaverse_schema::{
-    entity::{element, map, map_element, space, space_element, space_member},
+    entity::{chatroom, chatroom_member, element, map, map_element, space, space_element, space_member},
     now_millis,
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -105,19 +103,8 @@ pub struct DeleteElementRequest {
 
 /// Checks that an element of `e`'s size fits wholly in a `width`×`height`
 /// grid at (x, y).
-pub fn check_fits(
-    grid: &Grid,
-    e: &element::Model,
-    x: i32,
-    y: i32,
-    field: &str,
-) -> Result<(), ApiError> {
-    if grid.contains_rect(Rect {
-        x,
-        y,
-        width: e.width,
-        height: e.height,
-    }) {
+pub fn check_fits(grid: &Grid, e: &element::Model, x: i32, y: i32, field: &str) -> Result<(), ApiError> {
+    if grid.contains_rect(Rect { x, y, width: e.width, height: e.height }) {
         Ok(())
     } else {
         Err(ApiError::invalid(
@@ -171,9 +158,7 @@ pub async fn create(
     let size = body
         .dimensions
         .as_deref()
-        .map(|d| {
-            input::dimensions(d, state.max_side).map_err(|e| ApiError::invalid("dimensions", e))
-        })
+        .map(|d| input::dimensions(d, state.max_side).map_err(|e| ApiError::invalid("dimensions", e)))
         .transpose()?;
     let source = match body.map_id.as_deref() {
         Some(id) => Some(
@@ -188,10 +173,7 @@ pub async fn create(
         (Some(m), _) => (m.width, m.height, Some(m.thumbnail.clone())),
         (None, Some((w, h))) => (w, h, None),
         (None, None) => {
-            return Err(ApiError::invalid(
-                "dimensions",
-                "give dimensions or a mapId",
-            ));
+            return Err(ApiError::invalid("dimensions", "give dimensions or a mapId"));
         }
     };
     let space_id = new_id();
@@ -234,11 +216,29 @@ pub async fn create(
     })
     .exec_without_returning(&txn)
     .await?;
+    // Every space starts with a `general` room, its creator a member.
+    let general = new_id();
+    chatroom::Entity::insert(chatroom::ActiveModel {
+        id: Set(general.clone()),
+        space_id: Set(space_id.clone()),
+        name: Set("general".into()),
+        description: Set(None),
+        passcode_hash: Set(None),
+        creator_id: Set(caller.0.user_id.clone()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    chatroom_member::Entity::insert(chatroom_member::ActiveModel {
+        chatroom_id: Set(general),
+        user_id: Set(caller.0.user_id.clone()),
+        joined_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
     // Chunked: SQLite caps bound parameters per statement.
     for chunk in copies.chunks(500) {
-        space_element::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
+        space_element::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
     }
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(CreateSpaceResponse { space_id }))
@@ -255,12 +255,8 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let s = find_space(&state, &path).await?;
     require_creator(&s, &caller)?;
-    space::Entity::delete_by_id(s.id.clone())
-        .exec(&state.db)
-        .await?;
-    state
-        .registry
-        .close(&s.id, metaverse_actors::CloseReason::SPACE_DELETED);
+    space::Entity::delete_by_id(s.id.clone()).exec(&state.db).await?;
+    state.registry.close(&s.id, metaverse_actors::CloseReason::SPACE_DELETED);
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
 
@@ -287,10 +283,7 @@ pub async fn mine(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpRe
 /// A space with its elements.
 #[utoipa::path(get, path = "/api/v1/space/{spaceId}", tag = "space", params(("spaceId" = String, Path)),
     responses((status = 200, body = SpaceDetail), (status = 400, body = ErrorBody)))]
-pub async fn get(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let s = find_space(&state, &path).await?;
     let placed = space_element::Entity::find()
         .filter(space_element::Column::SpaceId.eq(s.id.clone()))
@@ -311,12 +304,7 @@ pub async fn get(
         .into_iter()
         .filter_map(|p| {
             let element = kinds.get(&p.element_id)?.clone();
-            Some(PlacedElement {
-                id: p.id,
-                element,
-                x: p.x,
-                y: p.y,
-            })
+            Some(PlacedElement { id: p.id, element, x: p.x, y: p.y })
         })
         .collect();
     Ok(HttpResponse::Ok().json(SpaceDetail {
@@ -360,20 +348,14 @@ pub async fn add_element(
     Ok(HttpResponse::Ok().json(IdResponse { id }))
 }
 
-async fn remove_element(
-    state: &AppState,
-    caller: &AuthUser,
-    id: &str,
-) -> Result<HttpResponse, ApiError> {
+async fn remove_element(state: &AppState, caller: &AuthUser, id: &str) -> Result<HttpResponse, ApiError> {
     let placed = space_element::Entity::find_by_id(id.to_owned())
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::invalid("id", "no such element in any space"))?;
     let s = find_space(state, &placed.space_id).await?;
     require_creator(&s, caller)?;
-    space_element::Entity::delete_by_id(placed.id)
-        .exec(&state.db)
-        .await?;
+    space_element::Entity::delete_by_id(placed.id).exec(&state.db).await?;
     refresh_live_grid(state, &s.id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }

@@ -55,11 +55,7 @@ pub async fn set_metadata(
     body: Json<MetadataRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let avatar_id = body.into_inner().avatar_id;
-    if avatar::Entity::find_by_id(avatar_id.clone())
-        .one(&state.db)
-        .await?
-        .is_none()
-    {
+    if avatar::Entity::find_by_id(avatar_id.clone()).one(&state.db).await?.is_none() {
         return Err(ApiError::invalid("avatarId", "no such avatar"));
     }
     let updated = user::Entity::update_many()
@@ -76,18 +72,12 @@ pub async fn set_metadata(
 /// Avatars of many users at once.
 #[utoipa::path(get, path = "/api/v1/user/metadata/bulk", tag = "user", params(BulkQuery),
     responses((status = 200, body = BulkResponse), (status = 400, body = ErrorBody)))]
-pub async fn bulk_metadata(
-    state: web::Data<AppState>,
-    query: web::Query<BulkQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn bulk_metadata(state: web::Data<AppState>, query: web::Query<BulkQuery>) -> Result<HttpResponse, ApiError> {
     let ids = input::id_list(&query.ids, MAX_BULK_IDS).map_err(|e| ApiError::invalid("ids", e))?;
     if ids.is_empty() {
         return Ok(HttpResponse::Ok().json(BulkResponse { avatars: vec![] }));
     }
-    let users = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?;
+    let users = user::Entity::find().filter(user::Column::Id.is_in(ids)).all(&state.db).await?;
     let avatar_ids: Vec<String> = users.iter().filter_map(|u| u.avatar_id.clone()).collect();
     let images: HashMap<String, String> = avatar::Entity::find()
         .filter(avatar::Column::Id.is_in(avatar_ids))

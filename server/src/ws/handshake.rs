@@ -25,11 +25,8 @@ impl OriginPolicy {
     /// `configured` when given, else the HTTP origin (with `localhost` and
     /// `127.0.0.1` both accepted for a loopback address).
     pub fn new(configured: &[String], http_addr: SocketAddr) -> Self {
-        let list: Vec<String> = configured
-            .iter()
-            .map(|o| o.trim().trim_end_matches('/').to_owned())
-            .filter(|o| !o.is_empty())
-            .collect();
+        let list: Vec<String> =
+            configured.iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
         if list.iter().any(|o| o == "*") {
             return OriginPolicy::Any;
         }
@@ -48,9 +45,7 @@ impl OriginPolicy {
     pub fn allows(&self, origin: &str) -> bool {
         match self {
             OriginPolicy::Any => true,
-            OriginPolicy::List(list) => list
-                .iter()
-                .any(|o| o.eq_ignore_ascii_case(origin.trim_end_matches('/'))),
+            OriginPolicy::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin.trim_end_matches('/'))),
         }
     }
 }
@@ -86,16 +81,10 @@ pub fn check(
             return Err(refuse(StatusCode::FORBIDDEN, "origin not allowed"));
         }
     }
-    let offered = req
-        .headers()
-        .get(header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok());
+    let offered = req.headers().get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok());
     let chosen = choose_subprotocol(offered);
     if let Some((name, _)) = chosen {
-        resp.headers_mut().insert(
-            header::SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static(name),
-        );
+        resp.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(name));
     }
     Ok((resp, chosen.map(|(_, c)| c)))
 }
@@ -111,26 +100,15 @@ mod tests {
         assert!(p.allows("http://localhost:3000/"));
         assert!(!p.allows("http://evil.example"));
         assert!(!p.allows("http://localhost:3001"));
-        assert!(
-            OriginPolicy::new(&["*".into()], "127.0.0.1:3000".parse().unwrap()).allows("http://x")
-        );
-        let listed = OriginPolicy::new(
-            &["https://app.example".into()],
-            "0.0.0.0:3000".parse().unwrap(),
-        );
+        assert!(OriginPolicy::new(&["*".into()], "127.0.0.1:3000".parse().unwrap()).allows("http://x"));
+        let listed = OriginPolicy::new(&["https://app.example".into()], "0.0.0.0:3000".parse().unwrap());
         assert!(listed.allows("https://app.example") && !listed.allows("http://0.0.0.0:3000"));
     }
 
     #[test]
     fn subprotocols() {
-        assert_eq!(
-            choose_subprotocol(Some("foo, metaverse.v1.json")).map(|c| c.1),
-            Some(Codec::Json)
-        );
-        assert_eq!(
-            choose_subprotocol(Some("metaverse.v1.msgpack")).map(|c| c.1),
-            Some(Codec::MsgPack)
-        );
+        assert_eq!(choose_subprotocol(Some("foo, metaverse.v1.json")).map(|c| c.1), Some(Codec::Json));
+        assert_eq!(choose_subprotocol(Some("metaverse.v1.msgpack")).map(|c| c.1), Some(Codec::MsgPack));
         assert_eq!(choose_subprotocol(Some("foo")), None);
         assert_eq!(choose_subprotocol(None), None);
     }

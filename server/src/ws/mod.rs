@@ -48,14 +48,9 @@ pub struct WsServer {
 
 impl WsServer {
     /// Binds the listener and starts accepting on the current actix system.
-    pub async fn start(
-        cfg: &ServeConfig,
-        http_addr: SocketAddr,
-        state: AppState,
-    ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(cfg.ws_addr)
-            .await
-            .with_context(|| format!("binding WebSocket on {}", cfg.ws_addr))?;
+    pub async fn start(cfg: &ServeConfig, http_addr: SocketAddr, state: AppState) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind(cfg.ws_addr).await.with_context(|| format!("binding WebSocket on {}", cfg.ws_addr))?;
         let addr = listener.local_addr()?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let limits = WsLimits {
@@ -95,19 +90,13 @@ impl WsServer {
             }
         });
         tracing::info!(ws_addr = %addr, "serving WebSocket");
-        Ok(Self {
-            addr,
-            shutdown: shutdown_tx,
-            ctx,
-        })
+        Ok(Self { addr, shutdown: shutdown_tx, ctx })
     }
 
     /// Stops accepting, tells every session to close (4000), and stops the
     /// live spaces.
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
-        self.ctx
-            .registry
-            .close_all(metaverse_actors::CloseReason::SHUTDOWN);
+        self.ctx.registry.close_all(metaverse_actors::CloseReason::SHUTDOWN);
     }
 }

@@ -7,6 +7,7 @@
 //! ordering without another mailbox.
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
@@ -18,9 +19,10 @@ use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use metaverse_actors::{
     CloseReason, SessionPort, UserId, link,
-    space::{Join, JoinRefused, Leave, Move, SpaceActor},
+    space::{ChatSubscribe, ChatUnsubscribe, Join, JoinRefused, Leave, Move, SpaceActor},
 };
 use metaverse_protocol::{ClientMsg, Codec, ErrorCode, Position, ServerMsg};
+use metaverse_schema::entity::chatroom;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
     WebSocketStream,
@@ -31,7 +33,24 @@ use tokio_tungstenite::{
 };
 
 use super::{WsContext, handshake, store};
-use crate::auth::session as auth_session;
+use crate::{
+    auth::session as auth_session,
+    chat::{ChatError, Outgoing, check_client_id, check_kind},
+};
+
+/// Messages replayed by `chat-join` with `since`, at most.
+const MAX_REPLAY: u64 = 500;
+
+fn chat_error(e: &ChatError) -> ErrorCode {
+    match e {
+        ChatError::Invalid(_) => ErrorCode::Invalid,
+        ChatError::UnknownRoom => ErrorCode::UnknownChatroom,
+        ChatError::Forbidden(_) => ErrorCode::Forbidden,
+        ChatError::RateLimited => ErrorCode::RateLimited,
+        ChatError::Unavailable => ErrorCode::ChatUnavailable,
+        ChatError::Db(_) => ErrorCode::Internal,
+    }
+}
 
 /// Consecutive undecodable frames before the socket is closed.
 const MAX_BAD_FRAMES: u32 = 10;
@@ -45,9 +64,15 @@ type Ws = WebSocketStream<TcpStream>;
 
 struct Joined {
     space: Addr<SpaceActor>,
+    space_id: String,
     user: UserId,
+    username: String,
     codec: Codec,
     port: SessionPort,
+    /// Our own queue, for answers that arrive later (chat acks and errors).
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    /// Chatrooms this socket subscribed to in the space.
+    rooms: HashMap<String, chatroom::Model>,
 }
 
 struct Session {
@@ -89,9 +114,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
             resp
         })
     };
-    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config))
-        .await
-    {
+    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await {
         Ok(ws) => ws,
         Err(e) => {
             tracing::debug!(%peer, error = %e, "WebSocket handshake failed");
@@ -101,9 +124,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
     let session = Session {
         id: ctx.next_session.fetch_add(1, Ordering::Relaxed),
         negotiated,
-        limiter: RateLimiter::direct(
-            Quota::per_second(ctx.limits.rate).allow_burst(ctx.limits.burst),
-        ),
+        limiter: RateLimiter::direct(Quota::per_second(ctx.limits.rate).allow_burst(ctx.limits.burst)),
         ctx,
         joined: None,
         rate_strikes: 0,
@@ -124,10 +145,7 @@ fn to_message(codec: Codec, frame: Bytes) -> Option<Message> {
 }
 
 async fn close(ws: &mut Ws, reason: CloseReason) {
-    let frame = CloseFrame {
-        code: CloseCode::from(reason.code),
-        reason: reason.reason.into(),
-    };
+    let frame = CloseFrame { code: CloseCode::from(reason.code), reason: reason.reason.into() };
     let _ = ws.send(Message::Close(Some(frame))).await;
 }
 
@@ -158,9 +176,7 @@ impl Session {
                 Event::SpaceClosed(reason) => {
                     // Deliver what the space queued before closing (e.g. the
                     // `error` that says why).
-                    if let Some(first) =
-                        self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok())
-                    {
+                    if let Some(first) = self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok()) {
                         let codec = self.joined.as_ref().map(|j| j.codec).unwrap_or(Codec::Json);
                         let _ = self.write_batch(&mut ws, codec, first).await;
                     }
@@ -207,11 +223,7 @@ impl Session {
         // A socket that went away (or was closed by us) holds its presence
         // for the resume grace period; an explicit `leave` already left.
         if let Some(j) = self.joined.take() {
-            j.space.do_send(Leave {
-                user: j.user,
-                session_id: self.id,
-                dropped: true,
-            });
+            j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: true });
         }
     }
 
@@ -237,20 +249,14 @@ impl Session {
     }
 
     async fn reply(&self, ws: &mut Ws, codec: Codec, msg: &ServerMsg) {
-        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name())
-            .increment(1);
-        if let Some(m) = codec
-            .encode(msg)
-            .ok()
-            .and_then(|b| to_message(codec, Bytes::from(b)))
-        {
+        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name()).increment(1);
+        if let Some(m) = codec.encode(msg).ok().and_then(|b| to_message(codec, Bytes::from(b))) {
             let _ = ws.send(m).await;
         }
     }
 
     async fn error(&self, ws: &mut Ws, codec: Codec, code: ErrorCode, message: impl Into<String>) {
-        self.reply(ws, codec, &ServerMsg::error(code, message))
-            .await;
+        self.reply(ws, codec, &ServerMsg::error(code, message)).await;
     }
 
     async fn on_message(&mut self, ws: &mut Ws, msg: Message) -> Step {
@@ -269,13 +275,7 @@ impl Session {
             if self.rate_strikes > 2 * self.ctx.limits.burst.get() {
                 return Step::Close(CloseReason::RATE_LIMITED);
             }
-            self.error(
-                ws,
-                codec,
-                ErrorCode::RateLimited,
-                "too many messages; slow down",
-            )
-            .await;
+            self.error(ws, codec, ErrorCode::RateLimited, "too many messages; slow down").await;
             return Step::Continue;
         }
         let msg = match codec.decode_client(&bytes, self.ctx.limits.max_frame) {
@@ -298,75 +298,54 @@ impl Session {
                 self.reply(ws, codec, &ServerMsg::Heartbeat {}).await;
                 Step::Continue
             }
-            ClientMsg::Join {
-                space_id,
-                token,
-                resume_token,
-            } => self.join(ws, codec, space_id, token, resume_token).await,
+            ClientMsg::Join { space_id, token, resume_token } => {
+                self.join(ws, codec, space_id, token, resume_token).await
+            }
             ClientMsg::Move { x, y } => {
                 let Some(j) = &self.joined else {
-                    self.error(ws, codec, ErrorCode::NotJoined, "join a space first")
-                        .await;
+                    self.error(ws, codec, ErrorCode::NotJoined, "join a space first").await;
                     return Step::Continue;
                 };
-                let m = Move {
-                    user: j.user.clone(),
-                    session_id: self.id,
-                    to: Position { x, y },
-                };
+                let m = Move { user: j.user.clone(), session_id: self.id, to: Position { x, y } };
                 match j.space.try_send(m) {
                     Ok(()) => {}
                     Err(actix::dev::SendError::Full(_)) => {
-                        self.error(
-                            ws,
-                            codec,
-                            ErrorCode::Busy,
-                            "the space is overloaded; move dropped",
-                        )
-                        .await;
+                        self.error(ws, codec, ErrorCode::Busy, "the space is overloaded; move dropped").await;
                     }
                     Err(actix::dev::SendError::Closed(_)) => {
                         self.joined = None;
-                        self.error(
-                            ws,
-                            codec,
-                            ErrorCode::SpaceClosed,
-                            "the space closed; join again",
-                        )
-                        .await;
+                        self.error(ws, codec, ErrorCode::SpaceClosed, "the space closed; join again").await;
                     }
                 }
                 Step::Continue
             }
             ClientMsg::Leave {} => {
                 match self.joined.take() {
-                    Some(j) => j.space.do_send(Leave {
-                        user: j.user,
-                        session_id: self.id,
-                        dropped: false,
-                    }),
-                    None => {
-                        self.error(ws, codec, ErrorCode::NotJoined, "not in a space")
-                            .await
+                    Some(j) => j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: false }),
+                    None => self.error(ws, codec, ErrorCode::NotJoined, "not in a space").await,
+                }
+                Step::Continue
+            }
+            ClientMsg::ChatJoin { chatroom_id, passcode, since } => {
+                self.chat_join(ws, codec, chatroom_id, passcode, since).await;
+                Step::Continue
+            }
+            ClientMsg::ChatLeave { chatroom_id } => {
+                match self.joined.as_mut().map(|j| (j.rooms.remove(&chatroom_id), j)) {
+                    None => self.error(ws, codec, ErrorCode::NotJoined, "join a space first").await,
+                    Some((None, _)) => {
+                        self.error(ws, codec, ErrorCode::UnknownChatroom, "you are not in this chatroom").await
+                    }
+                    Some((Some(_), j)) => {
+                        j.space
+                            .do_send(ChatUnsubscribe { user: j.user.clone(), room: Arc::from(chatroom_id.as_str()) });
+                        self.reply(ws, codec, &ServerMsg::ChatLeft { chatroom_id }).await;
                     }
                 }
                 Step::Continue
             }
-            ClientMsg::ChatJoin { .. }
-            | ClientMsg::ChatLeave { .. }
-            | ClientMsg::ChatMessage { .. } => {
-                if self.joined.is_none() {
-                    self.error(ws, codec, ErrorCode::NotJoined, "join a space first")
-                        .await;
-                } else {
-                    self.error(
-                        ws,
-                        codec,
-                        ErrorCode::Unsupported,
-                        "chat over WebSocket is not served yet",
-                    )
-                    .await;
-                }
+            ClientMsg::ChatMessage { chatroom_id, content, kind, client_id } => {
+                self.chat_message(ws, codec, chatroom_id, content, kind, client_id).await;
                 Step::Continue
             }
         }
@@ -384,9 +363,7 @@ impl Session {
         let claims = match state.tokens.verify(&token) {
             Ok(c) => c,
             Err(_) => {
-                return self
-                    .auth_failed(ws, codec, "invalid or expired token")
-                    .await;
+                return self.auth_failed(ws, codec, "invalid or expired token").await;
             }
         };
         match auth_session::is_active(&state.db, &claims.session_id).await {
@@ -394,41 +371,28 @@ impl Session {
             Ok(false) => return self.auth_failed(ws, codec, "token was revoked").await,
             Err(e) => {
                 tracing::error!(error = %e, "checking a session failed");
-                self.error(
-                    ws,
-                    codec,
-                    ErrorCode::Internal,
-                    "could not check the token; try again",
-                )
-                .await;
+                self.error(ws, codec, ErrorCode::Internal, "could not check the token; try again").await;
                 return Step::Continue;
             }
         }
         self.auth_failures = 0;
         // Joining while in a space leaves that space first.
         if let Some(j) = self.joined.take() {
-            j.space.do_send(Leave {
-                user: j.user,
-                session_id: self.id,
-                dropped: false,
-            });
+            j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: false });
         }
         if space_id.len() > 64 {
-            self.error(ws, codec, ErrorCode::UnknownSpace, "no such space")
-                .await;
+            self.error(ws, codec, ErrorCode::UnknownSpace, "no such space").await;
             return Step::Continue;
         }
         let preferred = match store::enter(&state.db, &space_id, &claims.user_id).await {
             Ok(p) => p,
             Err(_) if !self.space_exists(&space_id).await => {
-                self.error(ws, codec, ErrorCode::UnknownSpace, "no such space")
-                    .await;
+                self.error(ws, codec, ErrorCode::UnknownSpace, "no such space").await;
                 return Step::Continue;
             }
             Err(e) => {
                 tracing::error!(error = %e, "recording space membership failed");
-                self.error(ws, codec, ErrorCode::Internal, "could not join; try again")
-                    .await;
+                self.error(ws, codec, ErrorCode::Internal, "could not join; try again").await;
                 return Step::Continue;
             }
         };
@@ -441,59 +405,145 @@ impl Session {
                 None => match store::load_space(&state.db, &space_id).await {
                     Ok(Some(init)) => self.ctx.registry.get_or_start(init),
                     Ok(None) => {
-                        self.error(ws, codec, ErrorCode::UnknownSpace, "no such space")
-                            .await;
+                        self.error(ws, codec, ErrorCode::UnknownSpace, "no such space").await;
                         return Step::Continue;
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "loading a space failed");
-                        self.error(ws, codec, ErrorCode::Internal, "could not load the space")
-                            .await;
+                        self.error(ws, codec, ErrorCode::Internal, "could not load the space").await;
                         return Step::Continue;
                     }
                 },
             };
             let events = self.negotiated.unwrap_or(codec);
             let (link, port) = link(self.id, events, self.ctx.limits.queue);
-            let join = Join {
-                user: user.clone(),
-                link,
-                preferred,
-                resume_token: resume_token.clone(),
-            };
+            let tx = link.tx.clone();
+            let join = Join { user: user.clone(), link, preferred, resume_token: resume_token.clone() };
             match space.send(join).await {
                 Ok(Ok(())) => {
                     self.joined = Some(Joined {
                         space,
+                        space_id: space_id.clone(),
                         user,
+                        username: claims.username.clone(),
                         codec: events,
                         port,
+                        tx,
+                        rooms: HashMap::new(),
                     });
                     return Step::Continue;
                 }
                 Ok(Err(JoinRefused::Full)) => {
-                    self.error(ws, codec, ErrorCode::Busy, "the space has no free tile")
-                        .await;
+                    self.error(ws, codec, ErrorCode::Busy, "the space has no free tile").await;
                     return Step::Continue;
                 }
                 Err(_) => continue,
             }
         }
-        self.error(
-            ws,
-            codec,
-            ErrorCode::Internal,
-            "the space is restarting; try again",
-        )
-        .await;
+        self.error(ws, codec, ErrorCode::Internal, "the space is restarting; try again").await;
         Step::Continue
     }
 
+    async fn chat_join(
+        &mut self,
+        ws: &mut Ws,
+        codec: Codec,
+        chatroom_id: String,
+        passcode: Option<String>,
+        since: Option<String>,
+    ) {
+        let Some(j) = &self.joined else {
+            self.error(ws, codec, ErrorCode::NotJoined, "join a space first").await;
+            return;
+        };
+        let chat = self.ctx.state.chat.clone();
+        let room = match chat.room(&chatroom_id).await {
+            Ok(r) if r.space_id == j.space_id => r,
+            Ok(_) | Err(ChatError::UnknownRoom) => {
+                self.error(ws, codec, ErrorCode::UnknownChatroom, "no such chatroom in this space").await;
+                return;
+            }
+            Err(e) => {
+                self.error(ws, codec, chat_error(&e), e.to_string()).await;
+                return;
+            }
+        };
+        if let Err(e) = chat.join(&room, &j.user, &j.username, passcode).await {
+            self.error(ws, codec, chat_error(&e), e.to_string()).await;
+            return;
+        }
+        // Subscribe first, then read what was missed: a message sent in
+        // between may arrive twice (clients dedupe by id), never not at all.
+        let subscribed = j
+            .space
+            .send(ChatSubscribe { user: j.user.clone(), session_id: self.id, room: Arc::from(room.id.as_str()) })
+            .await
+            .unwrap_or(false);
+        if !subscribed {
+            self.error(ws, codec, ErrorCode::SpaceClosed, "you are no longer in the space; join again").await;
+            return;
+        }
+        let replay = match since.as_deref() {
+            Some(since) => chat.since(&room.id, since, MAX_REPLAY).await,
+            None => Ok(Vec::new()),
+        };
+        if let Some(j) = self.joined.as_mut() {
+            j.rooms.insert(room.id.clone(), room);
+        }
+        self.reply(ws, codec, &ServerMsg::ChatJoined { chatroom_id }).await;
+        match replay {
+            Ok(msgs) => {
+                for m in msgs {
+                    self.reply(ws, codec, &m.to_server_msg()).await;
+                }
+            }
+            Err(e) => self.error(ws, codec, chat_error(&e), e.to_string()).await,
+        }
+    }
+
+    /// Checks a chat message, then sends it on its own task: the session
+    /// keeps serving while the message becomes durable. Its fan-out (the
+    /// sender's copy included) comes through the space; a failure comes
+    /// back as `error` on this socket.
+    async fn chat_message(
+        &mut self,
+        ws: &mut Ws,
+        codec: Codec,
+        chatroom_id: String,
+        content: String,
+        kind: Option<String>,
+        client_id: Option<String>,
+    ) {
+        let Some(j) = &self.joined else {
+            self.error(ws, codec, ErrorCode::NotJoined, "join a space first").await;
+            return;
+        };
+        let Some(room) = j.rooms.get(&chatroom_id).cloned() else {
+            self.error(ws, codec, ErrorCode::Forbidden, "send chat-join for this chatroom first").await;
+            return;
+        };
+        let kind = match check_kind(kind.as_deref()).and_then(|k| check_client_id(client_id.as_deref()).map(|_| k)) {
+            Ok(k) => k,
+            Err(e) => {
+                self.error(ws, codec, chat_error(&e), e.to_string()).await;
+                return;
+            }
+        };
+        let chat = self.ctx.state.chat.clone();
+        let (user, username, tx, events) = (j.user.clone(), j.username.clone(), j.tx.clone(), j.codec);
+        actix_rt::spawn(async move {
+            let out = Outgoing { room: &room, user_id: &user, username: &username, content, kind, client_id };
+            if let Err(e) = chat.send(out).await {
+                let msg = ServerMsg::error(chat_error(&e), e.to_string());
+                if let Ok(bytes) = events.encode(&msg) {
+                    let _ = tx.try_send(Bytes::from(bytes));
+                }
+            }
+        });
+    }
+
     async fn space_exists(&self, space_id: &str) -> bool {
-        matches!(
-            store::load_space(&self.ctx.state.db, space_id).await,
-            Ok(Some(_))
-        )
+        matches!(store::load_space(&self.ctx.state.db, space_id).await, Ok(Some(_)))
     }
 
     async fn auth_failed(&mut self, ws: &mut Ws, codec: Codec, why: &str) -> Step {
@@ -515,9 +565,7 @@ enum Event {
 }
 
 /// Resolves when the space closes this session; never while not joined.
-async fn wait_closed(
-    rx: Option<&mut tokio::sync::watch::Receiver<Option<CloseReason>>>,
-) -> CloseReason {
+async fn wait_closed(rx: Option<&mut tokio::sync::watch::Receiver<Option<CloseReason>>>) -> CloseReason {
     if let Some(rx) = rx {
         loop {
             if let Some(r) = *rx.borrow_and_update() {
@@ -533,9 +581,7 @@ async fn wait_closed(
 
 /// The next queued frame with the codec it was encoded in; `None` when the
 /// space dropped the queue. Never resolves while not joined.
-async fn next_frame(
-    rx: Option<(&mut tokio::sync::mpsc::Receiver<Bytes>, Codec)>,
-) -> Option<(Codec, Bytes)> {
+async fn next_frame(rx: Option<(&mut tokio::sync::mpsc::Receiver<Bytes>, Codec)>) -> Option<(Codec, Bytes)> {
     match rx {
         Some((rx, codec)) => rx.recv().await.map(|f| (codec, f)),
         None => std::future::pending().await,

@@ -14,17 +14,13 @@ use metaverse_schema::{
     now_millis,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict,
 };
 use tokio::sync::mpsc;
 
 /// The tiles static elements cover in a space.
 pub async fn static_rects(db: &DatabaseConnection, space_id: &str) -> Result<Vec<Rect>, DbErr> {
-    let placed = space_element::Entity::find()
-        .filter(space_element::Column::SpaceId.eq(space_id))
-        .all(db)
-        .await?;
+    let placed = space_element::Entity::find().filter(space_element::Column::SpaceId.eq(space_id)).all(db).await?;
     let ids: HashSet<String> = placed.iter().map(|p| p.element_id.clone()).collect();
     let statics: std::collections::HashMap<String, element::Model> = element::Entity::find()
         .filter(element::Column::Id.is_in(ids))
@@ -38,45 +34,23 @@ pub async fn static_rects(db: &DatabaseConnection, space_id: &str) -> Result<Vec
         .iter()
         .filter_map(|p| {
             let e = statics.get(&p.element_id)?;
-            Some(Rect {
-                x: p.x,
-                y: p.y,
-                width: e.width,
-                height: e.height,
-            })
+            Some(Rect { x: p.x, y: p.y, width: e.width, height: e.height })
         })
         .collect())
 }
 
-pub async fn load_space(
-    db: &DatabaseConnection,
-    space_id: &str,
-) -> Result<Option<SpaceInit>, DbErr> {
-    let Some(s) = space::Entity::find_by_id(space_id.to_owned())
-        .one(db)
-        .await?
-    else {
+pub async fn load_space(db: &DatabaseConnection, space_id: &str) -> Result<Option<SpaceInit>, DbErr> {
+    let Some(s) = space::Entity::find_by_id(space_id.to_owned()).one(db).await? else {
         return Ok(None);
     };
     let statics = static_rects(db, space_id).await?;
-    Ok(Some(SpaceInit {
-        space_id: s.id,
-        width: s.width,
-        height: s.height,
-        statics,
-    }))
+    Ok(Some(SpaceInit { space_id: s.id, width: s.width, height: s.height, statics }))
 }
 
 /// Records the user as a member of the space (first join) and returns
 /// where they last stood, if anywhere.
-pub async fn enter(
-    db: &DatabaseConnection,
-    space_id: &str,
-    user_id: &str,
-) -> Result<Option<Position>, DbErr> {
-    let existing = space_member::Entity::find_by_id((space_id.to_owned(), user_id.to_owned()))
-        .one(db)
-        .await?;
+pub async fn enter(db: &DatabaseConnection, space_id: &str, user_id: &str) -> Result<Option<Position>, DbErr> {
+    let existing = space_member::Entity::find_by_id((space_id.to_owned(), user_id.to_owned())).one(db).await?;
     match existing {
         Some(m) => Ok(m.last_x.zip(m.last_y).map(|(x, y)| Position { x, y })),
         None => {
@@ -89,23 +63,14 @@ pub async fn enter(
             };
             space_member::Entity::insert(row)
                 .on_conflict(
-                    OnConflict::columns([
-                        space_member::Column::SpaceId,
-                        space_member::Column::UserId,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
+                    OnConflict::columns([space_member::Column::SpaceId, space_member::Column::UserId])
+                        .do_nothing()
+                        .to_owned(),
                 )
                 .exec_without_returning(db)
                 .await
                 .map(|_| None)
-                .or_else(|e| {
-                    if matches!(e, DbErr::RecordNotInserted) {
-                        Ok(None)
-                    } else {
-                        Err(e)
-                    }
-                })
+                .or_else(|e| if matches!(e, DbErr::RecordNotInserted) { Ok(None) } else { Err(e) })
         }
     }
 }
@@ -131,10 +96,7 @@ async fn save_position(db: &DatabaseConnection, u: &PositionUpdate) -> Result<()
 
 /// Starts the task that saves last positions; spaces send to the returned
 /// channel with `try_send` and never wait for it.
-pub fn spawn_position_writer(
-    db: DatabaseConnection,
-    capacity: usize,
-) -> mpsc::Sender<PositionUpdate> {
+pub fn spawn_position_writer(db: DatabaseConnection, capacity: usize) -> mpsc::Sender<PositionUpdate> {
     let (tx, mut rx) = mpsc::channel::<PositionUpdate>(capacity);
     actix_rt::spawn(async move {
         while let Some(update) = rx.recv().await {

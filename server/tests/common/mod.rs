@@ -31,9 +31,7 @@ fn services_required() -> bool {
 
 /// The PostgreSQL URL from the environment, if any.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
+    std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
 }
 
 /// `postgres://h/db?x` with the database name replaced.
@@ -64,14 +62,9 @@ impl PgDatabase {
     pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
         let name = format!("mv_test_{}", uuid::Uuid::new_v4().simple());
         let conn = Database::connect(admin_url).await?;
-        conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await?;
+        conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
         conn.close().await?;
-        Ok(Self {
-            admin_url: admin_url.to_owned(),
-            url: with_database(admin_url, &name),
-            name,
-        })
+        Ok(Self { admin_url: admin_url.to_owned(), url: with_database(admin_url, &name), name })
     }
 }
 
@@ -81,17 +74,10 @@ impl Drop for PgDatabase {
         // Drop runs inside the test's runtime; a fresh one on its own thread
         // may block.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
                 let conn = Database::connect(&url).await.ok()?;
-                conn.execute_unprepared(&format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                ))
-                .await
-                .ok()?;
+                conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.ok()?;
                 conn.close().await.ok()
             })
         })
@@ -138,20 +124,13 @@ impl TestApp {
         Self::start_with(backend, |_| {}).await
     }
 
-    pub async fn start_with(
-        backend: Backend,
-        tweak: impl FnOnce(&mut ServeConfig),
-    ) -> Option<Self> {
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut ServeConfig)) -> Option<Self> {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = test_config(dir.path());
         let pg = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => match postgres_url() {
-                Some(url) => Some(
-                    PgDatabase::create(&url)
-                        .await
-                        .expect("creating a PostgreSQL test database"),
-                ),
+                Some(url) => Some(PgDatabase::create(&url).await.expect("creating a PostgreSQL test database")),
                 None if services_required() => {
                     panic!("METAVERSE_REQUIRE_SERVICES=1 but DATABASE_URL names no PostgreSQL")
                 }
@@ -211,11 +190,8 @@ impl TestApp {
         let resp = req.send().await.expect("request sent");
         let status = resp.status();
         let text = resp.text().await.expect("body read");
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, value)
     }
 
@@ -231,23 +207,14 @@ impl TestApp {
         self.call(Method::PUT, path, token, Some(body)).await
     }
 
-    pub async fn delete(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
+    pub async fn delete(&self, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, token, body).await
     }
 
     /// Signs up and returns the new user's id.
     pub async fn signup(&self, username: &str, kind: &str) -> String {
         let (status, body) = self
-            .post(
-                "/api/v1/signup",
-                None,
-                json!({"username": username, "password": "password123", "type": kind}),
-            )
+            .post("/api/v1/signup", None, json!({"username": username, "password": "password123", "type": kind}))
             .await;
         assert_eq!(status, StatusCode::OK, "signup {username}: {body}");
         body["userId"].as_str().expect("userId").to_owned()
@@ -255,13 +222,8 @@ impl TestApp {
 
     /// Signs in and returns the whole token response.
     pub async fn signin(&self, username: &str) -> Value {
-        let (status, body) = self
-            .post(
-                "/api/v1/signin",
-                None,
-                json!({"username": username, "password": "password123"}),
-            )
-            .await;
+        let (status, body) =
+            self.post("/api/v1/signin", None, json!({"username": username, "password": "password123"})).await;
         assert_eq!(status, StatusCode::OK, "signin {username}: {body}");
         body
     }
@@ -269,20 +231,14 @@ impl TestApp {
     /// Signs up and in; returns (user id, access token).
     pub async fn user(&self, username: &str) -> (String, String) {
         let id = self.signup(username, "user").await;
-        let token = self.signin(username).await["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = self.signin(username).await["token"].as_str().unwrap().to_owned();
         (id, token)
     }
 
     /// Signs up and in an admin; returns (user id, access token).
     pub async fn admin(&self, username: &str) -> (String, String) {
         let id = self.signup(username, "admin").await;
-        let token = self.signin(username).await["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = self.signin(username).await["token"].as_str().unwrap().to_owned();
         (id, token)
     }
 }
@@ -290,10 +246,7 @@ impl TestApp {
 /// Asserts the one error shape and returns its code.
 pub fn error_code(body: &Value) -> &str {
     let code = body["error"]["code"].as_str();
-    assert!(
-        code.is_some() && body["error"]["message"].is_string(),
-        "not the error shape: {body}"
-    );
+    assert!(code.is_some() && body["error"]["message"].is_string(), "not the error shape: {body}");
     code.unwrap()
 }
 
@@ -303,10 +256,7 @@ pub fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     error_code(body);
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(field),
-        "the message should name {field:?}: {message:?}"
-    );
+    assert!(message.contains(field), "the message should name {field:?}: {message:?}");
 }
 
 /// Asserts a 403 in the error shape.
@@ -369,13 +319,7 @@ macro_rules! on_both_backends {
 
 #[test]
 fn database_name_is_replaced() {
-    assert_eq!(
-        with_database("postgres://u@h:5432/test", "x"),
-        "postgres://u@h:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u@h/test?sslmode=disable", "x"),
-        "postgres://u@h/x?sslmode=disable"
-    );
+    assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
+    assert_eq!(with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
     assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }

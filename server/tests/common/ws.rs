@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use metaverse_protocol::{
-    ClientMsg, Codec, ErrorCode, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition,
-};
+use metaverse_protocol::{ClientMsg, Codec, ErrorCode, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
@@ -50,16 +48,12 @@ impl WsClient {
     ) -> Result<(Self, Option<String>), String> {
         let mut req = url.into_client_request().unwrap();
         for (k, v) in headers {
-            req.headers_mut()
-                .insert(*k, HeaderValue::from_str(v).unwrap());
+            req.headers_mut().insert(*k, HeaderValue::from_str(v).unwrap());
         }
         match connect_async(req).await {
             Ok((stream, resp)) => {
-                let proto = resp
-                    .headers()
-                    .get("sec-websocket-protocol")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
+                let proto =
+                    resp.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).map(str::to_owned);
                 Ok((Self { codec, stream }, proto))
             }
             Err(e) => Err(e.to_string()),
@@ -94,18 +88,15 @@ impl WsClient {
     /// text: JSON), skipping pings and pongs; panics on close.
     pub async fn recv_any(&mut self) -> (Codec, ServerMsg) {
         loop {
-            let item = tokio::time::timeout(PATIENCE, self.stream.next())
-                .await
-                .expect("timed out waiting for the server");
+            let item =
+                tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("timed out waiting for the server");
             let (codec, bytes) = match item {
                 Some(Ok(Message::Binary(b))) => (Codec::MsgPack, b.to_vec()),
                 Some(Ok(Message::Text(t))) => (Codec::Json, t.as_bytes().to_vec()),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a message, got {other:?}"),
             };
-            let msg = codec
-                .decode(&bytes, MAX_FRAME_BYTES)
-                .expect("server frame decodes");
+            let msg = codec.decode(&bytes, MAX_FRAME_BYTES).expect("server frame decodes");
             return (codec, msg);
         }
     }
@@ -113,31 +104,20 @@ impl WsClient {
     /// The next message or close, skipping pings and pongs.
     pub async fn next(&mut self) -> Received {
         loop {
-            let item = tokio::time::timeout(PATIENCE, self.stream.next())
-                .await
-                .expect("timed out waiting for the server");
+            let item =
+                tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("timed out waiting for the server");
             match item {
                 None => return Received::Closed(None),
                 Some(Err(e)) => panic!("socket error: {e}"),
                 Some(Ok(Message::Close(frame))) => return Received::Closed(frame),
                 Some(Ok(Message::Binary(b))) => {
                     assert_eq!(self.codec, Codec::MsgPack, "binary frame to a JSON client");
-                    return Received::Msg(
-                        Codec::MsgPack
-                            .decode(&b, MAX_FRAME_BYTES)
-                            .expect("server frame decodes"),
-                    );
+                    return Received::Msg(Codec::MsgPack.decode(&b, MAX_FRAME_BYTES).expect("server frame decodes"));
                 }
                 Some(Ok(Message::Text(t))) => {
-                    assert_eq!(
-                        self.codec,
-                        Codec::Json,
-                        "text frame to a MessagePack client"
-                    );
+                    assert_eq!(self.codec, Codec::Json, "text frame to a MessagePack client");
                     return Received::Msg(
-                        Codec::Json
-                            .decode(t.as_bytes(), MAX_FRAME_BYTES)
-                            .expect("server frame decodes"),
+                        Codec::Json.decode(t.as_bytes(), MAX_FRAME_BYTES).expect("server frame decodes"),
                     );
                 }
                 Some(Ok(_)) => continue,
@@ -155,10 +135,7 @@ impl WsClient {
 
     /// Receives until `pick` accepts a message, failing on close or after
     /// `PATIENCE`. Returns the skipped messages too, for assertions.
-    pub async fn recv_until<T>(
-        &mut self,
-        mut pick: impl FnMut(&ServerMsg) -> Option<T>,
-    ) -> (T, Vec<ServerMsg>) {
+    pub async fn recv_until<T>(&mut self, mut pick: impl FnMut(&ServerMsg) -> Option<T>) -> (T, Vec<ServerMsg>) {
         let mut skipped = Vec::new();
         loop {
             let m = self.recv().await;
@@ -183,10 +160,7 @@ impl WsClient {
     /// does when a socket goes has been started. Returns the close frame the
     /// server answered with, `None` when it answered none.
     pub async fn close_and_wait(mut self) -> Option<CloseFrame> {
-        let bye = CloseFrame {
-            code: CloseCode::Normal,
-            reason: "done".into(),
-        };
+        let bye = CloseFrame { code: CloseCode::Normal, reason: "done".into() };
         let _ = self.stream.close(Some(bye)).await;
         let mut reply = None;
         loop {
@@ -197,10 +171,7 @@ impl WsClient {
                 None | Some(Err(_)) => return reply,
                 Some(Ok(Message::Close(frame))) => {
                     // A close without a code reads as 1005 (no status).
-                    reply = Some(frame.unwrap_or(CloseFrame {
-                        code: CloseCode::Status,
-                        reason: "".into(),
-                    }))
+                    reply = Some(frame.unwrap_or(CloseFrame { code: CloseCode::Status, reason: "".into() }))
                 }
                 Some(Ok(_)) => {}
             }
@@ -208,23 +179,13 @@ impl WsClient {
     }
 
     pub async fn join(&mut self, space_id: &str, token: &str) -> ServerMsg {
-        self.send(&ClientMsg::Join {
-            space_id: space_id.into(),
-            token: token.into(),
-            resume_token: None,
-        })
-        .await;
+        self.send(&ClientMsg::Join { space_id: space_id.into(), token: token.into(), resume_token: None }).await;
         self.recv().await
     }
 
     /// Joins (resuming when `resume_token` is given) and expects
     /// `space-joined` as the next message.
-    pub async fn join_ok(
-        &mut self,
-        space_id: &str,
-        token: &str,
-        resume_token: Option<&str>,
-    ) -> Joined {
+    pub async fn join_ok(&mut self, space_id: &str, token: &str, resume_token: Option<&str>) -> Joined {
         self.send(&ClientMsg::Join {
             space_id: space_id.into(),
             token: token.into(),
@@ -250,19 +211,12 @@ impl WsClient {
     /// client with no space events pending.
     pub async fn heartbeat(&mut self) {
         self.send(&ClientMsg::Heartbeat {}).await;
-        assert_eq!(
-            self.recv().await,
-            ServerMsg::Heartbeat {},
-            "heartbeat reply"
-        );
+        assert_eq!(self.recv().await, ServerMsg::Heartbeat {}, "heartbeat reply");
     }
 
     /// The close code the server sends next, skipping messages.
     pub async fn expect_close_code(&mut self) -> u16 {
-        let frame = self
-            .expect_close()
-            .await
-            .expect("a close frame with a code");
+        let frame = self.expect_close().await.expect("a close frame with a code");
         u16::from(frame.code)
     }
 
@@ -280,23 +234,16 @@ impl WsClient {
     /// Confirms the mover stands on `at`: a move two tiles away is always
     /// rejected, and the rejection names the current tile.
     pub async fn assert_at(&mut self, at: Position) {
-        self.assert_at_because(at, "a move there was refused?")
-            .await;
+        self.assert_at_because(at, "a move there was refused?").await;
     }
 
     /// [`assert_at`](Self::assert_at), saying `why` on failure.
     pub async fn assert_at_because(&mut self, at: Position, why: &str) {
-        self.send(&ClientMsg::Move {
-            x: at.x + 2,
-            y: at.y,
-        })
-        .await;
+        self.send(&ClientMsg::Move { x: at.x + 2, y: at.y }).await;
         match self.recv().await {
-            ServerMsg::MovementRejected { x, y } => assert_eq!(
-                Position { x, y },
-                at,
-                "the mover should stand on {at:?} ({why})"
-            ),
+            ServerMsg::MovementRejected { x, y } => {
+                assert_eq!(Position { x, y }, at, "the mover should stand on {at:?} ({why})")
+            }
             other => panic!("expected movement-rejected, got {other:?}"),
         }
     }
@@ -322,14 +269,7 @@ impl WsClient {
     /// The next messages must be `movement` of `user` along `path`.
     pub async fn expect_walk(&mut self, user: &str, path: &[Position]) {
         for p in path {
-            assert_eq!(
-                self.recv().await,
-                ServerMsg::Movement {
-                    user_id: user.to_owned(),
-                    x: p.x,
-                    y: p.y
-                }
-            );
+            assert_eq!(self.recv().await, ServerMsg::Movement { user_id: user.to_owned(), x: p.x, y: p.y });
         }
     }
 }
@@ -348,46 +288,24 @@ pub struct Joined {
 impl From<ServerMsg> for Joined {
     fn from(msg: ServerMsg) -> Self {
         match msg {
-            ServerMsg::SpaceJoined {
-                user_id,
-                spawn,
-                users,
-                space,
-                resume_token,
-                resumed,
-            } => Joined {
-                user_id,
-                spawn,
-                users,
-                space,
-                resume_token,
-                resumed,
-            },
+            ServerMsg::SpaceJoined { user_id, spawn, users, space, resume_token, resumed } => {
+                Joined { user_id, spawn, users, space, resume_token, resumed }
+            }
             other => panic!("expected space-joined, got {other:?}"),
         }
     }
 }
 
 pub fn user_join(user: &str, p: Position) -> ServerMsg {
-    ServerMsg::UserJoin {
-        user_id: user.to_owned(),
-        x: p.x,
-        y: p.y,
-    }
+    ServerMsg::UserJoin { user_id: user.to_owned(), x: p.x, y: p.y }
 }
 
 pub fn movement(user: &str, p: Position) -> ServerMsg {
-    ServerMsg::Movement {
-        user_id: user.to_owned(),
-        x: p.x,
-        y: p.y,
-    }
+    ServerMsg::Movement { user_id: user.to_owned(), x: p.x, y: p.y }
 }
 
 pub fn user_left(user: &str) -> ServerMsg {
-    ServerMsg::UserLeft {
-        user_id: user.to_owned(),
-    }
+    ServerMsg::UserLeft { user_id: user.to_owned() }
 }
 
 pub fn at(x: i32, y: i32) -> Position {
@@ -395,12 +313,7 @@ pub fn at(x: i32, y: i32) -> Position {
 }
 
 /// A shortest path (BFS) from `from` to `to`, `from` excluded.
-pub fn path(
-    from: Position,
-    to: Position,
-    (w, h): (i32, i32),
-    blocked: &[Position],
-) -> Vec<Position> {
+pub fn path(from: Position, to: Position, (w, h): (i32, i32), blocked: &[Position]) -> Vec<Position> {
     use std::collections::{HashMap, VecDeque};
     let mut came: HashMap<Position, Position> = HashMap::new();
     let mut queue = VecDeque::from([from]);
@@ -468,13 +381,7 @@ pub fn other(codec: Codec) -> Codec {
 
 /// Creates a space; returns its id.
 pub async fn create_space(app: &TestApp, token: &str, dims: &str) -> String {
-    let (status, body) = app
-        .post(
-            "/api/v1/space",
-            Some(token),
-            json!({"name": "room", "dimensions": dims}),
-        )
-        .await;
+    let (status, body) = app.post("/api/v1/space", Some(token), json!({"name": "room", "dimensions": dims})).await;
     assert!(status.is_success(), "create space {dims}: {body}");
     body["spaceId"].as_str().unwrap().to_owned()
 }
@@ -493,13 +400,7 @@ pub async fn create_element(app: &TestApp, admin: &str, w: i32, h: i32, is_stati
 }
 
 /// Places an element in a space (creator); returns the placement id.
-pub async fn place_element(
-    app: &TestApp,
-    token: &str,
-    space_id: &str,
-    element_id: &str,
-    p: Position,
-) -> String {
+pub async fn place_element(app: &TestApp, token: &str, space_id: &str, element_id: &str, p: Position) -> String {
     let (status, body) = app
         .post(
             "/api/v1/space/element",

@@ -1,0 +1,338 @@
+//! Chat, shared by the HTTP routes and the WebSocket session: who may read
+//! and post in a room, what a message may hold, and the durable send path
+//! (rate limit → ChatWriter → ack → fan-out to the live space).
+
+use std::sync::Arc;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, SecondsFormat, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metaverse_actors::{Registry, chat_writer::ChatStore};
+use metaverse_protocol::ServerMsg;
+use metaverse_schema::{
+    entity::{chatroom, chatroom_member, message, space, space_member},
+    now_millis,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::OnConflict,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Message kinds a client may send; `system` is the server's own.
+pub const CLIENT_KINDS: &[&str] = &["text", "emoji"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no such chatroom")]
+    UnknownRoom,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("too many messages in this room; slow down")]
+    RateLimited,
+    #[error("chat is unavailable right now; the message was not sent")]
+    Unavailable,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// A message as history and live delivery show it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: String,
+    pub chatroom_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub content: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sent_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+pub fn sent_at(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl From<message::Model> for MessageView {
+    fn from(m: message::Model) -> Self {
+        Self {
+            sent_at: sent_at(m.sent_at),
+            id: m.id,
+            chatroom_id: m.chatroom_id,
+            user_id: m.user_id,
+            username: m.username,
+            content: m.content,
+            kind: m.kind,
+            client_id: m.client_id,
+        }
+    }
+}
+
+impl MessageView {
+    pub fn to_server_msg(&self) -> ServerMsg {
+        ServerMsg::ChatMessage {
+            id: self.id.clone(),
+            chatroom_id: self.chatroom_id.clone(),
+            user_id: self.user_id.clone(),
+            username: self.username.clone(),
+            content: self.content.clone(),
+            kind: self.kind.clone(),
+            sent_at: self.sent_at.clone(),
+            client_id: self.client_id.clone(),
+        }
+    }
+}
+
+/// Checks content: 1..=max characters after trimming, no control
+/// characters but newline and tab. Returned verbatim (not trimmed).
+pub fn check_content(content: &str, max: usize) -> Result<(), ChatError> {
+    let n = content.trim().chars().count();
+    if n == 0 || n > max {
+        return Err(ChatError::Invalid(format!("content: must be 1 to {max} characters")));
+    }
+    if content.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(ChatError::Invalid("content: control characters are not allowed".into()));
+    }
+    Ok(())
+}
+
+pub fn check_kind(kind: Option<&str>) -> Result<&'static str, ChatError> {
+    match kind.unwrap_or("text") {
+        "" | "text" => Ok("text"),
+        "emoji" => Ok("emoji"),
+        other => Err(ChatError::Invalid(format!("type: must be text or emoji, got {other:?}"))),
+    }
+}
+
+pub fn check_client_id(id: Option<&str>) -> Result<(), ChatError> {
+    match id {
+        Some(s) if s.len() > 64 || s.chars().any(char::is_control) => {
+            Err(ChatError::Invalid("clientId: at most 64 printable characters".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub struct ChatService {
+    pub db: DatabaseConnection,
+    pub store: ChatStore,
+    pub registry: Arc<Registry>,
+    limiter: DefaultKeyedRateLimiter<(String, String)>,
+    pub max_len: usize,
+}
+
+/// What a sender gives.
+pub struct Outgoing<'a> {
+    pub room: &'a chatroom::Model,
+    pub user_id: &'a str,
+    pub username: &'a str,
+    pub content: String,
+    pub kind: &'static str,
+    pub client_id: Option<String>,
+}
+
+impl ChatService {
+    pub fn new(
+        db: DatabaseConnection,
+        store: ChatStore,
+        registry: Arc<Registry>,
+        rate: std::num::NonZeroU32,
+        burst: std::num::NonZeroU32,
+        max_len: usize,
+    ) -> Self {
+        Self { db, store, registry, limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)), max_len }
+    }
+
+    pub async fn room(&self, id: &str) -> Result<chatroom::Model, ChatError> {
+        if id.len() > 64 {
+            return Err(ChatError::UnknownRoom);
+        }
+        chatroom::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or(ChatError::UnknownRoom)
+    }
+
+    pub async fn is_member(&self, room_id: &str, user_id: &str) -> Result<bool, ChatError> {
+        Ok(chatroom_member::Entity::find_by_id((room_id.to_owned(), user_id.to_owned())).one(&self.db).await?.is_some())
+    }
+
+    /// Members of a space: its creator and everyone who entered it.
+    pub async fn in_space(&self, space_id: &str, user_id: &str) -> Result<bool, ChatError> {
+        if space_member::Entity::find_by_id((space_id.to_owned(), user_id.to_owned())).one(&self.db).await?.is_some() {
+            return Ok(true);
+        }
+        Ok(space::Entity::find_by_id(space_id.to_owned()).one(&self.db).await?.is_some_and(|s| s.creator_id == user_id))
+    }
+
+    /// Makes the user a member (checking space membership and passcode).
+    /// Returns whether they were new to the room.
+    pub async fn join(
+        &self,
+        room: &chatroom::Model,
+        user_id: &str,
+        username: &str,
+        passcode: Option<String>,
+    ) -> Result<bool, ChatError> {
+        if !self.in_space(&room.space_id, user_id).await? {
+            return Err(ChatError::Forbidden("not a member of this room's space"));
+        }
+        if self.is_member(&room.id, user_id).await? {
+            return Ok(false);
+        }
+        if let Some(hash) = room.passcode_hash.clone() {
+            let given = passcode.unwrap_or_default();
+            let ok = tokio::task::spawn_blocking(move || crate::auth::password::verify(&given, &hash))
+                .await
+                .unwrap_or(false);
+            if !ok {
+                return Err(ChatError::Forbidden("wrong passcode"));
+            }
+        }
+        let added = chatroom_member::Entity::insert(chatroom_member::ActiveModel {
+            chatroom_id: Set(room.id.clone()),
+            user_id: Set(user_id.to_owned()),
+            joined_at: Set(now_millis()),
+        })
+        .on_conflict(
+            OnConflict::columns([chatroom_member::Column::ChatroomId, chatroom_member::Column::UserId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await;
+        let new = match added {
+            Ok(n) => n > 0,
+            Err(DbErr::RecordNotInserted) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if new {
+            // Best effort: the join stands even if the notice cannot be written.
+            let notice = Outgoing {
+                room,
+                user_id,
+                username,
+                content: format!("{username} joined the room"),
+                kind: "system",
+                client_id: None,
+            };
+            if let Err(e) = self.deliver(notice).await {
+                tracing::debug!(error = %e, "join notice not sent");
+            }
+        }
+        Ok(new)
+    }
+
+    /// Checks, rate-limits and sends a message: durable first, then fanned
+    /// out to the room's subscribers in the live space.
+    pub async fn send(&self, out: Outgoing<'_>) -> Result<MessageView, ChatError> {
+        check_content(&out.content, self.max_len)?;
+        if self.limiter.check_key(&(out.user_id.to_owned(), out.room.id.clone())).is_err() {
+            return Err(ChatError::RateLimited);
+        }
+        self.deliver(out).await
+    }
+
+    async fn deliver(&self, out: Outgoing<'_>) -> Result<MessageView, ChatError> {
+        let model = message::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            chatroom_id: out.room.id.clone(),
+            user_id: out.user_id.to_owned(),
+            username: out.username.to_owned(),
+            content: out.content,
+            kind: out.kind.to_owned(),
+            client_id: out.client_id,
+            sent_at: now_millis(),
+        };
+        self.store.persist(model.clone()).await.map_err(|_| ChatError::Unavailable)?;
+        let view = MessageView::from(model);
+        self.registry.deliver_chat(&out.room.space_id, &out.room.id, view.to_server_msg());
+        Ok(view)
+    }
+
+    /// Drops rate-limit state of idle keys (call now and then).
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+    }
+
+    /// A page of history, newest first, and the cursor of the next page.
+    pub async fn history(
+        &self,
+        room_id: &str,
+        before: Option<&str>,
+        limit: u64,
+    ) -> Result<(Vec<MessageView>, Option<String>), ChatError> {
+        let mut q = message::Entity::find().filter(message::Column::ChatroomId.eq(room_id));
+        if let Some(cursor) = before {
+            q = q.filter(message::Column::Id.lt(decode_cursor(cursor)?));
+        }
+        let mut rows = q.order_by_desc(message::Column::Id).limit(limit + 1).all(&self.db).await?;
+        let next = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|m| encode_cursor(&m.id))
+        } else {
+            None
+        };
+        Ok((rows.into_iter().map(MessageView::from).collect(), next))
+    }
+
+    /// Messages newer than `since` (oldest first), for a reconnecting
+    /// client; at most `limit`.
+    pub async fn since(&self, room_id: &str, since: &str, limit: u64) -> Result<Vec<MessageView>, ChatError> {
+        if since.len() > 64 {
+            return Err(ChatError::Invalid("since: not a message id".into()));
+        }
+        let rows = message::Entity::find()
+            .filter(message::Column::ChatroomId.eq(room_id))
+            .filter(message::Column::Id.gt(since))
+            .order_by_asc(message::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(MessageView::from).collect())
+    }
+}
+
+/// Cursors are opaque to clients: the last id of a page, base64url.
+pub fn encode_cursor(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, ChatError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| s.len() <= 64)
+        .ok_or_else(|| ChatError::Invalid("before: not a cursor from this server".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_rules() {
+        assert!(check_content("hi", 2000).is_ok());
+        assert!(check_content("line\nbreak\tand tab", 2000).is_ok());
+        assert!(check_content("   ", 2000).is_err());
+        assert!(check_content("", 2000).is_err());
+        assert!(check_content(&"a".repeat(2001), 2000).is_err());
+        assert!(check_content(&format!("  {}  ", "a".repeat(2000)), 2000).is_ok(), "counted after trimming");
+        assert!(check_content("bell\u{7}", 2000).is_err());
+        assert!(check_content("<script>alert(1)</script>", 2000).is_ok(), "stored verbatim as text");
+    }
+
+    #[test]
+    fn kinds_and_cursors() {
+        assert_eq!(check_kind(None).unwrap(), "text");
+        assert_eq!(check_kind(Some("emoji")).unwrap(), "emoji");
+        assert!(check_kind(Some("system")).is_err());
+        let c = encode_cursor("01abc");
+        assert_eq!(decode_cursor(&c).unwrap(), "01abc");
+        assert!(decode_cursor("***").is_err());
+    }
+}
