@@ -40,6 +40,11 @@ fn describe() {
     describe_counter!("metaverse_slow_consumers_closed_total", "Sockets closed because their queue was full");
     describe_counter!("metaverse_positions_dropped_total", "Last positions not saved because the writer was behind");
     describe_histogram!("metaverse_fanout_seconds", "Time to queue one event to every recipient");
+    describe_gauge!("metaverse_chat_queue", "Chat messages waiting to become durable");
+    describe_histogram!("metaverse_chat_batch_size", "Messages per chat write batch");
+    describe_histogram!("metaverse_chat_write_seconds", "Time to make one chat batch durable, retries included");
+    describe_counter!("metaverse_chat_write_retries_total", "Failed chat batch writes that were retried");
+    describe_counter!("metaverse_chat_refused_total", "Chat messages refused because the queue was full");
 }
 
 pub async fn render() -> HttpResponse {
