@@ -19,8 +19,10 @@ impl CloseReason {
     pub const SLOW_CONSUMER: Self = Self { code: 4002, reason: "slow consumer" };
     pub const RATE_LIMITED: Self = Self { code: 4003, reason: "rate limit exceeded" };
     pub const SPACE_CLOSED: Self = Self { code: 4004, reason: "space closed" };
+    pub const TOKEN_EXPIRED: Self = Self { code: 4005, reason: "token expired; join again with a fresh token" };
     pub const AUTH_FAILED: Self = Self { code: 4501, reason: "authentication failed repeatedly" };
     pub const PROTOCOL: Self = Self { code: 4502, reason: "protocol violation" };
+    pub const REVOKED: Self = Self { code: 4503, reason: "sign-in session revoked" };
     pub const SPACE_DELETED: Self = Self { code: 4504, reason: "space deleted" };
     pub const REPLACED: Self = Self { code: 4509, reason: "session replaced by a newer connection" };
 }
@@ -49,22 +51,22 @@ pub fn link(session_id: u64, codec: Codec, capacity: usize) -> (SessionLink, Ses
     (SessionLink { session_id, codec, tx, close: close_tx }, SessionPort { rx, close: close_rx })
 }
 
-/// Outcome of offering a frame to a session.
+/// Outcome of offering a frame to a session; a refused frame comes back.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Offer {
     Sent,
     /// The queue is full: the client does not keep up.
-    Full,
+    Full(Bytes),
     /// The session is gone.
-    Gone,
+    Gone(Bytes),
 }
 
 impl SessionLink {
     pub fn offer(&self, frame: Bytes) -> Offer {
         match self.tx.try_send(frame) {
             Ok(()) => Offer::Sent,
-            Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
-            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
+            Err(mpsc::error::TrySendError::Full(f)) => Offer::Full(f),
+            Err(mpsc::error::TrySendError::Closed(f)) => Offer::Gone(f),
         }
     }
 

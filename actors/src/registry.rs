@@ -19,6 +19,11 @@ use crate::{
 pub struct Registry {
     spaces: DashMap<Arc<str>, (u64, Addr<SpaceActor>)>,
     generation: AtomicU64,
+    /// Orders reads of static elements, so an older read never overwrites a
+    /// newer one in a live space.
+    statics_clock: AtomicU64,
+    /// The clock of each space's latest element edit.
+    edited: DashMap<Arc<str>, u64>,
     settings: Arc<SpaceSettings>,
     positions: mpsc::Sender<PositionUpdate>,
 }
@@ -28,6 +33,8 @@ impl Registry {
         Arc::new(Self {
             spaces: DashMap::new(),
             generation: AtomicU64::new(1),
+            statics_clock: AtomicU64::new(1),
+            edited: DashMap::new(),
             settings: Arc::new(settings),
             positions,
         })
@@ -68,10 +75,27 @@ impl Registry {
         self.spaces.len()
     }
 
-    /// Tells a live space its static elements changed.
-    pub fn set_static(&self, space_id: &str, rects: Vec<Rect>) {
+    /// Takes a tick before reading a space's static elements; pass it with
+    /// what was read to `set_static` or in `SpaceInit::statics_version`.
+    pub fn statics_tick(&self) -> u64 {
+        self.statics_clock.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Records that a space's elements changed (committed) at `tick`.
+    pub fn mark_edited(&self, space_id: &str, tick: u64) {
+        self.edited.entry(Arc::from(space_id)).and_modify(|t| *t = (*t).max(tick)).or_insert(tick);
+    }
+
+    /// Whether an edit newer than `tick` happened, so what was read at
+    /// `tick` may be stale.
+    pub fn edited_since(&self, space_id: &str, tick: u64) -> bool {
+        self.edited.get(space_id).is_some_and(|t| *t > tick)
+    }
+
+    /// Tells a live space its static elements, as read at `tick`.
+    pub fn set_static(&self, space_id: &str, tick: u64, rects: Vec<Rect>) {
         if let Some(addr) = self.get(space_id) {
-            addr.do_send(SetStatic(rects));
+            addr.do_send(SetStatic { tick, rects });
         }
     }
 

@@ -32,6 +32,8 @@ pub struct SpaceInit {
     pub height: i32,
     /// Tiles covered by static elements.
     pub statics: Vec<Rect>,
+    /// `Registry::statics_tick` taken before `statics` was read.
+    pub statics_tick: u64,
 }
 
 /// Where a user stood when they left, for the next join's spawn.
@@ -66,6 +68,7 @@ pub struct SpaceActor {
     /// Where recent leavers stood. The database copy is written
     /// asynchronously; this one answers a quick rejoin without racing it.
     recent: HashMap<UserId, Position>,
+    statics_tick: u64,
     /// Chatroom subscriptions of the members here.
     rooms: HashMap<Arc<str>, HashSet<UserId>>,
 }
@@ -109,10 +112,13 @@ pub struct Leave {
     pub dropped: bool,
 }
 
-/// The space's static elements changed (over HTTP).
+/// The space's static elements changed (over HTTP), as read at `tick`.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SetStatic(pub Vec<Rect>);
+pub struct SetStatic {
+    pub tick: u64,
+    pub rects: Vec<Rect>,
+}
 
 /// Close every session with this reason and stop.
 #[derive(Message)]
@@ -185,7 +191,9 @@ impl SpaceActor {
     ) -> Self {
         let mut world = World::new(Grid::new(init.width, init.height));
         world.set_static(&init.statics);
+        let statics_tick = init.statics_tick;
         Self {
+            statics_tick,
             id: Arc::from(init.space_id),
             generation,
             world,
@@ -208,19 +216,30 @@ impl SpaceActor {
             .collect()
     }
 
-    /// Queues `msg` to one member (or to its missed buffer while suspended).
-    /// Returns the users who must be suspended or dropped as a result.
+    /// Queues a frame to one member, or to its missed buffer while it is
+    /// suspended. A full queue (slow consumer) or a gone session suspends
+    /// the member with this frame buffered, so a resume replays it.
     fn deliver(&mut self, user: &UserId, frame: Bytes, fallout: &mut Vec<(UserId, Fallout)>) {
-        let Some(m) = self.members.get_mut(user) else {
-            return;
-        };
-        match &m.link {
+        let limit = self.settings.replay_limit;
+        let Some(m) = self.members.get_mut(user) else { return };
+        let frame = match &m.link {
             Some(link) => match link.offer(frame) {
-                Offer::Sent | Offer::Gone => {}
-                Offer::Full => fallout.push((user.clone(), Fallout::Slow)),
+                Offer::Sent => return,
+                Offer::Full(frame) => {
+                    fallout.push((user.clone(), Fallout::Slow));
+                    frame
+                }
+                Offer::Gone(frame) => {
+                    fallout.push((user.clone(), Fallout::Gone));
+                    frame
+                }
             },
-            None if m.missed.len() < self.settings.replay_limit => m.missed.push(frame),
-            None => fallout.push((user.clone(), Fallout::Overflowed)),
+            None => frame,
+        };
+        if m.missed.len() < limit {
+            m.missed.push(frame);
+        } else {
+            fallout.push((user.clone(), Fallout::Overflowed));
         }
     }
 
@@ -260,8 +279,10 @@ impl SpaceActor {
     fn settle(&mut self, fallout: Vec<(UserId, Fallout)>, ctx: &mut Context<Self>) {
         for (user, why) in fallout {
             match why {
-                Fallout::Slow => {
-                    metrics::counter!("metaverse_slow_consumers_closed_total").increment(1);
+                Fallout::Slow | Fallout::Gone => {
+                    if matches!(why, Fallout::Slow) {
+                        metrics::counter!("metaverse_slow_consumers_closed_total").increment(1);
+                    }
                     let session_id = match self.members.get(&user) {
                         Some(m) => {
                             if let Some(link) = &m.link {
@@ -340,6 +361,7 @@ impl SpaceActor {
 
 enum Fallout {
     Slow,
+    Gone,
     Overflowed,
 }
 
@@ -378,7 +400,12 @@ impl Handler<Join> for SpaceActor {
         if let Some(m) = self.members.get_mut(&user) {
             // Same user again: a resume (right token) or a takeover by a
             // newer socket. Either way the others see no leave/join.
-            let resumed = msg.resume_token.as_deref() == Some(m.resume_token.as_str());
+            // Missed frames are encoded in the old codec and replayed only
+            // into a queue of the same codec with room for them; otherwise
+            // the client gets `resumed: false` and resyncs from the snapshot.
+            let resumed = msg.resume_token.as_deref() == Some(m.resume_token.as_str())
+                && m.codec == msg.link.codec
+                && m.missed.len() < msg.link.tx.capacity();
             if let Some(old) = m.link.take() {
                 let bye = ServerMsg::error(ErrorCode::SessionReplaced, "another connection of yours joined this space");
                 let _ = old.offer(encode(old.codec, &bye));
@@ -404,7 +431,9 @@ impl Handler<Join> for SpaceActor {
             let _ = link.offer(encode(link.codec, &joined));
             if resumed {
                 for frame in missed {
-                    let _ = link.offer(frame);
+                    if link.offer(frame) != Offer::Sent {
+                        break;
+                    }
                 }
             }
             if let Some(m) = self.members.get_mut(&user) {
@@ -488,7 +517,11 @@ impl Handler<SetStatic> for SpaceActor {
     type Result = ();
 
     fn handle(&mut self, msg: SetStatic, _: &mut Self::Context) {
-        self.world.set_static(&msg.0);
+        // Reads can arrive out of order; only a newer one replaces.
+        if msg.tick > self.statics_tick {
+            self.statics_tick = msg.tick;
+            self.world.set_static(&msg.rects);
+        }
     }
 }
 
@@ -501,6 +534,12 @@ impl Handler<CloseSpace> for SpaceActor {
                 let bye = ServerMsg::error(ErrorCode::SpaceClosed, msg.0.reason);
                 let _ = link.offer(encode(link.codec, &bye));
                 link.close(msg.0);
+            }
+        }
+        let leaving: Vec<UserId> = self.members.keys().cloned().collect();
+        for user in leaving {
+            if let Some(position) = self.world.remove(&user) {
+                let _ = self.positions.try_send(PositionUpdate { space_id: self.id.clone(), user_id: user, position });
             }
         }
         self.members.clear();

@@ -138,6 +138,10 @@ pub struct ServeConfig {
     #[arg(long, env = "METAVERSE_WS_QUEUE", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(8..=1_000_000))]
     pub ws_queue: u32,
+    /// Open WebSocket connections at most; more are refused at accept.
+    #[arg(long, env = "METAVERSE_WS_MAX_CONNECTIONS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub ws_max_connections: u32,
     /// How long a dropped socket's presence waits for a resume.
     #[arg(long, env = "METAVERSE_RESUME_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub resume_grace: Duration,
@@ -165,6 +169,10 @@ pub struct ServeConfig {
     /// is told `chat-unavailable`.
     #[arg(long, env = "METAVERSE_CHAT_DEADLINE", default_value = "5s", value_parser = parse_duration)]
     pub chat_deadline: Duration,
+    /// Password hashes computed at once at most (each takes 19 MiB); more
+    /// sign-ins wait, and get 503 after 10 s. 0: two per core.
+    #[arg(long, env = "METAVERSE_MAX_CONCURRENT_HASHES", default_value_t = 0)]
+    pub max_concurrent_hashes: usize,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "METAVERSE_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

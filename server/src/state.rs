@@ -24,6 +24,11 @@ pub struct Inner {
     /// Serialises admin sign-ups under `--admin-signup first`, so two racing
     /// first sign-ups cannot both become admin on this node.
     pub first_admin_lock: tokio::sync::Mutex<()>,
+    /// Bounds concurrent argon2 work (19 MiB each), so a flood of sign-ins
+    /// queues instead of exhausting memory.
+    pub hash_permits: tokio::sync::Semaphore,
+    /// Revoked sign-in sessions, so open WebSockets of that session close.
+    pub revoked: tokio::sync::broadcast::Sender<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,6 +55,11 @@ impl AppState {
             refresh_ttl: cfg.refresh_ttl,
             max_side: cfg.max_space_side,
             first_admin_lock: tokio::sync::Mutex::new(()),
+            hash_permits: tokio::sync::Semaphore::new(match cfg.max_concurrent_hashes {
+                0 => 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+                n => n,
+            }),
+            revoked: tokio::sync::broadcast::channel(1024).0,
         }))
     }
 }

@@ -17,7 +17,7 @@ pub enum AuthError {
     #[error("token was revoked")]
     Revoked,
     #[error("refresh token was already used; the session is revoked")]
-    Reused,
+    Reused { session_id: String },
     #[error("token error: {0}")]
     Crypto(String),
     #[error(transparent)]

@@ -117,7 +117,7 @@ pub async fn refresh(
     }
     if stored.used_at.is_some() {
         revoke(db, &stored.session_id).await?;
-        return Err(AuthError::Reused);
+        return Err(AuthError::Reused { session_id: stored.session_id });
     }
     if stored.expires_at <= now {
         return Err(AuthError::InvalidToken);
@@ -134,7 +134,7 @@ pub async fn refresh(
         // Another request consumed it between our read and this update.
         txn.rollback().await?;
         revoke(db, &stored.session_id).await?;
-        return Err(AuthError::Reused);
+        return Err(AuthError::Reused { session_id: stored.session_id });
     }
     let next = insert_refresh(&txn, &stored.session_id, &u.id, refresh_ttl).await?;
     txn.commit().await?;
@@ -144,13 +144,15 @@ pub async fn refresh(
 /// Revokes the session a refresh token belongs to (sign-out with only the
 /// refresh token at hand). Unknown tokens are ignored: revocation is
 /// idempotent and reveals nothing.
-pub async fn revoke_by_refresh(db: &impl ConnectionTrait, raw: &str) -> Result<(), AuthError> {
+/// Returns the revoked session's id, if the token was known.
+pub async fn revoke_by_refresh(db: &impl ConnectionTrait, raw: &str) -> Result<Option<String>, AuthError> {
     if let Some(stored) =
         refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(hash_refresh(raw))).one(db).await?
     {
         revoke(db, &stored.session_id).await?;
+        return Ok(Some(stored.session_id));
     }
-    Ok(())
+    Ok(None)
 }
 
 pub async fn revoke(db: &impl ConnectionTrait, session_id: &str) -> Result<(), AuthError> {

@@ -14,7 +14,7 @@ use super::{
     input,
 };
 use crate::{
-    auth::{Role, password, session},
+    auth::{AuthError, Role, password, session},
     config::AdminSignup,
     state::AppState,
 };
@@ -75,8 +75,17 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    web::block(f).await.map_err(ApiError::internal)
+/// Runs argon2 work on the blocking pool, at most `hash_permits` at once.
+async fn hashing<T: Send + 'static>(state: &AppState, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    let permit = tokio::time::timeout(std::time::Duration::from_secs(10), state.hash_permits.acquire())
+        .await
+        .map_err(|_| {
+            ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "busy", "too many sign-ins at once; retry")
+        })?
+        .map_err(ApiError::internal)?;
+    let out = web::block(f).await.map_err(ApiError::internal);
+    drop(permit);
+    out
 }
 
 /// Create an account.
@@ -90,7 +99,7 @@ pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Re
         Some(t) => Role::parse(t).ok_or_else(|| ApiError::invalid("type", "must be user or admin"))?,
     };
     let pw = body.password.clone();
-    let hash = blocking(move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
+    let hash = hashing(&state, move || password::hash(&pw)).await?.map_err(ApiError::internal)?;
 
     // Under `first`, hold the lock from the emptiness check to the insert.
     let _guard = match (role, state.admin_signup) {
@@ -141,10 +150,10 @@ pub async fn signin(state: web::Data<AppState>, body: Json<SigninRequest>) -> Re
     let ok_user = match found {
         Some(u) => {
             let phc = u.password_hash.clone();
-            blocking(move || password::verify(&pw, &phc)).await?.then_some(u)
+            hashing(&state, move || password::verify(&pw, &phc)).await?.then_some(u)
         }
         None => {
-            blocking(move || password::verify_dummy(&pw)).await?;
+            hashing(&state, move || password::verify_dummy(&pw)).await?;
             None
         }
     };
@@ -157,13 +166,23 @@ pub async fn signin(state: web::Data<AppState>, body: Json<SigninRequest>) -> Re
 /// stops working; presenting it again revokes the session.
 #[utoipa::path(post, path = "/api/v1/token/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 403, body = ErrorBody)))]
-pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
-    let raw = body.into_inner().refresh_token;
+pub async fn refresh(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    // CONTRACT.md lists only 403 here, for a malformed body too.
+    let raw = crate::http::body::decode::<RefreshRequest>(&body)
+        .map_err(|_| ApiError::forbidden("invalid refresh token"))?
+        .refresh_token;
     if raw.len() > 256 {
         return Err(ApiError::forbidden("invalid refresh token"));
     }
-    let pair = session::refresh(&state.db, &state.tokens, &raw, state.refresh_ttl).await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+    match session::refresh(&state.db, &state.tokens, &raw, state.refresh_ttl).await {
+        Ok(pair) => Ok(HttpResponse::Ok().json(TokenResponse::from(pair))),
+        Err(e) => {
+            if let AuthError::Reused { session_id } = &e {
+                let _ = state.revoked.send(session_id.clone());
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Revoke the session a refresh token belongs to, with its access tokens.
@@ -171,8 +190,10 @@ pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> 
     responses((status = 200)))]
 pub async fn revoke(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
     let raw = body.into_inner().refresh_token;
-    if raw.len() <= 256 {
-        session::revoke_by_refresh(&state.db, &raw).await?;
+    if raw.len() <= 256
+        && let Some(sid) = session::revoke_by_refresh(&state.db, &raw).await?
+    {
+        let _ = state.revoked.send(sid);
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
@@ -182,5 +203,6 @@ pub async fn revoke(state: web::Data<AppState>, body: Json<RefreshRequest>) -> R
     responses((status = 200), (status = 403, body = ErrorBody)))]
 pub async fn signout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     session::revoke(&state.db, &user.0.session_id).await?;
+    let _ = state.revoked.send(user.0.session_id);
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }

@@ -80,7 +80,7 @@ impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
         use crate::auth::AuthError::*;
         match e {
-            InvalidToken | Revoked | Reused => Self::forbidden(e.to_string()),
+            InvalidToken | Revoked | Reused { .. } => Self::forbidden(e.to_string()),
             Crypto(_) | Db(_) => Self::internal(e),
         }
     }

@@ -18,7 +18,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "status": "unavailable", "database": e.to_string() }))
+                .json(serde_json::json!({ "status": "unavailable", "database": "unreachable" }))
         }
     }
 }

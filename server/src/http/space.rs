@@ -120,12 +120,12 @@ pub fn check_fits(grid: &Grid, e: &element::Model, x: i32, y: i32, field: &str) 
     }
 }
 
-/// Gives a live space its new collision map (a no-op when nobody is in it).
+/// After an element edit committed: records it, and gives a live space its
+/// new collision map.
 async fn refresh_live_grid(state: &AppState, space_id: &str) -> Result<(), ApiError> {
-    if state.registry.get(space_id).is_some() {
-        let rects = crate::ws::store::static_rects(&state.db, space_id).await?;
-        state.registry.set_static(space_id, rects);
-    }
+    let tick = state.registry.statics_tick();
+    state.registry.mark_edited(space_id, tick);
+    crate::ws::store::push_statics(&state.db, &state.registry, space_id).await?;
     Ok(())
 }
 

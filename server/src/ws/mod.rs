@@ -70,14 +70,25 @@ impl WsServer {
         });
         let accept_ctx = ctx.clone();
         let mut stop = ctx.shutdown.clone();
+        let permits = Arc::new(tokio::sync::Semaphore::new(cfg.ws_max_connections as usize));
         actix_rt::spawn(async move {
             loop {
                 tokio::select! {
                     _ = stop.changed() => break,
                     accepted = listener.accept() => match accepted {
                         Ok((stream, peer)) => {
+                            // Over the cap the connection is dropped at once:
+                            // refusing is cheaper than serving badly.
+                            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                                metrics::counter!("metaverse_ws_refused_total").increment(1);
+                                continue;
+                            };
                             let _ = stream.set_nodelay(true);
-                            actix_rt::spawn(session::run(stream, peer, accept_ctx.clone()));
+                            let ctx = accept_ctx.clone();
+                            actix_rt::spawn(async move {
+                                session::run(stream, peer, ctx).await;
+                                drop(permit);
+                            });
                         }
                         Err(e) => {
                             // Out of file descriptors and the like: back off

@@ -38,6 +38,9 @@ use crate::{
     chat::{ChatError, Outgoing, check_client_id, check_kind},
 };
 
+/// A connection must finish its upgrade within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Messages replayed by `chat-join` with `since`, at most.
 const MAX_REPLAY: u64 = 500;
 
@@ -77,6 +80,10 @@ struct Joined {
 
 struct Session {
     id: u64,
+    /// The sign-in session and expiry of the token that joined, so a
+    /// revocation or expiry closes the socket too.
+    auth: Option<(String, tokio::time::Instant)>,
+    revoked: tokio::sync::broadcast::Receiver<String>,
     ctx: Arc<WsContext>,
     /// The codec the subprotocol named, if any: space events use it even
     /// when a frame arrives in the other encoding.
@@ -114,15 +121,22 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
             resp
         })
     };
-    let ws = match tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await {
-        Ok(ws) => ws,
-        Err(e) => {
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
+    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "WebSocket handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "WebSocket handshake timed out");
             return;
         }
     };
     let session = Session {
         id: ctx.next_session.fetch_add(1, Ordering::Relaxed),
+        auth: None,
+        revoked: ctx.state.revoked.subscribe(),
         negotiated,
         limiter: RateLimiter::direct(Quota::per_second(ctx.limits.rate).allow_burst(ctx.limits.burst)),
         ctx,
@@ -137,16 +151,34 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
     metrics::gauge!("metaverse_ws_sessions").decrement(1.0);
 }
 
+/// Wraps an encoded frame. JSON frames reaching a session were all made by
+/// `Codec::Json.encode` (serde_json writes UTF-8 only), so they are not
+/// re-validated per recipient; debug builds still check.
 fn to_message(codec: Codec, frame: Bytes) -> Option<Message> {
     match codec {
         Codec::MsgPack => Some(Message::Binary(frame)),
-        Codec::Json => Utf8Bytes::try_from(frame).ok().map(Message::Text),
+        Codec::Json => {
+            debug_assert!(std::str::from_utf8(&frame).is_ok());
+            // SAFETY: see above; every JSON frame comes from serde_json.
+            Some(Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(frame) }))
+        }
     }
+}
+
+/// Longest a single socket write may block. A client that stops reading
+/// fills its TCP buffer; without this bound the session would wait forever
+/// and never see its timers or close signals.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs one write with the timeout; `false` when it failed or timed out
+/// (the socket is then given up).
+async fn timed<F: std::future::Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>>>(f: F) -> bool {
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, f).await, Ok(Ok(())))
 }
 
 async fn close(ws: &mut Ws, reason: CloseReason) {
     let frame = CloseFrame { code: CloseCode::from(reason.code), reason: reason.reason.into() };
-    let _ = ws.send(Message::Close(Some(frame))).await;
+    let _ = timed(ws.send(Message::Close(Some(frame)))).await;
 }
 
 impl Session {
@@ -162,12 +194,20 @@ impl Session {
                     Some(j) => (Some(&mut j.port.close), Some((&mut j.port.rx, j.codec))),
                     None => (None, None),
                 };
+                let expiry = self.auth.as_ref().map(|a| a.1);
                 tokio::select! {
                     biased;
                     _ = shutdown.changed() => Event::Close(CloseReason::SHUTDOWN),
+                    _ = until(expiry) => Event::Close(CloseReason::TOKEN_EXPIRED),
+                    sid = self.revoked.recv() => match sid {
+                        Ok(sid) if self.auth.as_ref().is_some_and(|a| a.0 == sid) => Event::Close(CloseReason::REVOKED),
+                        _ => Event::Nothing,
+                    },
                     reason = wait_closed(close_rx) => Event::SpaceClosed(reason),
-                    frame = next_frame(frame_rx) => Event::Frame(frame),
+                    // Reading first: inbound is rate-limited, outbound may be
+                    // a flood, and reading must not starve.
                     incoming = ws.next() => Event::Incoming(incoming),
+                    frame = next_frame(frame_rx) => Event::Frame(frame),
                     _ = ping.tick() => Event::Tick,
                 }
             };
@@ -197,10 +237,11 @@ impl Session {
                     break None;
                 }
                 Event::Incoming(None) => break None,
+                Event::Nothing => Step::Continue,
                 Event::Tick => {
                     if last_seen.elapsed() > idle {
                         Step::Close(CloseReason::IDLE)
-                    } else if ws.send(Message::Ping(Bytes::new())).await.is_err() {
+                    } else if !timed(ws.send(Message::Ping(Bytes::new()))).await {
                         break None;
                     } else {
                         Step::Continue
@@ -212,7 +253,7 @@ impl Session {
                 Step::Close(reason) => break Some(reason),
                 Step::PeerClosed => {
                     // Sends the close reply tungstenite queued.
-                    let _ = ws.flush().await;
+                    let _ = timed(ws.flush()).await;
                     break None;
                 }
             }
@@ -233,7 +274,7 @@ impl Session {
         let mut n = 0;
         while let Some(frame) = pending.take() {
             if let Some(msg) = to_message(codec, frame)
-                && ws.feed(msg).await.is_err()
+                && !timed(ws.feed(msg)).await
             {
                 return Step::Close(CloseReason::SHUTDOWN);
             }
@@ -242,7 +283,7 @@ impl Session {
                 pending = self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok());
             }
         }
-        if ws.flush().await.is_err() {
+        if !timed(ws.flush()).await {
             return Step::Close(CloseReason::SHUTDOWN);
         }
         Step::Continue
@@ -251,7 +292,7 @@ impl Session {
     async fn reply(&self, ws: &mut Ws, codec: Codec, msg: &ServerMsg) {
         metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name()).increment(1);
         if let Some(m) = codec.encode(msg).ok().and_then(|b| to_message(codec, Bytes::from(b))) {
-            let _ = ws.send(m).await;
+            let _ = timed(ws.send(m)).await;
         }
     }
 
@@ -402,8 +443,17 @@ impl Session {
         for _ in 0..2 {
             let space = match self.ctx.registry.get(&space_id) {
                 Some(a) => a,
-                None => match store::load_space(&state.db, &space_id).await {
-                    Ok(Some(init)) => self.ctx.registry.get_or_start(init),
+                None => match store::load_space(&state.db, &space_id, self.ctx.registry.statics_tick()).await {
+                    Ok(Some(init)) => {
+                        let tick = init.statics_tick;
+                        let addr = self.ctx.registry.get_or_start(init);
+                        // An element edit that committed after our read and
+                        // found no live space to tell: tell it now.
+                        if self.ctx.registry.edited_since(&space_id, tick) {
+                            let _ = store::push_statics(&state.db, &self.ctx.registry, &space_id).await;
+                        }
+                        addr
+                    }
                     Ok(None) => {
                         self.error(ws, codec, ErrorCode::UnknownSpace, "no such space").await;
                         return Step::Continue;
@@ -421,6 +471,8 @@ impl Session {
             let join = Join { user: user.clone(), link, preferred, resume_token: resume_token.clone() };
             match space.send(join).await {
                 Ok(Ok(())) => {
+                    let left = (claims.expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
+                    self.auth = Some((claims.session_id.clone(), tokio::time::Instant::now() + left));
                     self.joined = Some(Joined {
                         space,
                         space_id: space_id.clone(),
@@ -543,7 +595,7 @@ impl Session {
     }
 
     async fn space_exists(&self, space_id: &str) -> bool {
-        matches!(store::load_space(&self.ctx.state.db, space_id).await, Ok(Some(_)))
+        matches!(store::load_space(&self.ctx.state.db, space_id, 0).await, Ok(Some(_)))
     }
 
     async fn auth_failed(&mut self, ws: &mut Ws, codec: Codec, why: &str) -> Step {
@@ -562,6 +614,16 @@ enum Event {
     Frame(Option<(Codec, Bytes)>),
     Incoming(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
     Tick,
+    /// Something that needs no action (another session's revocation).
+    Nothing,
+}
+
+/// Resolves at `at`; never when there is none.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Resolves when the space closes this session; never while not joined.

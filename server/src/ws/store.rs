@@ -18,6 +18,22 @@ use sea_orm::{
 };
 use tokio::sync::mpsc;
 
+/// Re-reads a space's static elements and hands them to its live actor
+/// (called after an element edit commits, and by a join that may have read
+/// before one).
+pub async fn push_statics(
+    db: &DatabaseConnection,
+    registry: &metaverse_actors::Registry,
+    space_id: &str,
+) -> Result<(), DbErr> {
+    let tick = registry.statics_tick();
+    if registry.get(space_id).is_some() {
+        let rects = static_rects(db, space_id).await?;
+        registry.set_static(space_id, tick, rects);
+    }
+    Ok(())
+}
+
 /// The tiles static elements cover in a space.
 pub async fn static_rects(db: &DatabaseConnection, space_id: &str) -> Result<Vec<Rect>, DbErr> {
     let placed = space_element::Entity::find().filter(space_element::Column::SpaceId.eq(space_id)).all(db).await?;
@@ -39,12 +55,17 @@ pub async fn static_rects(db: &DatabaseConnection, space_id: &str) -> Result<Vec
         .collect())
 }
 
-pub async fn load_space(db: &DatabaseConnection, space_id: &str) -> Result<Option<SpaceInit>, DbErr> {
+/// Loads a space; `statics_tick` must be taken before the call.
+pub async fn load_space(
+    db: &DatabaseConnection,
+    space_id: &str,
+    statics_tick: u64,
+) -> Result<Option<SpaceInit>, DbErr> {
     let Some(s) = space::Entity::find_by_id(space_id.to_owned()).one(db).await? else {
         return Ok(None);
     };
     let statics = static_rects(db, space_id).await?;
-    Ok(Some(SpaceInit { space_id: s.id, width: s.width, height: s.height, statics }))
+    Ok(Some(SpaceInit { space_id: s.id, width: s.width, height: s.height, statics, statics_tick }))
 }
 
 /// Records the user as a member of the space (first join) and returns
