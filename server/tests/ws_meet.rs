@@ -89,3 +89,24 @@ mod last_position {
         }
     }
 }
+
+/// Signing out closes the session's open sockets (4503).
+async fn sign_out_closes_open_sockets(app: TestApp) {
+    let (_, token) = app.user("ada").await;
+    let space_id = space(&app, &token, "5x5").await;
+    let mut ada = WsClient::connect(&app.ws, Codec::MsgPack).await;
+    assert!(matches!(ada.join(&space_id, &token).await, ServerMsg::SpaceJoined { .. }));
+    let (status, _) = app.post("/api/v1/signout", Some(&token), json!({})).await;
+    assert!(status.is_success());
+    let frame = ada.expect_close().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 4503);
+}
+
+mod sign_out {
+    #[tokio::test]
+    async fn sqlite() {
+        if let Some(app) = crate::common::TestApp::start(crate::common::Backend::Sqlite).await {
+            super::sign_out_closes_open_sockets(app).await;
+        }
+    }
+}
