@@ -33,10 +33,87 @@ impl Default for ChatWriterSettings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("chat is unavailable: the message could not be made durable")]
-pub struct ChatUnavailable;
+pub enum ChatWriteError {
+    /// The database did not take it in time; it was not written.
+    #[error("chat is unavailable: the message could not be made durable")]
+    Unavailable,
+    /// The database refused this message for good (its room is gone).
+    #[error("the message was refused by the database (its room no longer exists)")]
+    Rejected,
+}
 
-type Ack = oneshot::Sender<Result<(), ChatUnavailable>>;
+type Ack = oneshot::Sender<Result<(), ChatWriteError>>;
+
+/// Constraint violations are about the rows, not the database's health:
+/// retrying them would only hold up everyone else's messages.
+fn is_permanent(e: &metaverse_schema::sea_orm::DbErr) -> bool {
+    use metaverse_schema::sea_orm::SqlErr;
+    matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_) | SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// One insert, bounded by the deadline: a stalled connection must not keep
+/// the writer (and so every room) waiting past it.
+async fn attempt(
+    db: &DatabaseConnection,
+    rows: Vec<message::Model>,
+    deadline: Instant,
+) -> Result<(), Option<metaverse_schema::sea_orm::DbErr>> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(left, insert_messages(db, rows)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(Some(e)),
+        Err(_) => Err(None),
+    }
+}
+
+/// Writes `rows` before `deadline`, retrying transient failures with
+/// backoff. A batch that hits a constraint is split, so the one bad
+/// message is refused alone. Returns one result per row, in order.
+async fn write_batch(
+    db: DatabaseConnection,
+    rows: Vec<message::Model>,
+    deadline: Instant,
+) -> Vec<Result<(), ChatWriteError>> {
+    let started = Instant::now();
+    let mut results: Vec<Option<Result<(), ChatWriteError>>> = vec![None; rows.len()];
+    let mut pending: Vec<usize> = (0..rows.len()).collect();
+    let mut backoff = Duration::from_millis(10);
+    while !pending.is_empty() {
+        let batch: Vec<message::Model> = pending.iter().map(|&i| rows[i].clone()).collect();
+        match attempt(&db, batch, deadline).await {
+            Ok(()) => {
+                for &i in &pending {
+                    results[i] = Some(Ok(()));
+                }
+                pending.clear();
+            }
+            Err(Some(e)) if is_permanent(&e) => {
+                // Find the culprits one by one; the rest go on.
+                let mut still = Vec::new();
+                for &i in &pending {
+                    match attempt(&db, vec![rows[i].clone()], deadline).await {
+                        Ok(()) => results[i] = Some(Ok(())),
+                        Err(Some(e)) if is_permanent(&e) => results[i] = Some(Err(ChatWriteError::Rejected)),
+                        Err(_) => still.push(i),
+                    }
+                }
+                pending = still;
+            }
+            Err(e) => {
+                metrics::counter!("metaverse_chat_write_retries_total").increment(1);
+                if Instant::now() + backoff >= deadline {
+                    tracing::warn!(error = ?e, "chat batch not durable before its deadline");
+                    break;
+                }
+                tracing::debug!(error = ?e, ?backoff, "chat batch write failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+    metrics::histogram!("metaverse_chat_write_seconds").record(started.elapsed().as_secs_f64());
+    results.into_iter().map(|r| r.unwrap_or(Err(ChatWriteError::Unavailable))).collect()
+}
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -75,37 +152,34 @@ impl ChatWriter {
             return;
         }
         let n = self.batch.len().min(self.settings.batch_max);
-        let batch: Vec<_> = self.batch.drain(..n).collect();
-        let deadline = batch.iter().map(|b| b.2).min().unwrap_or_else(Instant::now) + self.settings.deadline;
-        let rows: Vec<message::Model> = batch.iter().map(|b| b.0.clone()).collect();
-        let db = self.db.clone();
-        metrics::histogram!("metaverse_chat_batch_size").record(n as f64);
-        let write = async move {
-            let started = Instant::now();
-            let mut backoff = Duration::from_millis(10);
-            loop {
-                match insert_messages(&db, rows.clone()).await {
-                    Ok(_) => {
-                        metrics::histogram!("metaverse_chat_write_seconds").record(started.elapsed().as_secs_f64());
-                        return Ok(());
-                    }
-                    Err(e) => {
-                        metrics::counter!("metaverse_chat_write_retries_total").increment(1);
-                        let now = Instant::now();
-                        if now + backoff >= deadline {
-                            tracing::warn!(error = %e, "chat batch not durable before its deadline");
-                            return Err(ChatUnavailable);
-                        }
-                        tracing::debug!(error = %e, ?backoff, "chat batch write failed; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(1));
-                    }
-                }
+        let mut batch: Vec<_> = self.batch.drain(..n).collect();
+        // A message whose sender has already been told it failed must not
+        // be written afterwards.
+        let now = Instant::now();
+        let deadline_of = |at: Instant| at + self.settings.deadline;
+        batch.retain_mut(|b| {
+            if deadline_of(b.2) <= now {
+                let (tx, _) = oneshot::channel();
+                let _ = std::mem::replace(&mut b.1, tx).send(Err(ChatWriteError::Unavailable));
+                metrics::gauge!("metaverse_chat_queue").decrement(1.0);
+                false
+            } else {
+                true
             }
-        };
-        ctx.wait(write.into_actor(self).map(move |result, act, ctx| {
+        });
+        if batch.is_empty() {
+            if !self.batch.is_empty() {
+                self.schedule(ctx);
+            }
+            return;
+        }
+        let deadline = batch.iter().map(|b| deadline_of(b.2)).min().unwrap_or(now);
+        let rows: Vec<message::Model> = batch.iter().map(|b| b.0.clone()).collect();
+        metrics::histogram!("metaverse_chat_batch_size").record(batch.len() as f64);
+        let write = write_batch(self.db.clone(), rows, deadline);
+        ctx.wait(write.into_actor(self).map(move |results, act, ctx| {
             metrics::gauge!("metaverse_chat_queue").decrement(batch.len() as f64);
-            for (_, ack, _) in batch {
+            for ((_, ack, _), result) in batch.into_iter().zip(results) {
                 let _ = ack.send(result);
             }
             if !act.batch.is_empty() {
@@ -159,18 +233,18 @@ impl ChatStore {
     /// Resolves once the message is durable, or with `ChatUnavailable` when
     /// the queue is full or the deadline passes. Never blocks the caller's
     /// thread.
-    pub async fn persist(&self, msg: message::Model) -> Result<(), ChatUnavailable> {
+    pub async fn persist(&self, msg: message::Model) -> Result<(), ChatWriteError> {
         let (ack, rx) = oneshot::channel();
         self.addr.try_send(Persist { msg, ack, at: Instant::now() }).map_err(|_| {
             metrics::counter!("metaverse_chat_refused_total").increment(1);
-            ChatUnavailable
+            ChatWriteError::Unavailable
         })?;
         metrics::gauge!("metaverse_chat_queue").increment(1.0);
-        // The writer answers by the deadline; the extra second covers a
-        // write that was in flight when the deadline passed.
-        match tokio::time::timeout(self.deadline + Duration::from_secs(1), rx).await {
+        // The writer answers by the deadline (each attempt is bounded by
+        // it); this outer bound only guards against a writer that died.
+        match tokio::time::timeout(self.deadline + Duration::from_secs(5), rx).await {
             Ok(Ok(result)) => result,
-            _ => Err(ChatUnavailable),
+            _ => Err(ChatWriteError::Unavailable),
         }
     }
 }

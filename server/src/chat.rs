@@ -7,7 +7,10 @@ use std::sync::Arc;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use metaverse_actors::{Registry, chat_writer::ChatStore};
+use metaverse_actors::{
+    Registry,
+    chat_writer::{ChatStore, ChatWriteError},
+};
 use metaverse_protocol::ServerMsg;
 use metaverse_schema::{
     entity::{chatroom, chatroom_member, message, space, space_member},
@@ -247,7 +250,10 @@ impl ChatService {
             client_id: out.client_id,
             sent_at: now_millis(),
         };
-        self.store.persist(model.clone()).await.map_err(|_| ChatError::Unavailable)?;
+        self.store.persist(model.clone()).await.map_err(|e| match e {
+            ChatWriteError::Unavailable => ChatError::Unavailable,
+            ChatWriteError::Rejected => ChatError::UnknownRoom,
+        })?;
         let view = MessageView::from(model);
         self.registry.deliver_chat(&out.room.space_id, &out.room.id, view.to_server_msg());
         Ok(view)

@@ -7,6 +7,8 @@
 //! instead of skipping it.
 #![allow(dead_code)]
 
+pub mod chat;
+pub mod proxy;
 pub mod ws;
 
 use std::time::Duration;
