@@ -110,6 +110,9 @@ pub struct Leave {
     pub user: UserId,
     pub session_id: u64,
     pub dropped: bool,
+    /// Frames the session had queued but not written (oldest first); they
+    /// head the replay of a resume.
+    pub unsent: Vec<Bytes>,
 }
 
 /// The space's static elements changed (over HTTP), as read at `tick`.
@@ -506,6 +509,16 @@ impl Handler<Leave> for SpaceActor {
             _ => return,
         }
         if msg.dropped {
+            let limit = self.settings.replay_limit;
+            if let Some(m) = self.members.get_mut(&msg.user)
+                && !msg.unsent.is_empty()
+            {
+                // Older than anything buffered since the queue closed.
+                let mut missed = msg.unsent;
+                missed.append(&mut m.missed);
+                missed.truncate(limit);
+                m.missed = missed;
+            }
             self.suspend(&msg.user, msg.session_id, ctx);
         } else {
             self.depart(&msg.user, ctx);

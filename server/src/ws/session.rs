@@ -263,8 +263,16 @@ impl Session {
         }
         // A socket that went away (or was closed by us) holds its presence
         // for the resume grace period; an explicit `leave` already left.
-        if let Some(j) = self.joined.take() {
-            j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: true });
+        if let Some(mut j) = self.joined.take() {
+            // Close the queue first: later frames then come back to the
+            // space as refused (and are buffered there); what is already
+            // queued goes back with the Leave, so a resume misses nothing.
+            j.port.rx.close();
+            let mut unsent = Vec::new();
+            while let Ok(frame) = j.port.rx.try_recv() {
+                unsent.push(frame);
+            }
+            j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: true, unsent });
         }
     }
 
@@ -362,7 +370,9 @@ impl Session {
             }
             ClientMsg::Leave {} => {
                 match self.joined.take() {
-                    Some(j) => j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: false }),
+                    Some(j) => {
+                        j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: false, unsent: Vec::new() })
+                    }
                     None => self.error(ws, codec, ErrorCode::NotJoined, "not in a space").await,
                 }
                 Step::Continue
@@ -419,7 +429,7 @@ impl Session {
         self.auth_failures = 0;
         // Joining while in a space leaves that space first.
         if let Some(j) = self.joined.take() {
-            j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: false });
+            j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: false, unsent: Vec::new() });
         }
         if space_id.len() > 64 {
             self.error(ws, codec, ErrorCode::UnknownSpace, "no such space").await;
