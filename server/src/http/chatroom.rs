@@ -8,7 +8,8 @@ use metaverse_schema::{
     now_millis,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,6 +20,7 @@ use super::{
     error::{ApiError, ErrorBody},
     extract::AuthUser,
     input,
+    space::find_space,
 };
 use crate::{
     chat::{ChatError, MessageView, Outgoing, check_client_id, check_kind},
@@ -131,6 +133,19 @@ pub struct SentMessage {
     pub message: MessageView,
 }
 
+/// Inserts a room with its creator as its first member.
+pub(super) async fn insert_room(txn: &impl ConnectionTrait, room: &chatroom::Model) -> Result<(), sea_orm::DbErr> {
+    chatroom::Entity::insert(chatroom::ActiveModel::from(room.clone())).exec_without_returning(txn).await?;
+    chatroom_member::Entity::insert(chatroom_member::ActiveModel {
+        chatroom_id: Set(room.id.clone()),
+        user_id: Set(room.creator_id.clone()),
+        joined_at: Set(room.created_at),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
 async fn counts(state: &AppState, ids: Vec<String>) -> Result<HashMap<String, u64>, ApiError> {
     let rows: Vec<(String, i64)> = chatroom_member::Entity::find()
         .select_only()
@@ -174,10 +189,7 @@ pub async fn list(
     _caller: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let space_id = path.into_inner();
-    if space::Entity::find_by_id(space_id.clone()).one(&state.db).await?.is_none() {
-        return Err(ApiError::invalid("spaceId", "no such space"));
-    }
+    let space_id = find_space(&state, &path).await?.id;
     let rooms = chatroom::Entity::find()
         .filter(chatroom::Column::SpaceId.eq(space_id))
         .order_by_asc(chatroom::Column::Id)
@@ -205,9 +217,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
-    if space::Entity::find_by_id(body.space_id.clone()).one(&state.db).await?.is_none() {
-        return Err(ApiError::invalid("spaceId", "no such space"));
-    }
+    find_space(&state, &body.space_id).await?;
     if !state.chat.in_space(&body.space_id, &caller.0.user_id).await? {
         return Err(ApiError::forbidden("not a member of this space"));
     }
@@ -226,14 +236,7 @@ pub async fn create(
         created_at: now,
     };
     let txn = state.db.begin().await?;
-    chatroom::Entity::insert(chatroom::ActiveModel::from(room.clone())).exec_without_returning(&txn).await?;
-    chatroom_member::Entity::insert(chatroom_member::ActiveModel {
-        chatroom_id: Set(room.id.clone()),
-        user_id: Set(caller.0.user_id.clone()),
-        joined_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await?;
+    insert_room(&txn, &room).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(ChatroomResponse { chatroom: view(room, 1) }))
 }

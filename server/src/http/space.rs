@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use metaverse_actors::{Grid, Rect};
 use metaverse_schema::{
-    entity::{chatroom, chatroom_member, element, map, map_element, space, space_element, space_member},
+    entity::{chatroom, element, map, map_element, space, space_element, space_member},
     now_millis,
 };
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
@@ -129,7 +129,7 @@ async fn refresh_live_grid(state: &AppState, space_id: &str) -> Result<(), ApiEr
     Ok(())
 }
 
-async fn find_space(state: &AppState, id: &str) -> Result<space::Model, ApiError> {
+pub(super) async fn find_space(state: &AppState, id: &str) -> Result<space::Model, ApiError> {
     space::Entity::find_by_id(id.to_owned())
         .one(&state.db)
         .await?
@@ -217,25 +217,16 @@ pub async fn create(
     .exec_without_returning(&txn)
     .await?;
     // Every space starts with a `general` room, its creator a member.
-    let general = new_id();
-    chatroom::Entity::insert(chatroom::ActiveModel {
-        id: Set(general.clone()),
-        space_id: Set(space_id.clone()),
-        name: Set("general".into()),
-        description: Set(None),
-        passcode_hash: Set(None),
-        creator_id: Set(caller.0.user_id.clone()),
-        created_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    chatroom_member::Entity::insert(chatroom_member::ActiveModel {
-        chatroom_id: Set(general),
-        user_id: Set(caller.0.user_id.clone()),
-        joined_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await?;
+    let general = chatroom::Model {
+        id: new_id(),
+        space_id: space_id.clone(),
+        name: "general".into(),
+        description: None,
+        passcode_hash: None,
+        creator_id: caller.0.user_id.clone(),
+        created_at: now,
+    };
+    super::chatroom::insert_room(&txn, &general).await?;
     // Chunked: SQLite caps bound parameters per statement.
     for chunk in copies.chunks(500) {
         space_element::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
