@@ -35,7 +35,7 @@ impl From<ChatError> for ApiError {
             ChatError::Forbidden(m) => ApiError::forbidden(m),
             ChatError::RateLimited => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", e.to_string()),
             ChatError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "chat-unavailable", e.to_string()),
-            ChatError::Db(e) => ApiError::internal(e),
+            ChatError::Db(e) => e.into(),
         }
     }
 }

@@ -64,8 +64,25 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Whether the database is unreachable (as opposed to a query being wrong):
+/// clients should retry later, so that is 503, not 500.
+fn is_unavailable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error as Sqlx};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => {
+            matches!(**x, Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed)
+        }
+        _ => false,
+    }
+}
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
+        if is_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; retry");
+        }
         Self::internal(e)
     }
 }
@@ -81,7 +98,8 @@ impl From<crate::auth::AuthError> for ApiError {
         use crate::auth::AuthError::*;
         match e {
             InvalidToken | Revoked | Reused { .. } => Self::forbidden(e.to_string()),
-            Crypto(_) | Db(_) => Self::internal(e),
+            Db(db) => db.into(),
+            Crypto(_) => Self::internal(e),
         }
     }
 }
