@@ -110,3 +110,36 @@ mod sign_out {
         }
     }
 }
+
+/// Past `--ws-max-connections` a new connection is dropped at accept; a
+/// closed one frees its place.
+async fn connection_cap_refuses_the_excess(app: TestApp) {
+    let first = WsClient::connect(&app.ws, Codec::Json).await;
+    let mut second = WsClient::connect(&app.ws, Codec::Json).await;
+    assert!(WsClient::connect_with(&app.ws, Codec::Json, &[]).await.is_err(), "the third is refused");
+    second.send(&ClientMsg::Heartbeat {}).await;
+    assert_eq!(second.recv().await, ServerMsg::Heartbeat {}, "the admitted ones work");
+    drop(first);
+    // The place frees when the server notices the close; retry until then.
+    let deadline = std::time::Instant::now() + common::ws::PATIENCE;
+    loop {
+        if let Ok((mut third, _)) = WsClient::connect_with(&app.ws, Codec::Json, &[]).await {
+            third.send(&ClientMsg::Heartbeat {}).await;
+            if matches!(third.next().await, common::ws::Received::Msg(ServerMsg::Heartbeat {})) {
+                break;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the freed place was never reused");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+mod connection_cap {
+    #[tokio::test]
+    async fn sqlite() {
+        let app = crate::common::TestApp::start_with(crate::common::Backend::Sqlite, |cfg| cfg.ws_max_connections = 2)
+            .await
+            .expect("sqlite always runs");
+        super::connection_cap_refuses_the_excess(app).await;
+    }
+}
