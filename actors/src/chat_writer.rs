@@ -152,21 +152,15 @@ impl ChatWriter {
             return;
         }
         let n = self.batch.len().min(self.settings.batch_max);
-        let mut batch: Vec<_> = self.batch.drain(..n).collect();
         // A message whose sender has already been told it failed must not
         // be written afterwards.
         let now = Instant::now();
         let deadline_of = |at: Instant| at + self.settings.deadline;
-        batch.retain_mut(|b| {
-            if deadline_of(b.2) <= now {
-                let (tx, _) = oneshot::channel();
-                let _ = std::mem::replace(&mut b.1, tx).send(Err(ChatWriteError::Unavailable));
-                metrics::gauge!("metaverse_chat_queue").decrement(1.0);
-                false
-            } else {
-                true
-            }
-        });
+        let (expired, batch): (Vec<_>, Vec<_>) = self.batch.drain(..n).partition(|b| deadline_of(b.2) <= now);
+        metrics::gauge!("metaverse_chat_queue").decrement(expired.len() as f64);
+        for (_, ack, _) in expired {
+            let _ = ack.send(Err(ChatWriteError::Unavailable));
+        }
         if batch.is_empty() {
             if !self.batch.is_empty() {
                 self.schedule(ctx);

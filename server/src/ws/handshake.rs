@@ -59,7 +59,6 @@ pub fn choose_subprotocol(offered: Option<&str>) -> Option<(&'static str, Codec)
     })
 }
 
-#[allow(clippy::result_large_err)]
 fn refuse(status: StatusCode, why: &str) -> ErrorResponse {
     let mut resp = ErrorResponse::new(Some(why.to_owned()));
     *resp.status_mut() = status;
