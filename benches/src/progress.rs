@@ -1,0 +1,30 @@
+//! Progress bars on stderr (hidden when stderr is not a terminal).
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A bar counting `len` things (users signed up, sockets joined).
+pub fn counter(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} {elapsed} {wide_msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(what.to_owned());
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+/// A bar over a run of `total` seconds, with live figures as its message.
+pub fn timer(total: Duration, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(total.as_millis() as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {elapsed}/{duration} {wide_msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(what.to_owned());
+    pb
+}

@@ -1,0 +1,361 @@
+//! One bot of a fleet: a client that joins its space (and chat room),
+//! waits for the start, then walks and/or chats at its rates while it
+//! matches everything it receives to the send it came from.
+
+use std::{
+    collections::HashSet,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use tokio::{
+    sync::{Semaphore, mpsc, watch},
+    time::{Interval, MissedTickBehavior},
+};
+
+use super::{
+    fleet::{Go, Plan},
+    walker::{InFlight, Walker},
+};
+use crate::{
+    client::{Client, Recv, Target},
+    metrics::{Lat, Shared, Tally},
+    sendlog::SendLog,
+    wire::{Event, In, Out, for_each_event},
+};
+
+const REPLY_LIMIT: Duration = Duration::from_secs(15);
+
+pub struct BotCtx {
+    pub target: Target,
+    pub shared: Arc<Shared>,
+    pub moves: SendLog,
+    pub chats: SendLog,
+    pub plan: Plan,
+}
+
+pub enum Ready {
+    Joined { idx: u32, user_id: String },
+    Failed { why: String },
+}
+
+/// Runs bot `idx` to the end of the drain; returns its space and the ids
+/// of its acknowledged chat messages.
+pub async fn run(
+    ctx: Arc<BotCtx>,
+    idx: u32,
+    ready: mpsc::Sender<Ready>,
+    mut go: watch::Receiver<Option<Arc<Go>>>,
+    limit: Arc<Semaphore>,
+) -> (u32, Vec<String>) {
+    let space_idx = ctx.plan.space_of[idx as usize];
+    let joined = {
+        let _permit = limit.acquire().await.expect("semaphore open");
+        setup(&ctx, idx).await
+    };
+    let (client, spawn, size) = match joined {
+        Ok((client, user_id, spawn, size)) => {
+            let _ = ready.send(Ready::Joined { idx, user_id }).await;
+            (client, spawn, size)
+        }
+        Err(e) => {
+            let _ = ready.send(Ready::Failed { why: short(&e) }).await;
+            return (space_idx, Vec::new());
+        }
+    };
+    drop(ready);
+    let Ok(go) = go.wait_for(|g| g.is_some()).await.map(|g| g.clone().expect("some")) else {
+        return (space_idx, Vec::new());
+    };
+    let mut bot = Bot::new(ctx.clone(), idx, go, spawn, size);
+    let acked = bot.live(client).await;
+    (space_idx, acked)
+}
+
+/// "context: root cause", short enough to group failures by.
+fn short(e: &anyhow::Error) -> String {
+    let s = format!("{e:#}");
+    s.chars().take(120).collect()
+}
+
+async fn setup(ctx: &BotCtx, idx: u32) -> anyhow::Result<(Client, String, (i32, i32), (i32, i32))> {
+    let plan = &ctx.plan;
+    let space = &plan.spaces[plan.space_of[idx as usize] as usize];
+    let user = &plan.users[idx as usize];
+    let source = ctx.target.source(idx as usize, plan.source_ips);
+    let mut client = tokio::time::timeout(REPLY_LIMIT, Client::connect(&ctx.target, source))
+        .await
+        .map_err(|_| anyhow::anyhow!("connect timed out"))??;
+    let joined = client.join(&space.id, &user.token, ctx.target.batch, REPLY_LIMIT).await?;
+    if plan.chat_rate.is_some()
+        && let Some(room) = &space.room
+    {
+        client.chat_join(room, REPLY_LIMIT).await?;
+    }
+    Ok((client, joined.user_id, (joined.spawn.x, joined.spawn.y), (joined.space.width, joined.space.height)))
+}
+
+struct Bot {
+    ctx: Arc<BotCtx>,
+    idx: u32,
+    go: Arc<Go>,
+    base: u32,
+    /// Per peer of the space: the last of its move sends matched.
+    seen: Vec<u32>,
+    walker: Walker,
+    in_flight: InFlight,
+    rng: StdRng,
+    /// Chat sends not acknowledged yet.
+    pending: HashSet<u32>,
+    acked: Vec<String>,
+    tally: Tally,
+    /// Own moves in the window, for the expected deliveries.
+    window_sent: u64,
+    window_rejected: u64,
+    // Window bounds in the send logs' microseconds.
+    win: (u64, u64),
+}
+
+/// An interval that never fires when absent.
+async fn tick(i: &mut Option<Interval>) {
+    match i {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+fn every(start: Instant, per_second: f64, rng: &mut StdRng) -> Interval {
+    let period = Duration::from_secs_f64(1.0 / per_second);
+    let phase = period.mul_f64(rng.gen_range(0.0..1.0));
+    let mut i = tokio::time::interval_at((start + phase).into(), period);
+    // Never catch up in a burst: the server's rate limit would refuse it.
+    i.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    i
+}
+
+impl Bot {
+    fn new(ctx: Arc<BotCtx>, idx: u32, go: Arc<Go>, spawn: (i32, i32), size: (i32, i32)) -> Self {
+        let space = &ctx.plan.spaces[ctx.plan.space_of[idx as usize] as usize];
+        let mut rng = StdRng::seed_from_u64(rand::random());
+        let win = (ctx.moves.micros(go.measure_start), ctx.moves.micros(go.measure_end));
+        Self {
+            base: space.base,
+            seen: vec![0; space.len as usize],
+            walker: Walker::new(spawn, size, &mut rng),
+            in_flight: InFlight::new(spawn),
+            rng,
+            pending: HashSet::new(),
+            acked: Vec::new(),
+            tally: Tally::default(),
+            window_sent: 0,
+            window_rejected: 0,
+            win,
+            ctx,
+            idx,
+            go,
+        }
+    }
+
+    fn in_window(&self, us: u64) -> bool {
+        us >= self.win.0 && us < self.win.1
+    }
+
+    async fn live(&mut self, mut client: Client) -> Vec<String> {
+        let plan = &self.ctx.plan;
+        let mut steps = plan.walk_rate.map(|r| every(self.go.start, r, &mut self.rng));
+        let mut chats = plan.chat_rate.map(|r| every(self.go.start, r, &mut self.rng));
+        let room = plan.spaces[plan.space_of[self.idx as usize] as usize].room.clone();
+        let content_bytes = plan.content_bytes;
+        let mut flush = tokio::time::interval(Duration::from_secs(1));
+        let stop = tokio::time::sleep_until(self.go.measure_end.into());
+        let drain = tokio::time::sleep_until(self.go.drain_end.into());
+        tokio::pin!(stop, drain);
+        let mut sending = true;
+        let mut open = true;
+        loop {
+            tokio::select! {
+                r = client.recv() => match r {
+                    Recv::Data(m) => {
+                        if self.on_frame(m) {
+                            self.flush();
+                        }
+                    }
+                    Recv::Closed(why) => {
+                        self.tally.disconnect(why);
+                        open = false;
+                        break;
+                    }
+                },
+                _ = tick(&mut steps), if sending => {
+                    let (x, y) = self.walker.step(&mut self.rng);
+                    let now = Instant::now();
+                    let seq = self.ctx.moves.record(self.idx, x, y, now);
+                    self.in_flight.sent(seq, (x, y), now);
+                    self.tally.counts.live_moves += 1;
+                    if self.in_window(self.ctx.moves.micros(now)) {
+                        self.tally.counts.moves_sent += 1;
+                        self.window_sent += 1;
+                    }
+                    if let Err(e) = client.send(&Out::Move { x, y }).await {
+                        self.tally.disconnect(format!("send failed: {e}"));
+                        open = false;
+                        break;
+                    }
+                }
+                _ = tick(&mut chats), if sending && room.is_some() => {
+                    let now = Instant::now();
+                    let seq = self.ctx.chats.record(self.idx, 0, 0, now);
+                    let tag = format!("b{:x}.{}.{}", self.go.run, self.idx, seq);
+                    let mut content = format!("{tag} ");
+                    while content.len() < content_bytes {
+                        content.push('x');
+                    }
+                    self.pending.insert(seq);
+                    if self.in_window(self.ctx.chats.micros(now)) {
+                        self.tally.counts.chat_sent += 1;
+                    }
+                    let msg = Out::ChatMessage { chatroom_id: room.as_deref().unwrap_or_default(), content: &content, client_id: &tag };
+                    if let Err(e) = client.send(&msg).await {
+                        self.tally.disconnect(format!("send failed: {e}"));
+                        open = false;
+                        break;
+                    }
+                }
+                _ = flush.tick() => self.flush(),
+                _ = &mut stop, if sending => sending = false,
+                _ = &mut drain => break,
+            }
+        }
+        self.tally.counts.chat_unacked += self.pending.len() as u64;
+        let members = self.go.joined[self.ctx.plan.space_of[self.idx as usize] as usize] as u64;
+        self.tally.counts.moves_expected_views +=
+            self.window_sent.saturating_sub(self.window_rejected) * members.saturating_sub(1);
+        self.flush();
+        if open {
+            client.close().await;
+        }
+        std::mem::take(&mut self.acked)
+    }
+
+    fn flush(&mut self) {
+        self.ctx.shared.flush(self.idx as usize, &mut self.tally);
+    }
+
+    /// Handles one frame; returns whether the tally is due for a flush.
+    fn on_frame(&mut self, m: tokio_tungstenite::tungstenite::Message) -> bool {
+        let now = Instant::now();
+        let now_us = self.ctx.moves.micros(now);
+        let counted = self.in_window(now_us);
+        let binary = m.is_binary();
+        let data = m.into_data();
+        let n = for_each_event(&data, binary, |e| self.on_event(e, now_us));
+        self.tally.counts.live_events += n as u64;
+        if counted {
+            self.tally.counts.frames += 1;
+            self.tally.counts.bytes += data.len() as u64;
+            self.tally.counts.events += n as u64;
+        }
+        self.tally.full()
+    }
+
+    fn on_event(&mut self, e: Event<'_>, now_us: u64) {
+        let msg = match e {
+            Event::Msg(m) => m,
+            Event::Unknown(kind) => {
+                self.tally.counts.unknown_events += 1;
+                self.tally.error(&format!("(harness) unknown event: {kind}"));
+                return;
+            }
+        };
+        match msg {
+            In::Movement { user_id, x, y } => {
+                let Some(&peer) = self.go.ids.get(&*user_id) else { return };
+                let local = peer.wrapping_sub(self.base) as usize;
+                if peer == self.idx || local >= self.seen.len() {
+                    return;
+                }
+                match self.ctx.moves.match_move(peer, x, y, self.seen[local], self.win.0) {
+                    Some(m) => {
+                        self.seen[local] = m.seq;
+                        let lat = now_us.saturating_sub(m.at_us);
+                        self.in_flight.latency(Duration::from_micros(lat), self.ctx.moves.instant(now_us));
+                        if self.in_window(m.at_us) {
+                            self.tally.counts.moves_seen += 1;
+                            self.tally.counts.moves_skipped += m.skipped as u64;
+                            self.tally.latency(Lat::Move, lat);
+                        }
+                    }
+                    None => {
+                        if self.in_window(now_us) {
+                            self.tally.counts.moves_unmatched += 1;
+                        }
+                    }
+                }
+            }
+            In::MovementRejected { x, y } => {
+                self.walker.rejected(x, y);
+                // Counted in the window of the refused send when known.
+                let now = self.ctx.moves.instant(now_us);
+                let sent = self.in_flight.rejected(x, y, now).and_then(|seq| self.ctx.moves.reject(self.idx, seq));
+                if sent.is_none() {
+                    self.tally.counts.moves_rejections_unattributed += 1;
+                }
+                if self.in_window(sent.unwrap_or(now_us)) {
+                    self.tally.counts.moves_rejected += 1;
+                    self.window_rejected += 1;
+                }
+            }
+            In::ChatMessage { id, client_id, content, .. } => {
+                let tag = client_id.as_deref().unwrap_or_else(|| content.split(' ').next().unwrap_or_default());
+                let Some((run, from, seq)) = parse_tag(tag) else { return };
+                if run != self.go.run {
+                    return;
+                }
+                let sent = self.ctx.chats.sent_at(from, seq);
+                if from == self.idx {
+                    if self.pending.remove(&seq) {
+                        self.acked.push(id.into_owned());
+                        self.tally.counts.live_acks += 1;
+                        if let Some(sent_us) = sent.filter(|&s| self.in_window(s)) {
+                            self.tally.counts.chat_acked += 1;
+                            self.tally.latency(Lat::ChatAck, now_us.saturating_sub(sent_us));
+                        }
+                    }
+                } else {
+                    match sent {
+                        Some(sent_us) if self.in_window(sent_us) => {
+                            self.tally.counts.chat_delivered += 1;
+                            self.tally.latency(Lat::ChatDeliver, now_us.saturating_sub(sent_us));
+                        }
+                        Some(_) => {}
+                        None => self.tally.counts.chat_unmatched += 1,
+                    }
+                }
+            }
+            In::Error { code, .. } => self.tally.error(&code),
+            _ => {}
+        }
+    }
+}
+
+/// `b<run hex>.<bot>.<seq>` → (run, bot, seq).
+fn parse_tag(tag: &str) -> Option<(u32, u32, u32)> {
+    let mut it = tag.strip_prefix('b')?.split('.');
+    let run = u32::from_str_radix(it.next()?, 16).ok()?;
+    let from = it.next()?.parse().ok()?;
+    let seq = it.next()?.parse().ok()?;
+    Some((run, from, seq))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tags_round_trip() {
+        assert_eq!(super::parse_tag("bff.12.3"), Some((255, 12, 3)));
+        assert_eq!(super::parse_tag("hello"), None);
+        assert_eq!(super::parse_tag("b1.2"), None);
+    }
+}

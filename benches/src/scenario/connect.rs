@@ -1,0 +1,252 @@
+//! `connect`: ramps to N sockets that join and idle. Socket i is user
+//! i mod U in space i / U, so few users (each sign-up costs an argon2
+//! hash) cover many sockets. Reports the connect-and-join rate, connect
+//! and join latencies and, with --server-pid, the server's RSS per socket.
+//! Sockets are spread over several loopback source addresses so the
+//! ephemeral port range (about 28k ports per address) does not cap N.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use super::{Env, prepare, walk::batch_note};
+use crate::{
+    cli::{Cli, ConnectArgs},
+    client::{Client, Recv, Target},
+    metrics::{Lat, LatencySummary, Shared, Tally},
+    procstat, progress,
+    report::{ConnectSummary, Report},
+    setup::User,
+};
+
+const STEP_LIMIT: Duration = Duration::from_secs(15);
+/// After the last join, before RSS is read.
+const SETTLE: Duration = Duration::from_secs(2);
+
+enum Outcome {
+    Joined,
+    Failed(String),
+}
+
+struct Socket {
+    target: Target,
+    space: String,
+    user: User,
+    source: Option<std::net::Ipv4Addr>,
+}
+
+pub async fn run(cli: &Cli, args: ConnectArgs) -> anyhow::Result<()> {
+    let n = args.sockets as usize;
+    let users = (args.users.unwrap_or(200) as usize).min(n);
+    let spaces = n.div_ceil(users);
+    let mut env = Env::new(cli, n).await?;
+    // Idle sockets read little: a small eagerly allocated read buffer.
+    env.target.read_buffer = 4096;
+    let prep = prepare(&env, &args.setup, users, spaces, false).await?;
+    let server_pid = env.server.as_ref().map(|s| s.pid);
+    let rss = |pid: Option<u32>| pid.and_then(procstat::rss_kib);
+    let me = Some(std::process::id());
+    let (server_before, harness_before) = (rss(server_pid), rss(me));
+
+    let shared = Arc::new(Shared::new());
+    let open = Arc::new(AtomicU64::new(0));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (res_tx, mut res_rx) = mpsc::channel::<Outcome>(4096);
+    let limit = Arc::new(Semaphore::new(args.concurrency as usize));
+    let started = Instant::now();
+    let spawner = {
+        let (shared, open, limit, target) = (shared.clone(), open.clone(), limit.clone(), env.target.clone());
+        let (users, space_ids) = (prep.users.clone(), prep.spaces.clone());
+        let (ramp, source_ips) = (args.ramp_rate, args.source_ips);
+        tokio::spawn(async move {
+            let mut pace = (ramp > 0).then(|| tokio::time::interval(Duration::from_secs_f64(1.0 / ramp as f64)));
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..n {
+                if let Some(p) = &mut pace {
+                    p.tick().await;
+                }
+                let permit = limit.clone().acquire_owned().await.expect("semaphore open");
+                let s = Socket {
+                    target: target.clone(),
+                    space: space_ids[i / users.len()].clone(),
+                    user: users[i % users.len()].clone(),
+                    source: target.source(i, source_ips),
+                };
+                let (shared, open, res, stop) = (shared.clone(), open.clone(), res_tx.clone(), stop_rx.clone());
+                tasks.spawn(async move {
+                    socket(s, i, permit, shared, open, res, stop).await;
+                });
+            }
+            drop(res_tx);
+            while tasks.join_next().await.is_some() {}
+        })
+    };
+
+    let pb = progress::counter(n as u64, "sockets");
+    let mut joined = 0u32;
+    let mut failures: BTreeMap<String, u64> = BTreeMap::new();
+    let mut last_join = started;
+    while let Some(r) = res_rx.recv().await {
+        match r {
+            Outcome::Joined => {
+                joined += 1;
+                last_join = Instant::now();
+            }
+            Outcome::Failed(why) => {
+                *failures.entry(why).or_default() += 1;
+                pb.set_message(format!("{} failed", failures.values().sum::<u64>()));
+            }
+        }
+        pb.inc(1);
+        if pb.position() == n as u64 {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    let ramp = last_join.duration_since(started);
+
+    tokio::time::sleep(SETTLE).await;
+    let (server_after, harness_after) = (rss(server_pid), rss(me));
+    let hold_start = Instant::now();
+    let pb = progress::timer(args.hold, "holding");
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    while hold_start.elapsed() < args.hold {
+        tick.tick().await;
+        pb.set_position(hold_start.elapsed().as_millis() as u64);
+        pb.set_message(format!("{} open", open.load(Relaxed)));
+    }
+    pb.finish_and_clear();
+    let hold_end = Instant::now();
+    let open_at_end = open.load(Relaxed);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(30), spawner).await;
+
+    let per = |before: Option<u64>, after: Option<u64>| match (before, after) {
+        (Some(b), Some(a)) if joined > 0 => Some((a as f64 - b as f64) / joined as f64),
+        _ => None,
+    };
+    let totals = shared.counters.totals();
+    let mut report = Report {
+        scenario: "connect",
+        title: format!(
+            "connect: {n} sockets ({users} users × {spaces} spaces), {} in flight{}, {} codec{}, held {:.0} s",
+            args.concurrency,
+            if args.ramp_rate > 0 { format!(", at most {}/s", args.ramp_rate) } else { String::new() },
+            env.codec.name(),
+            batch_note(cli),
+            args.hold.as_secs_f64()
+        ),
+        params: json!({
+            "sockets": n, "users": users, "spaces": spaces, "concurrency": args.concurrency,
+            "ramp_rate": args.ramp_rate, "hold_s": args.hold.as_secs_f64(), "source_ips": args.source_ips,
+            "codec": env.codec.name(), "threads": crate::threads(),
+        }),
+        window_seconds: hold_end.duration_since(hold_start).as_secs_f64(),
+        connect: Some(ConnectSummary {
+            sockets: n as u32,
+            joined,
+            failed: failures.values().sum(),
+            ramp_seconds: ramp.as_secs_f64(),
+            joins_per_second: joined as f64 / ramp.as_secs_f64().max(1e-9),
+            open_at_end,
+            source_addresses: env.target.source(0, args.source_ips).map_or(1, |_| args.source_ips),
+            server_rss_before_kib: server_before,
+            server_rss_after_kib: server_after,
+            server_rss_per_socket_kib: per(server_before, server_after),
+            harness_rss_per_socket_kib: per(harness_before, harness_after),
+        }),
+        connect_latency: Some(LatencySummary::of(&shared.histogram(Lat::Connect))),
+        join_latency: Some(LatencySummary::of(&shared.histogram(Lat::Join))),
+        errors: shared.errors(),
+        disconnects: shared.disconnects(),
+        server_ramp: env.server.as_ref().map(|s| s.summary(started, last_join + Duration::from_millis(999))),
+        ..Default::default()
+    };
+    report.setup = crate::report::SetupSummary {
+        users,
+        user_counts: prep.counts,
+        spaces,
+        setup_seconds: prep.seconds,
+        joined,
+        join_failures: failures,
+        join_seconds: ramp.as_secs_f64(),
+        open_file_limit: env.nofile,
+    };
+    if totals.unknown_events > 0 {
+        report.notes.push(format!("{} events of unknown type", totals.unknown_events));
+    }
+    env.proc_summaries(&mut report, hold_start, hold_end);
+    report.notes.push(format!(
+        "server RSS per socket is the RSS growth from before the first connect to {SETTLE:?} after the last join \
+         over the sockets joined, so it includes {spaces} live space(s) of {users} members; a server process that \
+         held many sockets before keeps that memory, so measure on a fresh one"
+    ));
+    report.print(args.output.json)
+}
+
+/// One socket: connect, join, report, then idle (answering pings) until
+/// told to stop.
+async fn socket(
+    s: Socket,
+    i: usize,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+    open: Arc<AtomicU64>,
+    res: mpsc::Sender<Outcome>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tally = Tally::default();
+    let t0 = Instant::now();
+    let client = match tokio::time::timeout(STEP_LIMIT, Client::connect(&s.target, s.source)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return fail(&res, format!("{e:#}")).await,
+        Err(_) => return fail(&res, "connect timed out".into()).await,
+    };
+    tally.latency(Lat::Connect, t0.elapsed().as_micros() as u64);
+    let mut client = client;
+    let t1 = Instant::now();
+    if let Err(e) = client.join(&s.space, &s.user.token, s.target.batch, STEP_LIMIT).await {
+        return fail(&res, format!("{e:#}")).await;
+    }
+    tally.latency(Lat::Join, t1.elapsed().as_micros() as u64);
+    drop(permit);
+    open.fetch_add(1, Relaxed);
+    shared.flush(i, &mut tally);
+    let _ = res.send(Outcome::Joined).await;
+    drop(res);
+    let mut events = 0u64;
+    loop {
+        tokio::select! {
+            r = client.recv() => match r {
+                Recv::Data(_) => events += 1,
+                Recv::Closed(why) => {
+                    if !*stop.borrow() {
+                        tally.disconnect(why);
+                    }
+                    open.fetch_sub(1, Relaxed);
+                    tally.counts.frames += events;
+                    shared.flush(i, &mut tally);
+                    return;
+                }
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    open.fetch_sub(1, Relaxed);
+    tally.counts.frames += events;
+    shared.flush(i, &mut tally);
+    client.close().await;
+}
+
+async fn fail(res: &mpsc::Sender<Outcome>, why: String) {
+    let why: String = why.chars().take(120).collect();
+    let _ = res.send(Outcome::Failed(why)).await;
+}

@@ -1,0 +1,262 @@
+//! A fleet of bots: every bot connects and joins its space (and room),
+//! then all start together; they load the server through a warm-up and
+//! the measured window, then read on through the drain and close.
+
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rustc_hash::FxHashMap;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use super::{
+    Env,
+    bot::{self, BotCtx, Ready},
+};
+use crate::{cli::TimingArgs, metrics::Shared, progress, report::Report, sendlog::SendLog, setup::User};
+
+/// Connects and joins in flight at once.
+const JOIN_CONCURRENCY: usize = 128;
+
+pub struct SpacePlan {
+    pub id: String,
+    /// The chat room its members post in, if they chat.
+    pub room: Option<String>,
+    /// Its members are bots base .. base + len.
+    pub base: u32,
+    pub len: u32,
+}
+
+pub struct Plan {
+    pub spaces: Vec<SpacePlan>,
+    /// Bot i is users[i], in spaces[space_of[i]].
+    pub users: Vec<User>,
+    pub space_of: Vec<u32>,
+    /// Steps per second per bot.
+    pub walk_rate: Option<f64>,
+    /// Chat messages per second per bot.
+    pub chat_rate: Option<f64>,
+    pub content_bytes: usize,
+    pub timing: TimingArgs,
+    pub source_ips: u8,
+}
+
+impl Plan {
+    /// Bots in `spaces` spaces of `per_space` each, bot i in space i / per_space.
+    pub fn even(
+        users: Vec<User>,
+        space_ids: &[String],
+        rooms: Option<&[String]>,
+        per_space: u32,
+        timing: TimingArgs,
+        source_ips: Option<u8>,
+    ) -> Self {
+        let n = users.len() as u32;
+        let spaces = space_ids
+            .iter()
+            .enumerate()
+            .map(|(s, id)| {
+                let base = s as u32 * per_space;
+                SpacePlan {
+                    id: id.clone(),
+                    room: rooms.map(|r| r[s].clone()),
+                    base,
+                    len: per_space.min(n.saturating_sub(base)),
+                }
+            })
+            .collect();
+        Self {
+            spaces,
+            space_of: (0..n).map(|i| i / per_space).collect(),
+            users,
+            walk_rate: None,
+            chat_rate: None,
+            content_bytes: 64,
+            timing,
+            // About 28k ephemeral ports per source address.
+            source_ips: source_ips.unwrap_or_else(|| n.div_ceil(20_000).clamp(1, 250) as u8),
+        }
+    }
+}
+
+/// The start signal: who is who, and the run's timeline.
+pub struct Go {
+    /// userId → bot index, for everyone who joined.
+    pub ids: FxHashMap<Box<str>, u32>,
+    /// Bots that joined, per space.
+    pub joined: Vec<u32>,
+    pub start: Instant,
+    pub measure_start: Instant,
+    pub measure_end: Instant,
+    pub drain_end: Instant,
+    /// This run's tag in chat messages.
+    pub run: u32,
+}
+
+pub struct Outcome {
+    pub joined: u32,
+    pub join_failures: BTreeMap<String, u64>,
+    pub join_time: Duration,
+    pub measure_start: Instant,
+    pub measure_end: Instant,
+    pub shared: Arc<Shared>,
+    /// Acknowledged chat message ids, per space.
+    pub acked: Vec<Vec<String>>,
+}
+
+pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
+    let n = plan.users.len();
+    let epoch = Instant::now();
+    let shared = Arc::new(Shared::new());
+    let move_ring = plan.walk_rate.map_or(1, |r| (r * 8.0).clamp(32.0, 128.0) as usize);
+    let chat_ring = plan.chat_rate.map_or(1, |r| (r * 10.0).clamp(16.0, 1024.0) as usize);
+    let ctx = Arc::new(BotCtx {
+        target: env.target.clone(),
+        shared: shared.clone(),
+        moves: SendLog::new(epoch, if plan.walk_rate.is_some() { n } else { 0 }, move_ring),
+        chats: SendLog::new(epoch, if plan.chat_rate.is_some() { n } else { 0 }, chat_ring),
+        plan,
+    });
+    let (ready_tx, mut ready_rx) = mpsc::channel(1024);
+    let (go_tx, go_rx) = watch::channel(None);
+    let limit = Arc::new(Semaphore::new(JOIN_CONCURRENCY));
+    let mut bots = tokio::task::JoinSet::new();
+    let joining = Instant::now();
+    for i in 0..n as u32 {
+        bots.spawn(bot::run(ctx.clone(), i, ready_tx.clone(), go_rx.clone(), limit.clone()));
+    }
+    drop(ready_tx);
+
+    let pb = progress::counter(n as u64, "joining");
+    let mut ids = FxHashMap::default();
+    let mut joined = vec![0u32; ctx.plan.spaces.len()];
+    let mut failures: BTreeMap<String, u64> = BTreeMap::new();
+    while let Some(r) = ready_rx.recv().await {
+        match r {
+            Ready::Joined { idx, user_id } => {
+                ids.insert(user_id.into_boxed_str(), idx);
+                joined[ctx.plan.space_of[idx as usize] as usize] += 1;
+            }
+            Ready::Failed { why } => {
+                *failures.entry(why).or_default() += 1;
+                pb.set_message(format!("{} failed", failures.values().sum::<u64>()));
+            }
+        }
+        pb.inc(1);
+        if pb.position() == n as u64 {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    let join_time = joining.elapsed();
+    let joined_total = ids.len() as u32;
+    if joined_total == 0 {
+        anyhow::bail!("no client joined: {failures:?}");
+    }
+
+    let t = &ctx.plan.timing;
+    let start = Instant::now() + Duration::from_millis(100);
+    let go = Arc::new(Go {
+        ids,
+        joined,
+        start,
+        measure_start: start + t.warmup,
+        measure_end: start + t.warmup + t.duration,
+        drain_end: start + t.warmup + t.duration + t.drain,
+        run: rand::random::<u32>() & 0xffff,
+    });
+    let _ = go_tx.send(Some(go.clone()));
+
+    let total = go.drain_end.duration_since(start);
+    let pb = progress::timer(total, "running");
+    let mut last = (Instant::now(), shared.counters.totals());
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut acked = vec![Vec::new(); ctx.plan.spaces.len()];
+    loop {
+        tokio::select! {
+            done = bots.join_next() => match done {
+                Some(Ok((space, ids))) => acked[space as usize].extend(ids),
+                Some(Err(e)) => anyhow::bail!("a bot failed: {e}"),
+                None => break,
+            },
+            _ = tick.tick() => {
+                let now = Instant::now();
+                pb.set_position(now.saturating_duration_since(start).as_millis() as u64);
+                let totals = shared.counters.totals();
+                if now.duration_since(last.0) >= Duration::from_secs(2) {
+                    let dt = now.duration_since(last.0).as_secs_f64();
+                    let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / dt;
+                    let phase = if now < go.measure_start { "warm-up" } else if now < go.measure_end { "measuring" } else { "draining" };
+                    let mut msg = format!(
+                        "{phase}: {:.0} moves/s, {:.0} events/s",
+                        rate(totals.live_moves, last.1.live_moves),
+                        rate(totals.live_events, last.1.live_events),
+                    );
+                    if ctx.plan.chat_rate.is_some() {
+                        msg.push_str(&format!(", {:.0} acks/s", rate(totals.live_acks, last.1.live_acks)));
+                    }
+                    let errors = shared.error_count();
+                    if errors > 0 {
+                        msg.push_str(&format!(", {errors} errors"));
+                    }
+                    if let Some(cpu) = env.server.as_ref().and_then(|s| s.last_cpu()) {
+                        msg.push_str(&format!(", server {cpu:.0}% CPU"));
+                    }
+                    pb.set_message(msg);
+                    last = (now, totals);
+                }
+            }
+        }
+    }
+    pb.finish_and_clear();
+    Ok(Outcome {
+        joined: joined_total,
+        join_failures: failures,
+        join_time,
+        measure_start: go.measure_start,
+        measure_end: go.measure_end,
+        shared,
+        acked,
+    })
+}
+
+/// What the fleet measured, as a report; the scenario adds its title,
+/// parameters and setup.
+pub fn report(env: &Env, out: &Outcome, walk: bool, chat: bool) -> Report {
+    use crate::metrics::{Lat, LatencySummary};
+    use crate::report::{ChatSummary, EventSummary, MoveSummary};
+    let secs = out.measure_end.duration_since(out.measure_start).as_secs_f64();
+    let t = out.shared.counters.totals();
+    let mut r = Report {
+        window_seconds: secs,
+        events: Some(EventSummary::of(&t, secs)),
+        errors: out.shared.errors(),
+        disconnects: out.shared.disconnects(),
+        ..Default::default()
+    };
+    env.proc_summaries(&mut r, out.measure_start, out.measure_end);
+    if walk {
+        r.moves = Some(MoveSummary::of(&t, secs));
+        r.move_latency = Some(LatencySummary::of(&out.shared.histogram(Lat::Move)));
+    }
+    if chat {
+        r.chat = Some(ChatSummary::of(&t, secs));
+        r.chat_ack_latency = Some(LatencySummary::of(&out.shared.histogram(Lat::ChatAck)));
+        r.chat_deliver_latency = Some(LatencySummary::of(&out.shared.histogram(Lat::ChatDeliver)));
+    }
+    r
+}
+
+/// A warning when the harness itself was busy enough to shape the figures.
+pub fn harness_note(h: Option<&crate::procstat::ProcSummary>) -> Option<String> {
+    let h = h?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    (h.cpu_mean_pct >= 80.0 * cores.min(crate::threads() as f64)).then(|| {
+        format!(
+            "the harness used {:.0}% CPU (its threads are nearly saturated): latencies include its own queueing",
+            h.cpu_mean_pct
+        )
+    })
+}
