@@ -9,11 +9,22 @@
 //! deadline passes, the sender is told `chat-unavailable`. Nothing is
 //! dropped silently.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use actix::prelude::*;
 use metaverse_schema::{entity::message, sea_orm::DatabaseConnection, store::insert_messages};
 use tokio::sync::oneshot;
+
+use crate::events::{
+    record::{ChatRecord, SCHEMA_VERSION},
+    writer::EventWriterHandle,
+};
 
 #[derive(Clone, Debug)]
 pub struct ChatWriterSettings {
@@ -209,11 +220,17 @@ impl Handler<Persist> for ChatWriter {
     }
 }
 
-/// The senders' handle.
+/// The senders' handle. With Kafka, a message is durable once Kafka has
+/// it (the consumer stores it); when Kafka does not take it in time, or its
+/// backlog is full, it is written straight to the database instead, and a
+/// metric and a log line say so. A message that reaches both lands once:
+/// inserts skip ids already stored.
 #[derive(Clone)]
 pub struct ChatStore {
     addr: Addr<ChatWriter>,
     deadline: Duration,
+    kafka: Option<EventWriterHandle>,
+    falling_back: Arc<AtomicBool>,
 }
 
 impl ChatStore {
@@ -221,13 +238,57 @@ impl ChatStore {
     pub fn start(db: DatabaseConnection, settings: ChatWriterSettings) -> Self {
         let deadline = settings.deadline;
         let addr = Supervisor::start(move |_| ChatWriter { db, settings, batch: Vec::new(), timer: None });
-        Self { addr, deadline }
+        Self { addr, deadline, kafka: None, falling_back: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Makes Kafka the durable log, with the database as the fallback.
+    pub fn with_kafka(mut self, kafka: EventWriterHandle) -> Self {
+        self.kafka = Some(kafka);
+        self
+    }
+
+    /// Makes the message durable: in Kafka when configured and taking
+    /// records, otherwise in the database.
+    pub async fn persist(&self, space_id: &str, msg: message::Model) -> Result<(), ChatWriteError> {
+        let Some(kafka) = &self.kafka else {
+            return self.persist_in_db(msg).await;
+        };
+        let record = ChatRecord {
+            v: SCHEMA_VERSION,
+            id: msg.id.clone(),
+            space_id: space_id.to_owned(),
+            chatroom_id: msg.chatroom_id.clone(),
+            user_id: msg.user_id.clone(),
+            username: msg.username.clone(),
+            content: msg.content.clone(),
+            kind: msg.kind.clone(),
+            client_id: msg.client_id.clone(),
+            sent_at: msg.sent_at,
+        };
+        match kafka.publish_chat(&record).await {
+            Ok(()) => {
+                if self.falling_back.swap(false, Ordering::AcqRel) {
+                    tracing::info!("chat is going through Kafka again");
+                }
+                Ok(())
+            }
+            Err(why) => {
+                metrics::counter!("metaverse_chat_fallback_total", "reason" => why.label()).increment(1);
+                if !self.falling_back.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        reason = why.label(),
+                        "Kafka did not take a chat message; writing chat straight to the database until it does"
+                    );
+                }
+                self.persist_in_db(msg).await
+            }
+        }
     }
 
     /// Resolves once the message is durable, or with `ChatUnavailable` when
     /// the queue is full or the deadline passes. Never blocks the caller's
     /// thread.
-    pub async fn persist(&self, msg: message::Model) -> Result<(), ChatWriteError> {
+    async fn persist_in_db(&self, msg: message::Model) -> Result<(), ChatWriteError> {
         let (ack, rx) = oneshot::channel();
         self.addr.try_send(Persist { msg, ack, at: Instant::now() }).map_err(|_| {
             metrics::counter!("metaverse_chat_refused_total").increment(1);

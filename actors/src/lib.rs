@@ -5,8 +5,10 @@
 //! SpaceActor is a thin shell that owns them and fans events out.
 
 pub mod chat_writer;
+pub mod events;
 pub mod grid;
 pub mod link;
+pub mod proximity;
 pub mod registry;
 pub mod settings;
 pub mod space;

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     Rect,
+    events::EventSink,
     link::CloseReason,
     settings::SpaceSettings,
     space::{CloseSpace, PositionUpdate, SetStatic, SpaceActor, SpaceInit},
@@ -26,10 +27,12 @@ pub struct Registry {
     edited: DashMap<Arc<str>, u64>,
     settings: Arc<SpaceSettings>,
     positions: mpsc::Sender<PositionUpdate>,
+    /// Where spaces report joins and leaves (analytics).
+    pub(crate) events: EventSink,
 }
 
 impl Registry {
-    pub fn new(settings: SpaceSettings, positions: mpsc::Sender<PositionUpdate>) -> Arc<Self> {
+    pub fn new(settings: SpaceSettings, positions: mpsc::Sender<PositionUpdate>, events: EventSink) -> Arc<Self> {
         Arc::new(Self {
             spaces: DashMap::new(),
             generation: AtomicU64::new(1),
@@ -37,6 +40,7 @@ impl Registry {
             edited: DashMap::new(),
             settings: Arc::new(settings),
             positions,
+            events,
         })
     }
 
@@ -92,10 +96,11 @@ impl Registry {
         self.edited.get(space_id).is_some_and(|t| *t > tick)
     }
 
-    /// Tells a live space its static elements, as read at `tick`.
-    pub fn set_static(&self, space_id: &str, tick: u64, rects: Vec<Rect>) {
+    /// Tells a live space its static elements and private areas, as read
+    /// at `tick`.
+    pub fn set_static(&self, space_id: &str, tick: u64, rects: Vec<Rect>, areas: Vec<Rect>) {
         if let Some(addr) = self.get(space_id) {
-            addr.do_send(SetStatic { tick, rects });
+            addr.do_send(SetStatic { tick, rects, areas });
         }
     }
 

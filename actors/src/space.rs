@@ -13,13 +13,14 @@ use std::{
 
 use actix::prelude::*;
 use bytes::Bytes;
-use metaverse_protocol::{Codec, ErrorCode, Position, ServerMsg, SpaceSize, UserPosition};
+use metaverse_protocol::{Codec, ErrorCode, Position, RtcKind, ServerMsg, SpaceSize, UserPosition};
 use rand::{SeedableRng, rngs::StdRng};
 use tokio::sync::mpsc;
 
 use crate::{
     Grid, Rect, UserId, World,
     link::{CloseReason, Offer, SessionLink},
+    proximity::{Proximity, Update},
     registry::Registry,
     settings::SpaceSettings,
 };
@@ -34,6 +35,10 @@ pub struct SpaceInit {
     pub statics: Vec<Rect>,
     /// `Registry::statics_tick` taken before `statics` was read.
     pub statics_tick: u64,
+    /// Private areas: everyone inside one is near everyone else in it.
+    pub areas: Vec<Rect>,
+    /// Nearby radius in tiles (Chebyshev); 0 leaves only private areas.
+    pub proximity_radius: i32,
 }
 
 /// Where a user stood when they left, for the next join's spawn.
@@ -53,6 +58,11 @@ struct Member {
     /// Frames missed while suspended, replayed on resume.
     missed: Vec<Bytes>,
     grace: Option<SpawnHandle>,
+    /// The visit (join to leave, across resumes), for analytics.
+    visit: String,
+    joined_at: i64,
+    username: Option<Arc<str>>,
+    avatar_id: Option<Arc<str>>,
 }
 
 pub struct SpaceActor {
@@ -71,6 +81,7 @@ pub struct SpaceActor {
     statics_tick: u64,
     /// Chatroom subscriptions of the members here.
     rooms: HashMap<Arc<str>, HashSet<UserId>>,
+    proximity: Proximity,
 }
 
 /// Leavers remembered in memory at most; past it the map starts afresh.
@@ -86,6 +97,9 @@ pub struct Join {
     /// The tile to spawn on if it is free (the user's last position).
     pub preferred: Option<Position>,
     pub resume_token: Option<String>,
+    /// Shown to the others with the user's presence.
+    pub username: Option<String>,
+    pub avatar_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,12 +129,35 @@ pub struct Leave {
     pub unsent: Vec<Bytes>,
 }
 
-/// The space's static elements changed (over HTTP), as read at `tick`.
+/// The space's static elements (and private areas) changed over HTTP,
+/// as read at `tick`.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetStatic {
     pub tick: u64,
     pub rects: Vec<Rect>,
+    pub areas: Vec<Rect>,
+}
+
+/// A WebRTC signal to relay to a nearby member.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Signal {
+    pub from: UserId,
+    pub session_id: u64,
+    pub to: String,
+    pub kind: RtcKind,
+    pub data: serde_json::Value,
+}
+
+/// A nearby chat message (`chatroomId: "nearby"`): to the sender and
+/// whoever is near them now. Not stored.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NearbyChat {
+    pub from: UserId,
+    pub session_id: u64,
+    pub msg: ServerMsg,
 }
 
 /// Close every session with this reason and stop.
@@ -195,7 +232,9 @@ impl SpaceActor {
         let mut world = World::new(Grid::new(init.width, init.height));
         world.set_static(&init.statics);
         let statics_tick = init.statics_tick;
+        let proximity = Proximity::new(init.proximity_radius, init.areas);
         Self {
+            proximity,
             statics_tick,
             id: Arc::from(init.space_id),
             generation,
@@ -215,8 +254,44 @@ impl SpaceActor {
         self.world
             .positions()
             .filter(|(u, _)| &***u != user)
-            .map(|(u, p)| UserPosition { user_id: u.to_string(), x: p.x, y: p.y })
+            .map(|(u, p)| {
+                let m = self.members.get(u);
+                UserPosition {
+                    user_id: u.to_string(),
+                    x: p.x,
+                    y: p.y,
+                    username: m.and_then(|m| m.username.as_deref().map(str::to_owned)),
+                    avatar_id: m.and_then(|m| m.avatar_id.as_deref().map(str::to_owned)),
+                }
+            })
             .collect()
+    }
+
+    fn proximity_of(&self, user: &str) -> ServerMsg {
+        ServerMsg::Proximity {
+            nearby: self.proximity.nearby(user),
+            group: self.proximity.group(user).map(str::to_owned),
+            radius: self.proximity.radius(),
+        }
+    }
+
+    /// Tells everyone whose nearby set or group changed, and hangs up the
+    /// calls of pairs that parted.
+    fn announce(&mut self, update: Update, ctx: &mut Context<Self>) {
+        for user in &update.changed {
+            let msg = self.proximity_of(user);
+            self.send_to(user, &msg, ctx);
+        }
+        for (a, b) in update.parted {
+            for (to, from) in [(&a, &b), (&b, &a)] {
+                let bye = ServerMsg::RtcSignal {
+                    from: from.to_string(),
+                    kind: RtcKind::Hangup,
+                    data: serde_json::Value::Null,
+                };
+                self.send_to(to, &bye, ctx);
+            }
+        }
     }
 
     /// Queues a frame to one member, or to its missed buffer while it is
@@ -328,6 +403,9 @@ impl SpaceActor {
         if let Some(h) = m.grace {
             ctx.cancel_future(h);
         }
+        self.registry.events.left(&self.id, user, &m.visit, m.joined_at, metaverse_schema::now_millis());
+        let update = self.proximity.remove(user);
+        self.announce(update, ctx);
         if let Some(position) = self.world.remove(user) {
             if self.recent.len() >= RECENT_LIMIT {
                 self.recent.clear();
@@ -442,6 +520,11 @@ impl Handler<Join> for SpaceActor {
             if let Some(m) = self.members.get_mut(&user) {
                 m.link = Some(link);
             }
+            // The new socket learns its surroundings afresh.
+            if !resumed && self.proximity.group(&user).is_some() {
+                let msg = self.proximity_of(&user);
+                self.send_to(&user, &msg, ctx);
+            }
             return Ok(());
         }
 
@@ -470,9 +553,25 @@ impl Handler<Join> for SpaceActor {
                 resume_token: token,
                 missed: Vec::new(),
                 grace: None,
+                visit: uuid::Uuid::now_v7().to_string(),
+                joined_at: metaverse_schema::now_millis(),
+                username: msg.username.as_deref().map(Arc::from),
+                avatar_id: msg.avatar_id.as_deref().map(Arc::from),
             },
         );
-        self.broadcast(&ServerMsg::UserJoin { user_id: user.to_string(), x: spawn.x, y: spawn.y }, Some(&user), ctx);
+        if let Some(m) = self.members.get(&user) {
+            self.registry.events.joined(&self.id, &user, &m.visit, m.joined_at);
+        }
+        let joined = ServerMsg::UserJoin {
+            user_id: user.to_string(),
+            x: spawn.x,
+            y: spawn.y,
+            username: msg.username,
+            avatar_id: msg.avatar_id,
+        };
+        self.broadcast(&joined, Some(&user), ctx);
+        let update = self.proximity.place(&user, spawn);
+        self.announce(update, ctx);
         Ok(())
     }
 }
@@ -481,14 +580,15 @@ impl Handler<Move> for SpaceActor {
     type Result = ();
 
     fn handle(&mut self, msg: Move, ctx: &mut Self::Context) {
-        let live = self.members.get(&msg.user).is_some_and(|m| m.session_id == msg.session_id && m.link.is_some());
-        if !live {
+        if !self.is_current(&msg.user, msg.session_id) {
             return;
         }
         match self.world.try_move(&msg.user, msg.to) {
             Ok(p) => {
                 let event = ServerMsg::Movement { user_id: msg.user.to_string(), x: p.x, y: p.y };
                 self.broadcast(&event, Some(&msg.user), ctx);
+                let update = self.proximity.place(&msg.user, p);
+                self.announce(update, ctx);
             }
             Err(reason) => {
                 metrics::counter!("metaverse_moves_rejected_total", "reason" => reason.as_str()).increment(1);
@@ -529,11 +629,13 @@ impl Handler<Leave> for SpaceActor {
 impl Handler<SetStatic> for SpaceActor {
     type Result = ();
 
-    fn handle(&mut self, msg: SetStatic, _: &mut Self::Context) {
+    fn handle(&mut self, msg: SetStatic, ctx: &mut Self::Context) {
         // Reads can arrive out of order; only a newer one replaces.
         if msg.tick > self.statics_tick {
             self.statics_tick = msg.tick;
             self.world.set_static(&msg.rects);
+            let update = self.proximity.set_areas(msg.areas);
+            self.announce(update, ctx);
         }
     }
 }
@@ -548,6 +650,10 @@ impl Handler<CloseSpace> for SpaceActor {
                 let _ = link.offer(encode(link.codec, &bye));
                 link.close(msg.0);
             }
+        }
+        let now = metaverse_schema::now_millis();
+        for (user, m) in &self.members {
+            self.registry.events.left(&self.id, user, &m.visit, m.joined_at, now);
         }
         let leaving: Vec<UserId> = self.members.keys().cloned().collect();
         for user in leaving {
@@ -592,6 +698,54 @@ impl Handler<ChatDeliver> for SpaceActor {
         let Some(subs) = self.rooms.get(&msg.room) else { return };
         let recipients: Vec<(UserId, Codec)> =
             subs.iter().filter_map(|u| self.members.get(u).map(|m| (u.clone(), m.codec))).collect();
+        self.fan_out(&msg.msg, recipients, ctx);
+    }
+}
+
+impl SpaceActor {
+    fn is_current(&self, user: &UserId, session_id: u64) -> bool {
+        self.members.get(user).is_some_and(|m| m.session_id == session_id && m.link.is_some())
+    }
+}
+
+impl Handler<Signal> for SpaceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Signal, ctx: &mut Self::Context) {
+        if !self.is_current(&msg.from, msg.session_id) {
+            return;
+        }
+        let to = self.members.get_key_value(msg.to.as_str()).map(|(k, _)| k.clone());
+        match to {
+            Some(to) if to != msg.from && self.proximity.connected(&msg.from, &to) => {
+                metrics::counter!("metaverse_rtc_signals_total", "result" => "relayed").increment(1);
+                let relayed = ServerMsg::RtcSignal { from: msg.from.to_string(), kind: msg.kind, data: msg.data };
+                self.send_to(&to, &relayed, ctx);
+            }
+            _ => {
+                metrics::counter!("metaverse_rtc_signals_total", "result" => "not-nearby").increment(1);
+                let refused = ServerMsg::error(ErrorCode::NotNearby, format!("{} is not near you", msg.to));
+                self.send_to(&msg.from, &refused, ctx);
+            }
+        }
+    }
+}
+
+impl Handler<NearbyChat> for SpaceActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: NearbyChat, ctx: &mut Self::Context) {
+        if !self.is_current(&msg.from, msg.session_id) {
+            return;
+        }
+        let mut recipients: Vec<(UserId, Codec)> = self
+            .proximity
+            .nearby_ids(&msg.from)
+            .filter_map(|u| self.members.get(u).map(|m| (u.clone(), m.codec)))
+            .collect();
+        if let Some(m) = self.members.get(&msg.from) {
+            recipients.push((msg.from.clone(), m.codec));
+        }
         self.fan_out(&msg.msg, recipients, ctx);
     }
 }

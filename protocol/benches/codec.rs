@@ -23,6 +23,8 @@ fn space_joined(users: usize) -> ServerMsg {
                 user_id: format!("0190a1b2-c3d4-7e5f-8a9b-{i:012x}"),
                 x: (i % 100) as i32,
                 y: (i / 100) as i32,
+                username: Some(format!("user{i}")),
+                avatar_id: None,
             })
             .collect(),
         space: SpaceSize { width: 100, height: 100 },

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     Busy,
     /// The feature is not served by this server yet.
     Unsupported,
+    /// A call signal to someone who is not nearby (or in your group).
+    NotNearby,
     /// Anything else the server could not do.
     Internal,
 }

@@ -11,4 +11,4 @@ pub mod message;
 
 pub use codec::{Codec, DecodeError, MAX_FRAME_BYTES};
 pub use error::ErrorCode;
-pub use message::{CLIENT_TYPES, ClientMsg, Position, ServerMsg, SpaceSize, UserPosition};
+pub use message::{CLIENT_TYPES, ClientMsg, Position, RtcKind, ServerMsg, SpaceSize, UserPosition};

@@ -20,6 +20,20 @@ pub struct UserPosition {
     pub user_id: String,
     pub x: i32,
     pub y: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_id: Option<String>,
+}
+
+/// What a WebRTC signal carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RtcKind {
+    Offer,
+    Answer,
+    Ice,
+    Hangup,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +82,14 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+    /// A WebRTC signal for a nearby user; `data` (SDP, ICE candidate) is
+    /// relayed as is.
+    RtcSignal {
+        to: String,
+        kind: RtcKind,
+        #[serde(default)]
+        data: serde_json::Value,
+    },
     Heartbeat {},
 }
 
@@ -81,13 +103,15 @@ impl ClientMsg {
             ClientMsg::ChatJoin { .. } => "chat-join",
             ClientMsg::ChatLeave { .. } => "chat-leave",
             ClientMsg::ChatMessage { .. } => "chat-message",
+            ClientMsg::RtcSignal { .. } => "rtc-signal",
             ClientMsg::Heartbeat {} => "heartbeat",
         }
     }
 }
 
 /// Every client `type` this server knows.
-pub const CLIENT_TYPES: &[&str] = &["join", "move", "leave", "chat-join", "chat-leave", "chat-message", "heartbeat"];
+pub const CLIENT_TYPES: &[&str] =
+    &["join", "move", "leave", "chat-join", "chat-leave", "chat-message", "rtc-signal", "heartbeat"];
 
 /// Messages the server sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,6 +135,10 @@ pub enum ServerMsg {
         user_id: String,
         x: i32,
         y: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        avatar_id: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     Movement {
@@ -147,6 +175,21 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
+    /// Who is near you now (sent when it changes): the users within the
+    /// space's radius or in your private area, and your group (everyone
+    /// connected to you through "near"; `null` when alone).
+    Proximity {
+        nearby: Vec<String>,
+        group: Option<String>,
+        radius: i32,
+    },
+    /// A relayed WebRTC signal; `hangup` also comes from the server when
+    /// you walk apart.
+    RtcSignal {
+        from: String,
+        kind: RtcKind,
+        data: serde_json::Value,
+    },
     Heartbeat {},
     Error {
         code: ErrorCode,
@@ -170,6 +213,8 @@ impl ServerMsg {
             ServerMsg::ChatJoined { .. } => "chat-joined",
             ServerMsg::ChatLeft { .. } => "chat-left",
             ServerMsg::ChatMessage { .. } => "chat-message",
+            ServerMsg::Proximity { .. } => "proximity",
+            ServerMsg::RtcSignal { .. } => "rtc-signal",
             ServerMsg::Heartbeat {} => "heartbeat",
             ServerMsg::Error { .. } => "error",
         }

@@ -614,7 +614,13 @@ fn reasonable_nesting_still_decodes() {
     let msg = ServerMsg::SpaceJoined {
         user_id: "u".into(),
         spawn: metaverse_protocol::Position { x: 0, y: 0 },
-        users: vec![metaverse_protocol::UserPosition { user_id: "v".into(), x: 1, y: 1 }],
+        users: vec![metaverse_protocol::UserPosition {
+            user_id: "v".into(),
+            x: 1,
+            y: 1,
+            username: None,
+            avatar_id: None,
+        }],
         space: metaverse_protocol::SpaceSize { width: 2, height: 2 },
         resume_token: "r".into(),
         resumed: false,

@@ -29,6 +29,11 @@ fn client_msgs() -> Vec<ClientMsg> {
             kind: Some("text".into()),
             client_id: Some("c-1".into()),
         },
+        ClientMsg::RtcSignal {
+            to: "u2".into(),
+            kind: metaverse_protocol::RtcKind::Offer,
+            data: serde_json::json!({"type": "offer", "sdp": "v=0\r\n", "nested": [1, -25, null, true]}),
+        },
         ClientMsg::Heartbeat {},
     ]
 }
@@ -48,15 +53,27 @@ fn server_msgs() -> Vec<ServerMsg> {
             user_id: "u1".into(),
             spawn: Position { x: 1, y: 2 },
             users: vec![
-                UserPosition { user_id: "u2".into(), x: 3, y: 4 },
-                UserPosition { user_id: "u3".into(), x: 5, y: 6 },
+                UserPosition { user_id: "u2".into(), x: 3, y: 4, username: Some("bo".into()), avatar_id: None },
+                UserPosition { user_id: "u3".into(), x: 5, y: 6, username: None, avatar_id: Some("a1".into()) },
             ],
             space: SpaceSize { width: 10, height: 20 },
             resume_token: "r1".into(),
             resumed: true,
         },
-        ServerMsg::UserJoin { user_id: "u2".into(), x: 3, y: 4 },
+        ServerMsg::UserJoin { user_id: "u2".into(), x: 3, y: 4, username: Some("bo".into()), avatar_id: None },
         ServerMsg::Movement { user_id: "u2".into(), x: 4, y: 4 },
+        ServerMsg::Proximity { nearby: vec!["u2".into(), "u3".into()], group: Some("u1".into()), radius: 3 },
+        ServerMsg::Proximity { nearby: vec![], group: None, radius: 0 },
+        ServerMsg::RtcSignal {
+            from: "u2".into(),
+            kind: metaverse_protocol::RtcKind::Ice,
+            data: serde_json::json!({"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdpMLineIndex": 0}),
+        },
+        ServerMsg::RtcSignal {
+            from: "u2".into(),
+            kind: metaverse_protocol::RtcKind::Hangup,
+            data: serde_json::Value::Null,
+        },
         ServerMsg::MovementRejected { x: 3, y: 4 },
         ServerMsg::UserLeft { user_id: "u2".into() },
         ServerMsg::ChatJoined { chatroom_id: "room-1".into() },
@@ -108,13 +125,14 @@ fn all_error_codes() -> Vec<ErrorCode> {
         Unsupported,
         Invalid,
         UnknownChatroom,
+        NotNearby,
         Internal,
     ];
     for c in all {
         match c {
             Malformed | TooLarge | UnknownType | NotJoined | Unauthorized | UnknownSpace | RateLimited
             | ChatUnavailable | SessionReplaced | Forbidden | SpaceClosed | Busy | Unsupported | Invalid
-            | UnknownChatroom | Internal => {}
+            | UnknownChatroom | NotNearby | Internal => {}
         }
     }
     all.to_vec()
@@ -133,12 +151,13 @@ fn samples_cover_every_variant() {
             ClientMsg::ChatJoin { .. } => "chat-join",
             ClientMsg::ChatLeave { .. } => "chat-leave",
             ClientMsg::ChatMessage { .. } => "chat-message",
+            ClientMsg::RtcSignal { .. } => "rtc-signal",
             ClientMsg::Heartbeat {} => "heartbeat",
         };
         assert_eq!(name, m.type_name());
         client_seen.insert(name);
     }
-    assert_eq!(client_seen.len(), 7);
+    assert_eq!(client_seen.len(), 8);
     let known: std::collections::BTreeSet<&str> = metaverse_protocol::CLIENT_TYPES.iter().copied().collect();
     assert_eq!(client_seen, known, "CLIENT_TYPES lists every client type");
 
@@ -153,13 +172,15 @@ fn samples_cover_every_variant() {
             ServerMsg::ChatJoined { .. } => "chat-joined",
             ServerMsg::ChatLeft { .. } => "chat-left",
             ServerMsg::ChatMessage { .. } => "chat-message",
+            ServerMsg::Proximity { .. } => "proximity",
+            ServerMsg::RtcSignal { .. } => "rtc-signal",
             ServerMsg::Heartbeat {} => "heartbeat",
             ServerMsg::Error { .. } => "error",
         };
         assert_eq!(name, m.type_name());
         server_seen.insert(name);
     }
-    assert_eq!(server_seen.len(), 10);
+    assert_eq!(server_seen.len(), 12);
 }
 
 fn json_of<T: serde::Serialize>(msg: &T) -> Value {
@@ -275,7 +296,7 @@ fn server_json_has_the_contract_shape() {
             ServerMsg::SpaceJoined {
                 user_id: "u1".into(),
                 spawn: Position { x: 1, y: 2 },
-                users: vec![UserPosition { user_id: "u2".into(), x: 3, y: 4 }],
+                users: vec![UserPosition { user_id: "u2".into(), x: 3, y: 4, username: None, avatar_id: None }],
                 space: SpaceSize { width: 10, height: 20 },
                 resume_token: "r1".into(),
                 resumed: false,
@@ -290,7 +311,7 @@ fn server_json_has_the_contract_shape() {
             }}),
         ),
         (
-            ServerMsg::UserJoin { user_id: "u2".into(), x: 3, y: 4 },
+            ServerMsg::UserJoin { user_id: "u2".into(), x: 3, y: 4, username: None, avatar_id: None },
             json!({"type": "user-join", "payload": {"userId": "u2", "x": 3, "y": 4}}),
         ),
         (
@@ -375,6 +396,7 @@ fn error_codes_are_kebab_case() {
         "unsupported",
         "invalid",
         "unknown-chatroom",
+        "not-nearby",
         "internal",
     ];
     let codes = all_error_codes();

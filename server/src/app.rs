@@ -32,6 +32,7 @@ pub struct Started {
     server: actix_web::dev::Server,
     handle: ServerHandle,
     db: DatabaseConnection,
+    pipeline: crate::events::Pipeline,
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -63,8 +64,9 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let positions = ws::store::spawn_position_writer(db.clone(), 4096);
     let settings =
         SpaceSettings { resume_grace: cfg.resume_grace, idle_stop: cfg.space_idle, ..SpaceSettings::default() };
-    let registry = Registry::new(settings, positions);
-    let store = ChatStore::start(
+    let pipeline = crate::events::Pipeline::start(&db, cfg)?;
+    let registry = Registry::new(settings, positions, pipeline.sink.clone());
+    let mut store = ChatStore::start(
         db.clone(),
         ChatWriterSettings {
             queue: cfg.chat_queue as usize,
@@ -72,10 +74,14 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
             ..ChatWriterSettings::default()
         },
     );
+    if let Some(kafka) = &pipeline.kafka {
+        store = store.with_kafka(kafka.clone());
+    }
     let nz = |n: u32| std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
     let chat = Arc::new(ChatService::new(
         db.clone(),
         store,
+        pipeline.sink.clone(),
         registry.clone(),
         nz(cfg.chat_rate),
         nz(cfg.chat_burst),
@@ -89,7 +95,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
             sweeper.forget_idle();
         }
     });
-    let state = AppState::new(db.clone(), tokens, registry, chat, cfg);
+    let state = AppState::new(db.clone(), tokens, registry, chat, pipeline.kafka.clone(), cfg)?;
     let ws_state = state.clone();
     let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
     let origins = cfg.cors_origins.clone();
@@ -116,8 +122,10 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let server = server.run();
     let handle = server.handle();
     tracing::info!(%http_addr, "serving HTTP");
+    let ws_port = ws_state.clone();
     let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
-    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws })
+    let _ = ws_port.ws_port.set(ws.addr.port());
+    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws, pipeline })
 }
 
 impl Started {
@@ -136,6 +144,8 @@ impl Started {
         });
         let result = self.server.await.context("HTTP server");
         stopper.abort();
+        // Sockets are closed and requests done: nothing produces any more.
+        self.pipeline.shutdown(std::time::Duration::from_secs(5)).await;
         self.db.close().await.context("closing the database")?;
         tracing::info!("stopped");
         result

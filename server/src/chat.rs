@@ -10,6 +10,10 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metaverse_actors::{
     Registry,
     chat_writer::{ChatStore, ChatWriteError},
+    events::{
+        EventSink,
+        record::{ChatFact, SCHEMA_VERSION},
+    },
 };
 use metaverse_protocol::ServerMsg;
 use metaverse_schema::{
@@ -22,6 +26,10 @@ use sea_orm::{
 };
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// The pseudo-room of nearby chat: to whoever stands near the sender,
+/// not stored.
+pub const NEARBY: &str = "nearby";
 
 /// Message kinds a client may send; `system` is the server's own.
 pub const CLIENT_KINDS: &[&str] = &["text", "emoji"];
@@ -125,6 +133,8 @@ pub fn check_client_id(id: Option<&str>) -> Result<(), ChatError> {
 pub struct ChatService {
     pub db: DatabaseConnection,
     pub store: ChatStore,
+    /// Per-message facts for analytics.
+    pub events: EventSink,
     pub registry: Arc<Registry>,
     limiter: DefaultKeyedRateLimiter<(String, String)>,
     pub max_len: usize,
@@ -144,12 +154,20 @@ impl ChatService {
     pub fn new(
         db: DatabaseConnection,
         store: ChatStore,
+        events: EventSink,
         registry: Arc<Registry>,
         rate: std::num::NonZeroU32,
         burst: std::num::NonZeroU32,
         max_len: usize,
     ) -> Self {
-        Self { db, store, registry, limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)), max_len }
+        Self {
+            db,
+            store,
+            events,
+            registry,
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            max_len,
+        }
     }
 
     pub async fn room(&self, id: &str) -> Result<chatroom::Model, ChatError> {
@@ -250,13 +268,69 @@ impl ChatService {
             client_id: out.client_id,
             sent_at: now_millis(),
         };
-        self.store.persist(model.clone()).await.map_err(|e| match e {
+        self.store.persist(&out.room.space_id, model.clone()).await.map_err(|e| match e {
             ChatWriteError::Unavailable => ChatError::Unavailable,
             ChatWriteError::Rejected => ChatError::UnknownRoom,
         })?;
+        if model.kind != "system" {
+            self.record_fact(
+                &model.id,
+                &out.room.space_id,
+                &model.chatroom_id,
+                &model.user_id,
+                &model.content,
+                &model.kind,
+                model.sent_at,
+            );
+        }
         let view = MessageView::from(model);
         self.registry.deliver_chat(&out.room.space_id, &out.room.id, view.to_server_msg());
         Ok(view)
+    }
+
+    /// Checks and rate-limits a nearby message and makes it (not stored:
+    /// it goes to whoever is near the sender when the space fans it out).
+    pub fn nearby(
+        &self,
+        space_id: &str,
+        user_id: &str,
+        username: &str,
+        content: String,
+        kind: &'static str,
+        client_id: Option<String>,
+    ) -> Result<ServerMsg, ChatError> {
+        check_content(&content, self.max_len)?;
+        if self.limiter.check_key(&(user_id.to_owned(), format!("{NEARBY}:{space_id}"))).is_err() {
+            return Err(ChatError::RateLimited);
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let at = now_millis();
+        self.record_fact(&id, space_id, NEARBY, user_id, &content, kind, at);
+        Ok(ServerMsg::ChatMessage {
+            id,
+            chatroom_id: NEARBY.to_owned(),
+            user_id: user_id.to_owned(),
+            username: username.to_owned(),
+            content,
+            kind: kind.to_owned(),
+            sent_at: sent_at(at),
+            client_id,
+        })
+    }
+
+    /// Tells analytics a message was sent (its facts, not its content).
+    #[allow(clippy::too_many_arguments)]
+    fn record_fact(&self, id: &str, space_id: &str, room: &str, user_id: &str, content: &str, kind: &str, at: i64) {
+        self.events.chat(ChatFact {
+            v: SCHEMA_VERSION,
+            message_id: id.to_owned(),
+            space_id: space_id.to_owned(),
+            chatroom_id: room.to_owned(),
+            user_id: user_id.to_owned(),
+            length: content.chars().count() as u32,
+            kind: kind.to_owned(),
+            at,
+        });
     }
 
     /// Drops rate-limit state of idle keys (call now and then).

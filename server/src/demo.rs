@@ -103,6 +103,8 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
             width: Set(k.width),
             height: Set(k.height),
             is_static: Set(k.is_static),
+            // The meeting room's rug is a private area.
+            private_area: Set(k.name == "rug"),
             created_at: Set(now),
         })
         .exec_without_returning(&txn)

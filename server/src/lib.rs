@@ -7,6 +7,7 @@ pub mod chat;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod state;

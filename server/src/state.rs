@@ -17,6 +17,8 @@ pub struct Inner {
     /// Live spaces, so HTTP changes reach them.
     pub registry: Arc<metaverse_actors::Registry>,
     pub chat: Arc<crate::chat::ChatService>,
+    /// The Kafka writer, when Kafka is configured (for readiness).
+    pub kafka: Option<metaverse_actors::events::writer::EventWriterHandle>,
     pub tokens: TokenIssuer,
     pub admin_signup: AdminSignup,
     pub refresh_ttl: std::time::Duration,
@@ -29,6 +31,10 @@ pub struct Inner {
     pub hash_permits: tokio::sync::Semaphore,
     /// Revoked sign-in sessions, so open WebSockets of that session close.
     pub revoked: tokio::sync::broadcast::Sender<String>,
+    /// ICE servers for `/api/v1/rtc/config`.
+    pub ice: crate::http::rtc::IceConfig,
+    /// The WebSocket listener's port, once bound (the web client is told).
+    pub ws_port: std::sync::OnceLock<u16>,
 }
 
 impl std::ops::Deref for AppState {
@@ -44,12 +50,18 @@ impl AppState {
         tokens: TokenIssuer,
         registry: Arc<metaverse_actors::Registry>,
         chat: Arc<crate::chat::ChatService>,
+        kafka: Option<metaverse_actors::events::writer::EventWriterHandle>,
         cfg: &ServeConfig,
-    ) -> Self {
-        Self(Arc::new(Inner {
+    ) -> anyhow::Result<Self> {
+        let ice = crate::http::rtc::IceConfig::new(&cfg.ice_servers, cfg.turn_secret.clone(), cfg.turn_ttl.as_secs())
+            .map_err(anyhow::Error::msg)?;
+        Ok(Self(Arc::new(Inner {
+            ice,
+            ws_port: std::sync::OnceLock::new(),
             db,
             registry,
             chat,
+            kafka,
             tokens,
             admin_signup: cfg.admin_signup,
             refresh_ttl: cfg.refresh_ttl,
@@ -60,6 +72,6 @@ impl AppState {
                 n => n,
             }),
             revoked: tokio::sync::broadcast::channel(1024).0,
-        }))
+        })))
     }
 }

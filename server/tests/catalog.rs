@@ -48,7 +48,7 @@ async fn admin_creates_element_listed_in_elements(app: TestApp) {
     assert_eq!(elements.len(), 1);
     assert_eq!(
         find(&elements, &id),
-        &json!({"id": id, "imageUrl": "https://cdn.example/table.png", "width": 2, "height": 1, "static": true})
+        &json!({"id": id, "imageUrl": "https://cdn.example/table.png", "width": 2, "height": 1, "static": true, "privateArea": false})
     );
 }
 
@@ -63,7 +63,7 @@ async fn element_accepts_numeric_strings_lowercase_alias_and_string_static(app: 
     let elements = list(&app, "elements").await;
     assert_eq!(
         find(&elements, &id),
-        &json!({"id": id, "imageUrl": "/assets/rug.png", "width": 2, "height": 3, "static": true})
+        &json!({"id": id, "imageUrl": "/assets/rug.png", "width": 2, "height": 3, "static": true, "privateArea": false})
     );
     let id = create_element(
         &app,
@@ -150,7 +150,7 @@ async fn update_element_changes_image_url(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         find(&list(&app, "elements").await, &id),
-        &json!({"id": id, "imageUrl": "https://cdn.example/new.png", "width": 2, "height": 2, "static": false}),
+        &json!({"id": id, "imageUrl": "https://cdn.example/new.png", "width": 2, "height": 2, "static": false, "privateArea": false}),
         "only the image changed"
     );
     // The lower-case spelling works too.

@@ -74,7 +74,10 @@ async fn create_space_with_dimensions(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let id = body["spaceId"].as_str().expect("spaceId");
     let space = get_space(&app, id).await;
-    assert_eq!(space, json!({"id": id, "name": "Studio", "dimensions": "100x200", "elements": []}));
+    assert_eq!(
+        space,
+        json!({"id": id, "name": "Studio", "dimensions": "100x200", "proximityRadius": 3, "elements": []})
+    );
 }
 
 async fn create_space_from_map_copies_size_and_elements(app: TestApp) {
@@ -255,6 +258,7 @@ async fn get_space_is_public_and_shows_placed_elements(app: TestApp) {
             "id": id,
             "name": "Room",
             "dimensions": "10x10",
+            "proximityRadius": 3,
             "elements": [{
                 "id": placed,
                 "element": {
@@ -263,6 +267,7 @@ async fn get_space_is_public_and_shows_placed_elements(app: TestApp) {
                     "width": 2,
                     "height": 1,
                     "static": true,
+                    "privateArea": false,
                 },
                 "x": 3,
                 "y": 4,

@@ -50,6 +50,7 @@ async fn fixture(db: &DatabaseConnection) -> (String, String) {
         creator_id: Set(uid.clone()),
         map_id: Set(None),
         created_at: Set(now),
+        proximity_radius: Set(3),
     })
     .exec_without_returning(db)
     .await
@@ -60,6 +61,7 @@ async fn fixture(db: &DatabaseConnection) -> (String, String) {
         width: Set(1),
         height: Set(1),
         is_static: Set(true),
+        private_area: Set(false),
         created_at: Set(now),
     })
     .exec_without_returning(db)

@@ -2,7 +2,10 @@
 //! JSON, meet in a space, see each other arrive, walk and leave.
 mod common;
 
-use common::{TestApp, ws::WsClient};
+use common::{
+    TestApp,
+    ws::{WsClient, user_join},
+};
 use metaverse_protocol::{ClientMsg, Codec, Position, ServerMsg};
 use serde_json::json;
 
@@ -42,7 +45,7 @@ async fn two_codecs_meet_walk_and_leave(app: TestApp) {
     assert_ne!(bob_at, ada_at, "spawned on a free tile");
     assert_eq!(users.len(), 1);
     assert_eq!((users[0].user_id.as_str(), users[0].x, users[0].y), (ada_id.as_str(), ada_at.x, ada_at.y));
-    assert_eq!(ada.recv().await, ServerMsg::UserJoin { user_id: bob_id.clone(), x: bob_at.x, y: bob_at.y });
+    assert_eq!(ada.recv().await, user_join(&bob_id, bob_at));
 
     let to = step(ada_at, 8, 6, bob_at);
     ada.send(&ClientMsg::Move { x: to.x, y: to.y }).await;

@@ -99,9 +99,16 @@ async fn resume_replays_what_was_missed(app: TestApp, codec: Codec) {
     let mut expected = vec![(bob_id.clone(), b_to.x, b_to.y), (cyd_id.clone(), c.spawn.x, c.spawn.y)];
     expected.sort();
     assert_eq!(seen, expected);
-    // The missed events, in order.
-    assert_eq!(back.recv().await, movement(&bob_id, b_to));
-    assert_eq!(back.recv().await, user_join(&cyd_id, c.spawn));
+    // The missed events, in the order the space saw them. Bob's move and
+    // Cyd's join race to the space; Cyd's snapshot tells which came first.
+    let move_first = c.users.iter().any(|u| u.user_id == bob_id && (u.x, u.y) == (b_to.x, b_to.y));
+    let (first, second) = if move_first {
+        (movement(&bob_id, b_to), user_join(&cyd_id, c.spawn))
+    } else {
+        (user_join(&cyd_id, c.spawn), movement(&bob_id, b_to))
+    };
+    assert_eq!(back.recv().await, first);
+    assert_eq!(back.recv().await, second);
 
     // Barrier: Bob and Cyd saw no leave or join of Ada. Cyd moves; that is
     // the next message of both others.

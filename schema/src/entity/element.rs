@@ -11,6 +11,8 @@ pub struct Model {
     pub width: i32,
     pub height: i32,
     pub is_static: bool,
+    /// Standing on it puts you in a private area with everyone else on it.
+    pub private_area: bool,
     pub created_at: i64,
 }
 

@@ -1,11 +1,17 @@
 //! One module per table. Relations are not declared: handlers join by id,
 //! which keeps the entities plain and the queries explicit.
 
+pub mod analytics_minute_user;
+pub mod analytics_room_minute;
+pub mod analytics_seen;
+pub mod analytics_session;
+pub mod analytics_space_minute;
 pub mod auth_session;
 pub mod avatar;
 pub mod chatroom;
 pub mod chatroom_member;
 pub mod element;
+pub mod event_offset;
 pub mod map;
 pub mod map_element;
 pub mod message;

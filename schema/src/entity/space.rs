@@ -14,6 +14,8 @@ pub struct Model {
     /// edits of the map).
     pub map_id: Option<String>,
     pub created_at: i64,
+    /// Nearby radius in tiles (Chebyshev); 0: only private areas.
+    pub proximity_radius: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -43,6 +43,9 @@ pub struct CreateElementRequest {
     #[serde(rename = "static", deserialize_with = "input::boolean")]
     #[schema(value_type = bool)]
     pub is_static: bool,
+    /// People standing on it are near each other (and only each other).
+    #[serde(default, alias = "privatearea")]
+    pub private_area: bool,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -137,6 +140,7 @@ pub async fn create_element(
         width: Set(body.width),
         height: Set(body.height),
         is_static: Set(body.is_static),
+        private_area: Set(body.private_area),
         created_at: Set(now_millis()),
     })
     .exec_without_returning(&state.db)

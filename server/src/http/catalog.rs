@@ -32,11 +32,21 @@ pub struct ElementView {
     /// Static elements block the tiles they cover.
     #[serde(rename = "static")]
     pub is_static: bool,
+    /// Standing on it puts you in a private area.
+    #[serde(rename = "privateArea")]
+    pub private_area: bool,
 }
 
 impl From<element::Model> for ElementView {
     fn from(e: element::Model) -> Self {
-        Self { id: e.id, image_url: e.image_url, width: e.width, height: e.height, is_static: e.is_static }
+        Self {
+            id: e.id,
+            image_url: e.image_url,
+            width: e.width,
+            height: e.height,
+            is_static: e.is_static,
+            private_area: e.private_area,
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! platform's aliases; `openapi` documents them.
 
 pub mod admin;
+pub mod analytics;
 pub mod auth_routes;
 pub mod body;
 pub mod catalog;
@@ -11,8 +12,10 @@ pub mod extract;
 pub mod health;
 pub mod input;
 pub mod openapi;
+pub mod rtc;
 pub mod space;
 pub mod user;
+pub mod web_client;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use utoipa::OpenApi;
@@ -59,8 +62,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/chatroom/update/{id}", web::put().to(chatroom::update))
                 .route("/chatroom/delete/{id}", web::delete().to(chatroom::delete))
                 .route("/chatroom/{id}/messages", web::get().to(chatroom::messages))
-                .route("/chatroom/{id}/send", web::post().to(chatroom::send)),
-        );
+                .route("/chatroom/{id}/send", web::post().to(chatroom::send))
+                .route("/analytics/overview", web::get().to(analytics::overview))
+                .route("/analytics/spaces/{spaceId}", web::get().to(analytics::space_analytics))
+                .route("/rtc/config", web::get().to(rtc::config))
+                .default_service(web::to(not_found)),
+        )
+        // The browser client, last: anything else that is a GET.
+        .route("/", web::get().to(web_client::index))
+        .route("/{path:.*}", web::get().to(web_client::asset));
 }
 
 /// JSON 404 for unknown routes (and 405-like mismatches of method).

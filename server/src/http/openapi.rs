@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, auth_routes, catalog, chatroom, error, health, space, user};
+use super::{admin, analytics, auth_routes, catalog, chatroom, error, health, rtc, space, user};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,8 @@ use super::{admin, auth_routes, catalog, chatroom, error, health, space, user};
         admin::create_element, admin::update_element, admin::create_avatar, admin::create_map,
         chatroom::list, chatroom::create, chatroom::join, chatroom::update, chatroom::delete,
         chatroom::messages, chatroom::send,
+        analytics::space_analytics, analytics::overview,
+        rtc::config,
         health::health, health::ready,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),

@@ -39,6 +39,10 @@ pub struct CreateSpaceRequest {
     pub dimensions: Option<String>,
     #[serde(default, alias = "mapid")]
     pub map_id: Option<String>,
+    /// Nearby radius in tiles, 0 to 16 (default 3); 0 leaves only private areas.
+    #[serde(default)]
+    #[validate(range(min = 0, max = 16, message = "must be from 0 to 16"))]
+    pub proximity_radius: Option<i32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -73,6 +77,8 @@ pub struct SpaceDetail {
     pub id: String,
     pub name: String,
     pub dimensions: String,
+    #[serde(rename = "proximityRadius")]
+    pub proximity_radius: i32,
     pub elements: Vec<PlacedElement>,
 }
 
@@ -204,6 +210,7 @@ pub async fn create(
         creator_id: Set(caller.0.user_id.clone()),
         map_id: Set(source.map(|m| m.id)),
         created_at: Set(now),
+        proximity_radius: Set(body.proximity_radius.unwrap_or(3)),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -300,6 +307,7 @@ pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<
         .collect();
     Ok(HttpResponse::Ok().json(SpaceDetail {
         dimensions: format_dimensions(s.width, s.height),
+        proximity_radius: s.proximity_radius,
         id: s.id,
         name: s.name,
         elements,
@@ -333,7 +341,7 @@ pub async fn add_element(
     })
     .exec_without_returning(&state.db)
     .await?;
-    if e.is_static {
+    if e.is_static || e.private_area {
         refresh_live_grid(&state, &s.id).await?;
     }
     Ok(HttpResponse::Ok().json(IdResponse { id }))

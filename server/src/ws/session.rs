@@ -19,9 +19,9 @@ use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use metaverse_actors::{
     CloseReason, SessionPort, UserId, link,
-    space::{ChatSubscribe, ChatUnsubscribe, Join, JoinRefused, Leave, Move, SpaceActor},
+    space::{ChatSubscribe, ChatUnsubscribe, Join, JoinRefused, Leave, Move, NearbyChat, Signal, SpaceActor},
 };
-use metaverse_protocol::{ClientMsg, Codec, ErrorCode, Position, ServerMsg};
+use metaverse_protocol::{ClientMsg, Codec, ErrorCode, Position, RtcKind, ServerMsg};
 use metaverse_schema::entity::chatroom;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
@@ -35,8 +35,11 @@ use tokio_tungstenite::{
 use super::{WsContext, handshake, store};
 use crate::{
     auth::session as auth_session,
-    chat::{ChatError, Outgoing, check_client_id, check_kind},
+    chat::{ChatError, NEARBY, Outgoing, check_client_id, check_kind},
 };
+
+/// Largest `rtc-signal` data, as JSON: an audio+video offer is ~7 KB.
+const MAX_SIGNAL_BYTES: usize = 16 * 1024;
 
 /// A connection must finish its upgrade within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,7 +110,11 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
     // Tungstenite's own limit is a hard stop (it drops the connection); ours,
     // checked per frame, answers with `error`. The hard one sits well above.
     let hard_limit = ctx.limits.max_frame.saturating_mul(16).max(1 << 20);
+    // The read buffer is allocated up front per socket; tungstenite's
+    // default (128 KiB) made an idle socket cost ~127 KiB of RSS. Frames
+    // here are small, and a larger one still reads (the buffer grows).
     let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
         .max_message_size(Some(hard_limit))
         .max_frame_size(Some(hard_limit))
         .write_buffer_size(64 * 1024)
@@ -395,8 +402,16 @@ impl Session {
                 }
                 Step::Continue
             }
+            ClientMsg::ChatMessage { chatroom_id, content, kind, client_id } if chatroom_id == NEARBY => {
+                self.nearby_message(ws, codec, content, kind, client_id).await;
+                Step::Continue
+            }
             ClientMsg::ChatMessage { chatroom_id, content, kind, client_id } => {
                 self.chat_message(ws, codec, chatroom_id, content, kind, client_id).await;
+                Step::Continue
+            }
+            ClientMsg::RtcSignal { to, kind, data } => {
+                self.rtc_signal(ws, codec, to, kind, data).await;
                 Step::Continue
             }
         }
@@ -447,6 +462,8 @@ impl Session {
                 return Step::Continue;
             }
         };
+        // Shown with the presence; a failed read only hides the avatar.
+        let avatar_id = store::avatar_of(&state.db, &claims.user_id).await.unwrap_or_default();
         let user: UserId = Arc::from(claims.user_id.as_str());
         // The space may stop between lookup and join; one retry with a
         // fresh actor covers that race.
@@ -478,7 +495,14 @@ impl Session {
             let events = self.negotiated.unwrap_or(codec);
             let (link, port) = link(self.id, events, self.ctx.limits.queue);
             let tx = link.tx.clone();
-            let join = Join { user: user.clone(), link, preferred, resume_token: resume_token.clone() };
+            let join = Join {
+                user: user.clone(),
+                link,
+                preferred,
+                resume_token: resume_token.clone(),
+                username: Some(claims.username.clone()),
+                avatar_id: avatar_id.clone(),
+            };
             match space.send(join).await {
                 Ok(Ok(())) => {
                     let left = (claims.expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
@@ -602,6 +626,56 @@ impl Session {
                 }
             }
         });
+    }
+
+    /// A message to whoever stands near the sender now; not stored.
+    async fn nearby_message(
+        &mut self,
+        ws: &mut Ws,
+        codec: Codec,
+        content: String,
+        kind: Option<String>,
+        client_id: Option<String>,
+    ) {
+        let Some(j) = &self.joined else {
+            self.error(ws, codec, ErrorCode::NotJoined, "join a space first").await;
+            return;
+        };
+        let checked = check_kind(kind.as_deref())
+            .and_then(|k| check_client_id(client_id.as_deref()).map(|_| k))
+            .and_then(|k| self.ctx.state.chat.nearby(&j.space_id, &j.user, &j.username, content, k, client_id));
+        let msg = match checked {
+            Ok(m) => m,
+            Err(e) => {
+                self.error(ws, codec, chat_error(&e), e.to_string()).await;
+                return;
+            }
+        };
+        let send = NearbyChat { from: j.user.clone(), session_id: self.id, msg };
+        if j.space.try_send(send).is_err() {
+            self.error(ws, codec, ErrorCode::Busy, "the space is overloaded; message dropped").await;
+        }
+    }
+
+    async fn rtc_signal(&mut self, ws: &mut Ws, codec: Codec, to: String, kind: RtcKind, data: serde_json::Value) {
+        let Some(j) = &self.joined else {
+            self.error(ws, codec, ErrorCode::NotJoined, "join a space first").await;
+            return;
+        };
+        if to.is_empty() || to.len() > 64 {
+            self.error(ws, codec, ErrorCode::Invalid, "to: not a user id").await;
+            return;
+        }
+        let size = serde_json::to_vec(&data).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > MAX_SIGNAL_BYTES {
+            let why = format!("data: at most {MAX_SIGNAL_BYTES} bytes (as JSON), got {size}");
+            self.error(ws, codec, ErrorCode::Invalid, why).await;
+            return;
+        }
+        let signal = Signal { from: j.user.clone(), session_id: self.id, to, kind, data };
+        if j.space.try_send(signal).is_err() {
+            self.error(ws, codec, ErrorCode::Busy, "the space is overloaded; signal dropped").await;
+        }
     }
 
     async fn space_exists(&self, space_id: &str) -> bool {

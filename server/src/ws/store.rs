@@ -10,11 +10,12 @@ use metaverse_actors::{
 };
 use metaverse_protocol::Position;
 use metaverse_schema::{
-    entity::{element, space, space_element, space_member},
+    entity::{element, space, space_element, space_member, user},
     now_millis,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    sea_query::OnConflict,
 };
 use tokio::sync::mpsc;
 
@@ -28,31 +29,36 @@ pub async fn push_statics(
 ) -> Result<(), DbErr> {
     let tick = registry.statics_tick();
     if registry.get(space_id).is_some() {
-        let rects = static_rects(db, space_id).await?;
-        registry.set_static(space_id, tick, rects);
+        let (rects, areas) = element_rects(db, space_id).await?;
+        registry.set_static(space_id, tick, rects, areas);
     }
     Ok(())
 }
 
-/// The tiles static elements cover in a space.
-pub async fn static_rects(db: &DatabaseConnection, space_id: &str) -> Result<Vec<Rect>, DbErr> {
+/// The tiles a space's static elements cover, and its private areas.
+pub async fn element_rects(db: &DatabaseConnection, space_id: &str) -> Result<(Vec<Rect>, Vec<Rect>), DbErr> {
     let placed = space_element::Entity::find().filter(space_element::Column::SpaceId.eq(space_id)).all(db).await?;
     let ids: HashSet<String> = placed.iter().map(|p| p.element_id.clone()).collect();
-    let statics: std::collections::HashMap<String, element::Model> = element::Entity::find()
+    let kinds: std::collections::HashMap<String, element::Model> = element::Entity::find()
         .filter(element::Column::Id.is_in(ids))
-        .filter(element::Column::IsStatic.eq(true))
+        .filter(Condition::any().add(element::Column::IsStatic.eq(true)).add(element::Column::PrivateArea.eq(true)))
         .all(db)
         .await?
         .into_iter()
         .map(|e| (e.id.clone(), e))
         .collect();
-    Ok(placed
-        .iter()
-        .filter_map(|p| {
-            let e = statics.get(&p.element_id)?;
-            Some(Rect { x: p.x, y: p.y, width: e.width, height: e.height })
-        })
-        .collect())
+    let (mut statics, mut areas) = (Vec::new(), Vec::new());
+    for p in &placed {
+        let Some(e) = kinds.get(&p.element_id) else { continue };
+        let r = Rect { x: p.x, y: p.y, width: e.width, height: e.height };
+        if e.is_static {
+            statics.push(r);
+        }
+        if e.private_area {
+            areas.push(r);
+        }
+    }
+    Ok((statics, areas))
 }
 
 /// Loads a space; `statics_tick` must be taken before the call.
@@ -64,8 +70,21 @@ pub async fn load_space(
     let Some(s) = space::Entity::find_by_id(space_id.to_owned()).one(db).await? else {
         return Ok(None);
     };
-    let statics = static_rects(db, space_id).await?;
-    Ok(Some(SpaceInit { space_id: s.id, width: s.width, height: s.height, statics, statics_tick }))
+    let (statics, areas) = element_rects(db, space_id).await?;
+    Ok(Some(SpaceInit {
+        space_id: s.id,
+        width: s.width,
+        height: s.height,
+        statics,
+        statics_tick,
+        areas,
+        proximity_radius: s.proximity_radius,
+    }))
+}
+
+/// The user's avatar, shown with their presence.
+pub async fn avatar_of(db: &DatabaseConnection, user_id: &str) -> Result<Option<String>, DbErr> {
+    Ok(user::Entity::find_by_id(user_id.to_owned()).one(db).await?.and_then(|u| u.avatar_id))
 }
 
 /// Records the user as a member of the space (first join) and returns

@@ -9,6 +9,7 @@
 
 pub mod chat;
 pub mod proxy;
+pub mod tansu;
 pub mod ws;
 
 use std::time::Duration;
@@ -34,6 +35,36 @@ fn services_required() -> bool {
 /// The PostgreSQL URL from the environment, if any.
 pub fn postgres_url() -> Option<String> {
     std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+}
+
+/// The Kafka brokers from `KAFKA_BROKERS`; `None` (skip) when unset,
+/// unless services are required.
+pub fn kafka_brokers() -> Option<Vec<String>> {
+    let brokers: Vec<String> = std::env::var("KAFKA_BROKERS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty())
+        .collect();
+    if brokers.is_empty() {
+        if services_required() {
+            panic!("METAVERSE_REQUIRE_SERVICES=1 but KAFKA_BROKERS is not set");
+        }
+        eprintln!("skipped: KAFKA_BROKERS is not set");
+        return None;
+    }
+    Some(brokers)
+}
+
+/// Points the server at Kafka with topics of its own (a random suffix), so
+/// tests sharing one broker never read each other's records.
+pub fn use_kafka(cfg: &mut ServeConfig, brokers: &[String]) -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    cfg.kafka.kafka_brokers = brokers.to_vec();
+    cfg.kafka.kafka_topic_chat = format!("chat-messages-{suffix}");
+    cfg.kafka.kafka_topic_user_events = format!("user-events-{suffix}");
+    cfg.kafka.kafka_topic_analytics = format!("chat-analytics-{suffix}");
+    suffix
 }
 
 /// `postgres://h/db?x` with the database name replaced.
@@ -116,6 +147,8 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
     cfg.token_key = None;
     cfg.cors_origins = vec![];
     cfg.shutdown_timeout = Duration::from_secs(5);
+    // CI exports KAFKA_BROKERS; only the Kafka tests opt in to it.
+    cfg.kafka.kafka_brokers.clear();
     cfg
 }
 

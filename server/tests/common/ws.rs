@@ -25,6 +25,29 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct WsClient {
     pub codec: Codec,
     pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Whether this client sees the proximity layer: `proximity`, the
+    /// server's call hang-ups, and names and avatars in presence. Off by
+    /// default, so the core tests read the core protocol alone.
+    pub social: bool,
+}
+
+/// Hides the proximity layer from a client that did not ask for it.
+fn core_only(m: ServerMsg) -> Option<ServerMsg> {
+    match m {
+        ServerMsg::Proximity { .. } => None,
+        ServerMsg::RtcSignal { kind: metaverse_protocol::RtcKind::Hangup, .. } => None,
+        ServerMsg::UserJoin { user_id, x, y, .. } => {
+            Some(ServerMsg::UserJoin { user_id, x, y, username: None, avatar_id: None })
+        }
+        ServerMsg::SpaceJoined { user_id, spawn, mut users, space, resume_token, resumed } => {
+            for u in &mut users {
+                u.username = None;
+                u.avatar_id = None;
+            }
+            Some(ServerMsg::SpaceJoined { user_id, spawn, users, space, resume_token, resumed })
+        }
+        other => Some(other),
+    }
 }
 
 /// What the server sent next.
@@ -37,7 +60,7 @@ pub enum Received {
 impl WsClient {
     pub async fn connect(url: &str, codec: Codec) -> Self {
         let (stream, _) = connect_async(url).await.expect("websocket connects");
-        Self { codec, stream }
+        Self { codec, stream, social: false }
     }
 
     /// Connects with extra request headers (Origin, subprotocols).
@@ -54,7 +77,7 @@ impl WsClient {
             Ok((stream, resp)) => {
                 let proto =
                     resp.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                Ok((Self { codec, stream }, proto))
+                Ok((Self { codec, stream, social: false }, proto))
             }
             Err(e) => Err(e.to_string()),
         }
@@ -97,7 +120,10 @@ impl WsClient {
                 other => panic!("expected a message, got {other:?}"),
             };
             let msg = codec.decode(&bytes, MAX_FRAME_BYTES).expect("server frame decodes");
-            return (codec, msg);
+            match if self.social { Some(msg) } else { core_only(msg) } {
+                Some(msg) => return (codec, msg),
+                None => continue,
+            }
         }
     }
 
@@ -112,13 +138,17 @@ impl WsClient {
                 Some(Ok(Message::Close(frame))) => return Received::Closed(frame),
                 Some(Ok(Message::Binary(b))) => {
                     assert_eq!(self.codec, Codec::MsgPack, "binary frame to a JSON client");
-                    return Received::Msg(Codec::MsgPack.decode(&b, MAX_FRAME_BYTES).expect("server frame decodes"));
+                    let msg = Codec::MsgPack.decode(&b, MAX_FRAME_BYTES).expect("server frame decodes");
+                    if let Some(msg) = if self.social { Some(msg) } else { core_only(msg) } {
+                        return Received::Msg(msg);
+                    }
                 }
                 Some(Ok(Message::Text(t))) => {
                     assert_eq!(self.codec, Codec::Json, "text frame to a MessagePack client");
-                    return Received::Msg(
-                        Codec::Json.decode(t.as_bytes(), MAX_FRAME_BYTES).expect("server frame decodes"),
-                    );
+                    let msg = Codec::Json.decode(t.as_bytes(), MAX_FRAME_BYTES).expect("server frame decodes");
+                    if let Some(msg) = if self.social { Some(msg) } else { core_only(msg) } {
+                        return Received::Msg(msg);
+                    }
                 }
                 Some(Ok(_)) => continue,
             }
@@ -297,7 +327,7 @@ impl From<ServerMsg> for Joined {
 }
 
 pub fn user_join(user: &str, p: Position) -> ServerMsg {
-    ServerMsg::UserJoin { user_id: user.to_owned(), x: p.x, y: p.y }
+    ServerMsg::UserJoin { user_id: user.to_owned(), x: p.x, y: p.y, username: None, avatar_id: None }
 }
 
 pub fn movement(user: &str, p: Position) -> ServerMsg {

@@ -1,0 +1,571 @@
+//! The consumer: reads the three topics back into the database. rskafka
+//! has no consumer groups, so each partition's position lives in
+//! `event_offsets`, written in the same transaction as the rows its
+//! records produced (history, analytics): a crash at any point neither
+//! loses nor repeats a record.
+//!
+//! One consumer per partition is active at a time: each partition row
+//! carries a lease (owner and expiry) that its consumer renews with every
+//! commit. The commit itself is conditional on the offset it started from
+//! and on still owning the lease, so even two consumers that both think
+//! they own a partition cannot both apply the same records. Several
+//! processes may split partitions (`partitions`), or all take all and let
+//! the leases decide.
+
+use std::{sync::Arc, time::Duration};
+
+use metaverse_schema::{
+    entity::{chatroom, event_offset, message},
+    now_millis,
+    sea_orm::{
+        ActiveValue::Set,
+        ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+        TransactionTrait,
+        sea_query::{Expr, OnConflict},
+    },
+    store::insert_messages,
+};
+use rskafka::client::{
+    Client,
+    partition::{OffsetAt, PartitionClient, UnknownTopicHandling},
+};
+use tokio::{sync::watch, task::JoinHandle};
+
+use super::{
+    fold::{self, Fold},
+    kafka::{self, KafkaError, KafkaSettings, Topic},
+    record::{AnalyticsEvent, ChatRecord},
+};
+
+#[derive(Clone, Debug)]
+pub struct ConsumerSettings {
+    pub kafka: KafkaSettings,
+    /// This consumer's name in the leases; unique per process.
+    pub owner: String,
+    /// Partitions to consume (of every topic); `None` for all.
+    pub partitions: Option<Vec<i32>>,
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
+    pub fetch_max_bytes: i32,
+    pub fetch_wait: Duration,
+}
+
+impl ConsumerSettings {
+    pub fn new(kafka: KafkaSettings, owner: String) -> Self {
+        Self {
+            kafka,
+            owner,
+            partitions: None,
+            lease: Duration::from_secs(15),
+            fetch_max_bytes: 4 * 1024 * 1024,
+            fetch_wait: Duration::from_millis(250),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum WorkError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// A running consumer.
+pub struct Consumer {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Consumer {
+    /// Starts on the current tokio runtime. It connects in the background
+    /// and keeps retrying while the broker is away.
+    pub fn start(db: DatabaseConnection, settings: ConsumerSettings) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run(db, Arc::new(settings), stop_rx));
+        Self { stop, task }
+    }
+
+    /// Stops after the batches in progress and releases its leases.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Sleeps, unless stopped first (then returns true).
+async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+async fn run(db: DatabaseConnection, s: Arc<ConsumerSettings>, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(100);
+    let (client, counts) = loop {
+        let attempt = async {
+            let client = kafka::connect(&s.kafka).await?;
+            let counts = kafka::ensure_topics(&client, &s.kafka).await?;
+            Ok::<_, KafkaError>((client, counts))
+        };
+        match attempt.await {
+            Ok(c) => break c,
+            Err(e) => {
+                tracing::warn!(error = %e, "consumer cannot reach Kafka; retrying");
+                if pause(&mut stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    let client = Arc::new(client);
+    let mut workers = Vec::new();
+    for topic in Topic::ALL {
+        let count = counts.get(&topic).copied().unwrap_or(1);
+        for p in 0..count {
+            if s.partitions.as_ref().is_some_and(|only| !only.contains(&p)) {
+                continue;
+            }
+            let w = Worker::new(db.clone(), client.clone(), s.clone(), topic, p);
+            workers.push(tokio::spawn(w.run(stop.clone())));
+        }
+        if let Some(only) = &s.partitions {
+            for p in only.iter().filter(|p| **p >= count || **p < 0) {
+                tracing::warn!(topic = s.kafka.topics.name(topic), partition = p, "no such partition; skipped");
+            }
+        }
+    }
+    tracing::info!(owner = %s.owner, partitions = workers.len(), "consuming events");
+    // Every consumer prunes; the delete is idempotent.
+    let pruner_db = db.clone();
+    let mut pruner_stop = stop.clone();
+    workers.push(tokio::spawn(async move {
+        loop {
+            if let Err(e) = fold::prune_seen(&pruner_db, now_millis()).await {
+                tracing::debug!(error = %e, "pruning analytics keys failed");
+            }
+            if pause(&mut pruner_stop, Duration::from_secs(600)).await {
+                break;
+            }
+        }
+    }));
+    futures_util::future::join_all(workers).await;
+}
+
+struct Worker {
+    db: DatabaseConnection,
+    client: Arc<Client>,
+    s: Arc<ConsumerSettings>,
+    topic: Topic,
+    name: String,
+    partition: i32,
+    pc: Option<PartitionClient>,
+    /// When our lease runs out (0: not held).
+    held_until: i64,
+    /// The offset in the database (what the commit compares against).
+    stored: i64,
+    /// The next offset to fetch.
+    next: i64,
+    /// Digest of the last applied record, as stored.
+    digest: Option<String>,
+    /// Whether the log was checked to still hold the last applied record
+    /// since the (re)connect.
+    verified: bool,
+}
+
+enum Step {
+    Progress,
+    Idle,
+    NotOurs,
+}
+
+impl Worker {
+    fn new(
+        db: DatabaseConnection,
+        client: Arc<Client>,
+        s: Arc<ConsumerSettings>,
+        topic: Topic,
+        partition: i32,
+    ) -> Self {
+        let name = s.kafka.topics.name(topic).to_owned();
+        Self {
+            db,
+            client,
+            s,
+            topic,
+            name,
+            partition,
+            pc: None,
+            held_until: 0,
+            stored: -1,
+            next: -1,
+            digest: None,
+            verified: false,
+        }
+    }
+
+    fn labels(&self) -> [(&'static str, String); 2] {
+        [("topic", self.topic.label().to_owned()), ("partition", self.partition.to_string())]
+    }
+
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        let lease_ms = self.s.lease.as_millis() as i64;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            match self.step().await {
+                Ok(Step::Progress | Step::Idle) => backoff = Duration::from_millis(100),
+                Ok(Step::NotOurs) => {
+                    if pause(&mut stop, Duration::from_millis((lease_ms / 3).max(50) as u64)).await {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %self.name, partition = self.partition, error = %e, "consumer step failed; retrying");
+                    metrics::counter!("metaverse_consumer_errors_total", &self.labels()).increment(1);
+                    self.pc = None;
+                    self.verified = false;
+                    if pause(&mut stop, backoff).await {
+                        break;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.release().await;
+    }
+
+    async fn release(&mut self) {
+        if self.held_until == 0 {
+            return;
+        }
+        use event_offset::Column as C;
+        let _ = event_offset::Entity::update_many()
+            .col_expr(C::Owner, Expr::value(Option::<String>::None))
+            .col_expr(C::LeaseUntil, Expr::value(0i64))
+            .filter(C::Topic.eq(&self.name))
+            .filter(C::Partition.eq(self.partition))
+            .filter(C::Owner.eq(&self.s.owner))
+            .exec(&self.db)
+            .await;
+    }
+
+    /// Takes or renews the lease; on taking it, reads the stored offset.
+    async fn lease(&mut self) -> Result<bool, DbErr> {
+        use event_offset::Column as C;
+        let now = now_millis();
+        let lease_ms = self.s.lease.as_millis() as i64;
+        if self.held_until - now > lease_ms / 2 {
+            return Ok(true);
+        }
+        let fresh = self.held_until == 0 || self.held_until <= now;
+        let row = event_offset::ActiveModel {
+            topic: Set(self.name.clone()),
+            partition: Set(self.partition),
+            next_offset: Set(-1),
+            last_digest: Set(None),
+            owner: Set(None),
+            lease_until: Set(0),
+            updated_at: Set(now),
+        };
+        match event_offset::Entity::insert(row)
+            .on_conflict(OnConflict::columns([C::Topic, C::Partition]).do_nothing().to_owned())
+            .exec_without_returning(&self.db)
+            .await
+        {
+            Ok(_) | Err(DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e),
+        }
+        let taken = event_offset::Entity::update_many()
+            .col_expr(C::Owner, Expr::value(self.s.owner.clone()))
+            .col_expr(C::LeaseUntil, Expr::value(now + lease_ms))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::Topic.eq(&self.name))
+            .filter(C::Partition.eq(self.partition))
+            .filter(Condition::any().add(C::Owner.is_null()).add(C::Owner.eq(&self.s.owner)).add(C::LeaseUntil.lt(now)))
+            .exec(&self.db)
+            .await?;
+        if taken.rows_affected != 1 {
+            if self.held_until != 0 {
+                tracing::info!(topic = %self.name, partition = self.partition, "lease taken by another consumer");
+            }
+            self.held_until = 0;
+            return Ok(false);
+        }
+        if fresh {
+            // Someone else may have moved on while we did not hold it.
+            let row = event_offset::Entity::find_by_id((self.name.clone(), self.partition)).one(&self.db).await?;
+            self.stored = row.as_ref().map(|r| r.next_offset).unwrap_or(-1);
+            self.digest = row.and_then(|r| r.last_digest);
+            self.next = self.stored;
+            self.verified = false;
+            tracing::info!(topic = %self.name, partition = self.partition, offset = self.stored, "consuming partition");
+        }
+        self.held_until = now + lease_ms;
+        Ok(true)
+    }
+
+    async fn partition_client(&mut self) -> Result<&PartitionClient, KafkaError> {
+        if self.pc.is_none() {
+            let pc = kafka::bounded(
+                self.s.kafka.request_timeout,
+                self.client.partition_client(self.name.clone(), self.partition, UnknownTopicHandling::Retry),
+            )
+            .await?;
+            self.pc = Some(pc);
+        }
+        Ok(self.pc.as_ref().expect("just set"))
+    }
+
+    async fn offset(&mut self, at: OffsetAt) -> Result<i64, KafkaError> {
+        let limit = self.s.kafka.request_timeout;
+        let pc = self.partition_client().await?;
+        kafka::bounded(limit, pc.get_offset(at)).await
+    }
+
+    async fn step(&mut self) -> Result<Step, WorkError> {
+        if !self.lease().await? {
+            return Ok(Step::NotOurs);
+        }
+        if !self.verified {
+            if let Some(step) = self.verify().await? {
+                return Ok(step);
+            }
+            self.verified = true;
+        }
+        if self.next < 0 {
+            self.next = self.offset(OffsetAt::Earliest).await?;
+        }
+        let limit = self.s.kafka.request_timeout + self.s.fetch_wait;
+        let (max_bytes, wait_ms) = (self.s.fetch_max_bytes, self.s.fetch_wait.as_millis() as i32);
+        let next = self.next;
+        // Fetch one record early, the last one applied, to check on every
+        // fetch that this is still the log we were reading: rskafka
+        // reconnects to a restarted broker without telling us, and a broker
+        // that lost its storage numbers a new log from zero.
+        let check = self.digest.clone().filter(|_| next > 0 && next == self.stored);
+        let from = if check.is_some() { next - 1 } else { next };
+        let fetched = {
+            let pc = self.partition_client().await?;
+            kafka::bounded(limit, pc.fetch_records(from, 1..max_bytes, wait_ms)).await
+        };
+        let (records, high_watermark) = match fetched {
+            Ok(r) => r,
+            Err(e) if e.is_offset_out_of_range() => {
+                let earliest = self.offset(OffsetAt::Earliest).await?;
+                if self.next < earliest {
+                    tracing::warn!(topic = %self.name, partition = self.partition, from = self.next, to = earliest,
+                        "records expired before they were consumed; skipping to the earliest kept");
+                    metrics::counter!("metaverse_consumer_skipped_total", "reason" => "expired")
+                        .increment((earliest - self.next) as u64);
+                } else {
+                    tracing::warn!(topic = %self.name, partition = self.partition, offset = self.next, earliest,
+                        "the partition's log is behind our offset (was it recreated?); starting from its beginning");
+                }
+                return self.commit(Vec::new(), earliest, None).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(expected) = check
+            && let Some(r) = records.iter().find(|r| r.offset == next - 1)
+            && digest(r.record.value.as_deref()) != expected
+        {
+            return self.replaced(next).await;
+        }
+        if high_watermark < next {
+            // The log ends before our position: it is not the one we read.
+            return self.replaced(next).await;
+        }
+        let mut batch: Vec<_> = records.into_iter().filter(|r| r.offset >= next).collect();
+        // Some brokers repeat records across batches; apply each offset once.
+        batch.sort_by_key(|r| r.offset);
+        batch.dedup_by_key(|r| r.offset);
+        if batch.is_empty() {
+            metrics::gauge!("metaverse_consumer_lag", &self.labels()).set((high_watermark - next).max(0) as f64);
+            return Ok(Step::Idle);
+        }
+        let last = batch.iter().map(|r| r.offset).max().unwrap_or(next);
+        let values: Vec<Option<Vec<u8>>> = batch.into_iter().map(|r| r.record.value).collect();
+        let digest = values.last().map(|v| digest(v.as_deref()));
+        let step = self.commit(values, last + 1, digest).await?;
+        metrics::gauge!("metaverse_consumer_lag", &self.labels()).set((high_watermark - last - 1).max(0) as f64);
+        Ok(step)
+    }
+
+    /// Checks that the log still holds the last applied record where it
+    /// was. A broker that lost its storage starts its offsets again from
+    /// zero; without this check the consumer would wait for the new log to
+    /// pass its old offset and skip everything before it. Returns a step
+    /// when it had to reset.
+    async fn verify(&mut self) -> Result<Option<Step>, WorkError> {
+        let (Some(expected), true) = (self.digest.clone(), self.stored > 0) else {
+            return Ok(None);
+        };
+        let at = self.stored - 1;
+        let limit = self.s.kafka.request_timeout;
+        let max_bytes = self.s.fetch_max_bytes;
+        let fetched = {
+            let pc = self.partition_client().await?;
+            kafka::bounded(limit, pc.fetch_records(at, 1..max_bytes, 0)).await
+        };
+        let found = match fetched {
+            Ok((records, _)) => records.into_iter().find(|r| r.offset == at).map(|r| digest(r.record.value.as_deref())),
+            Err(e) if e.is_offset_out_of_range() => None,
+            Err(e) => return Err(e.into()),
+        };
+        if found.as_deref() == Some(expected.as_str()) {
+            return Ok(None);
+        }
+        Ok(Some(self.replaced(self.stored).await?))
+    }
+
+    /// The partition's log is not the one we were reading (the broker lost
+    /// or replaced it): start it from its beginning. Records already
+    /// applied are skipped by id or event key, so nothing lands twice.
+    async fn replaced(&mut self, at: i64) -> Result<Step, WorkError> {
+        let earliest = self.offset(OffsetAt::Earliest).await?.max(0);
+        tracing::warn!(topic = %self.name, partition = self.partition, offset = at, earliest,
+            "the partition's log no longer holds the last record applied (the broker lost or replaced it); consuming it from its beginning");
+        metrics::counter!("metaverse_consumer_log_resets_total").increment(1);
+        self.next = earliest;
+        self.commit(Vec::new(), earliest, None).await
+    }
+
+    /// Applies the records and moves the offset to `to`, in one
+    /// transaction that only commits if the lease and offset are still ours.
+    async fn commit(
+        &mut self,
+        values: Vec<Option<Vec<u8>>>,
+        to: i64,
+        digest: Option<String>,
+    ) -> Result<Step, WorkError> {
+        use event_offset::Column as C;
+        let n = values.len();
+        let now = now_millis();
+        let lease_ms = self.s.lease.as_millis() as i64;
+        let txn = self.db.begin().await?;
+        let folded = match self.topic {
+            Topic::Chat => {
+                store_chat(&txn, decode_all(&values, self.topic, ChatRecord::decode)).await?;
+                None
+            }
+            Topic::UserEvents | Topic::Analytics => {
+                let decode = decode_event(self.topic);
+                let mut fold = Fold::default();
+                for e in decode_all(&values, self.topic, decode) {
+                    fold.add(e);
+                }
+                Some(fold.apply(&txn).await?)
+            }
+        };
+        let moved = event_offset::Entity::update_many()
+            .col_expr(C::NextOffset, Expr::value(to))
+            .col_expr(C::LastDigest, Expr::value(digest.clone()))
+            .col_expr(C::LeaseUntil, Expr::value(now + lease_ms))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::Topic.eq(&self.name))
+            .filter(C::Partition.eq(self.partition))
+            .filter(C::Owner.eq(&self.s.owner))
+            .filter(C::NextOffset.eq(self.stored))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            txn.rollback().await?;
+            tracing::info!(topic = %self.name, partition = self.partition, "lost the partition before committing");
+            self.held_until = 0;
+            return Ok(Step::NotOurs);
+        }
+        txn.commit().await?;
+        self.stored = to;
+        self.next = to;
+        self.digest = digest;
+        self.held_until = now + lease_ms;
+        if let Some(tally) = folded {
+            tally.record_metrics();
+        }
+        metrics::counter!("metaverse_consumer_records_total", "topic" => self.topic.label()).increment(n as u64);
+        Ok(Step::Progress)
+    }
+}
+
+fn digest(value: Option<&[u8]>) -> String {
+    format!("{:016x}", value.map(kafka::fnv1a).unwrap_or(0))
+}
+
+fn decode_event(topic: Topic) -> fn(&[u8]) -> Result<AnalyticsEvent, super::record::RecordError> {
+    match topic {
+        Topic::UserEvents => AnalyticsEvent::decode_user,
+        _ => AnalyticsEvent::decode_chat,
+    }
+}
+
+/// Decodes what it can; a bad record is logged, counted and skipped (its
+/// offset still advances, so it cannot block the partition).
+fn decode_all<T>(
+    values: &[Option<Vec<u8>>],
+    topic: Topic,
+    decode: fn(&[u8]) -> Result<T, super::record::RecordError>,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        match v.as_deref().map(decode) {
+            Some(Ok(x)) => out.push(x),
+            Some(Err(e)) => {
+                tracing::warn!(topic = topic.label(), error = %e, "skipping a record that is not ours to read");
+                metrics::counter!("metaverse_consumer_skipped_total", "reason" => "invalid").increment(1);
+            }
+            None => {
+                metrics::counter!("metaverse_consumer_skipped_total", "reason" => "invalid").increment(1);
+            }
+        }
+    }
+    out
+}
+
+/// Inserts chat records (a record already stored, by the database
+/// fallback or an earlier delivery, is skipped by id). Messages to rooms
+/// deleted since are dropped: their rows would have been deleted with the
+/// room anyway.
+async fn store_chat<C: ConnectionTrait>(db: &C, records: Vec<ChatRecord>) -> Result<(), DbErr> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut rooms: Vec<String> = records.iter().map(|r| r.chatroom_id.clone()).collect();
+    rooms.sort();
+    rooms.dedup();
+    let live: std::collections::HashSet<String> = chatroom::Entity::find()
+        .select_only()
+        .column(chatroom::Column::Id)
+        .filter(chatroom::Column::Id.is_in(rooms))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let (keep, gone): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| live.contains(&r.chatroom_id));
+    if !gone.is_empty() {
+        metrics::counter!("metaverse_consumer_skipped_total", "reason" => "unknown-room").increment(gone.len() as u64);
+    }
+    let rows = keep
+        .into_iter()
+        .map(|r| message::Model {
+            id: r.id,
+            chatroom_id: r.chatroom_id,
+            user_id: r.user_id,
+            username: r.username,
+            content: r.content,
+            kind: r.kind,
+            client_id: r.client_id,
+            sent_at: r.sent_at,
+        })
+        .collect();
+    insert_messages(db, rows).await?;
+    Ok(())
+}

@@ -1,0 +1,431 @@
+//! Folding analytics events into the analytics tables. The same fold runs
+//! in the Kafka consumer (inside the transaction that stores its offset,
+//! so each record counts once) and, without Kafka, in-process.
+//!
+//! rskafka has no idempotent producer: a produce retried after a timeout
+//! may put a record in the log twice. Each event therefore has a key
+//! (`m:<messageId>`, `j:<sessionId>`, `l:<sessionId>`) remembered in
+//! `analytics_seen` for a day, and an event whose key is there is skipped.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use metaverse_schema::{
+    entity::{analytics_minute_user, analytics_room_minute, analytics_seen, analytics_session, analytics_space_minute},
+    sea_orm::{
+        ActiveValue::Set,
+        ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement,
+        sea_query::{Alias, Expr, OnConflict},
+    },
+};
+
+use super::record::{AnalyticsEvent, UserEventKind};
+
+pub const MINUTE_MS: i64 = 60_000;
+/// A visit marks each of its minutes as present, up to this many (the
+/// last day of a longer one).
+pub const MAX_SPAN_MINUTES: i64 = 1_440;
+/// Rows per insert statement (SQLite allows 32,766 parameters).
+const CHUNK: usize = 1_000;
+
+pub fn minute_of(ms: i64) -> i64 {
+    ms - ms.rem_euclid(MINUTE_MS)
+}
+
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+struct Counts {
+    joins: i64,
+    leaves: i64,
+    messages: i64,
+}
+
+/// How long an event's key is remembered against repeats.
+pub const SEEN_TTL_MS: i64 = 24 * 60 * MINUTE_MS;
+
+/// A batch of events to fold in one write.
+#[derive(Default, Debug)]
+pub struct Fold {
+    events: Vec<AnalyticsEvent>,
+}
+
+fn event_key(e: &AnalyticsEvent) -> String {
+    match e {
+        AnalyticsEvent::Chat(f) => format!("m:{}", f.message_id),
+        AnalyticsEvent::User(u) if u.kind == UserEventKind::Join => format!("j:{}", u.session_id),
+        AnalyticsEvent::User(u) => format!("l:{}", u.session_id),
+    }
+}
+
+fn event_time(e: &AnalyticsEvent) -> i64 {
+    match e {
+        AnalyticsEvent::Chat(f) => f.at,
+        AnalyticsEvent::User(u) => u.at,
+    }
+}
+
+impl Fold {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn add(&mut self, e: AnalyticsEvent) {
+        self.events.push(e);
+    }
+
+    /// Writes the batch, skipping events already folded. Run it inside a
+    /// transaction: it is several statements, and counters must not be
+    /// added twice. Returns what was counted, for `record_metrics` once
+    /// the transaction committed.
+    pub async fn apply<C: ConnectionTrait>(&self, db: &C) -> Result<Tally, DbErr> {
+        let mut keys: Vec<(String, i64, &AnalyticsEvent)> =
+            self.events.iter().map(|e| (event_key(e), event_time(e), e)).collect();
+        // Repeats inside the batch, then repeats of earlier batches.
+        let mut in_batch = std::collections::HashSet::new();
+        keys.retain(|(k, _, _)| in_batch.insert(k.clone()));
+        let mut seen = std::collections::HashSet::new();
+        for chunk in keys.chunks(500) {
+            let found: Vec<String> = analytics_seen::Entity::find()
+                .select_only()
+                .column(analytics_seen::Column::EventKey)
+                .filter(analytics_seen::Column::EventKey.is_in(chunk.iter().map(|k| k.0.clone())))
+                .into_tuple()
+                .all(db)
+                .await?;
+            seen.extend(found);
+        }
+        if !seen.is_empty() {
+            metrics::counter!("metaverse_analytics_repeats_total").increment(seen.len() as u64);
+        }
+        keys.retain(|(k, _, _)| !seen.contains(k));
+        let rows: Vec<_> = keys
+            .iter()
+            .map(|(k, at, _)| analytics_seen::ActiveModel { event_key: Set(k.clone()), at: Set(*at) })
+            .collect();
+        for chunk in rows.chunks(CHUNK) {
+            ignore_none(
+                analytics_seen::Entity::insert_many(chunk.to_vec())
+                    .on_conflict(OnConflict::column(analytics_seen::Column::EventKey).do_nothing().to_owned())
+                    .exec_without_returning(db)
+                    .await,
+            )?;
+        }
+        let mut tally = Tally::default();
+        for (_, _, e) in keys {
+            tally.add(e);
+        }
+        tally.write(db).await?;
+        Ok(tally)
+    }
+}
+
+/// Forgets event keys older than the repeat window.
+pub async fn prune_seen<C: ConnectionTrait>(db: &C, now: i64) -> Result<u64, DbErr> {
+    let r =
+        analytics_seen::Entity::delete_many().filter(analytics_seen::Column::At.lt(now - SEEN_TTL_MS)).exec(db).await?;
+    Ok(r.rows_affected)
+}
+
+/// Events aggregated in memory before one write.
+#[derive(Default, Debug)]
+pub struct Tally {
+    minutes: BTreeMap<(String, i64), Counts>,
+    present: BTreeSet<(String, i64, String)>,
+    rooms: BTreeMap<(String, i64), (String, i64)>,
+    sessions: BTreeMap<String, analytics_session::Model>,
+}
+
+impl Tally {
+    fn add(&mut self, e: &AnalyticsEvent) {
+        match e {
+            AnalyticsEvent::User(u) => {
+                let minute = minute_of(u.at);
+                let c = self.minutes.entry((u.space_id.clone(), minute)).or_default();
+                match u.kind {
+                    UserEventKind::Join => {
+                        c.joins += 1;
+                        self.present.insert((u.space_id.clone(), minute, u.user_id.clone()));
+                    }
+                    UserEventKind::Leave => {
+                        c.leaves += 1;
+                        let joined = u.joined_at.unwrap_or(u.at);
+                        let first = minute_of(joined).max(minute - (MAX_SPAN_MINUTES - 1) * MINUTE_MS);
+                        let mut m = first;
+                        while m <= minute {
+                            self.present.insert((u.space_id.clone(), m, u.user_id.clone()));
+                            m += MINUTE_MS;
+                        }
+                        self.sessions.insert(
+                            u.session_id.clone(),
+                            analytics_session::Model {
+                                session_id: u.session_id.clone(),
+                                space_id: u.space_id.clone(),
+                                user_id: u.user_id.clone(),
+                                joined_at: joined,
+                                left_at: u.at,
+                                duration_ms: u.duration_ms.unwrap_or(u.at - joined).max(0),
+                            },
+                        );
+                    }
+                }
+            }
+            AnalyticsEvent::Chat(f) => {
+                let minute = minute_of(f.at);
+                self.minutes.entry((f.space_id.clone(), minute)).or_default().messages += 1;
+                self.present.insert((f.space_id.clone(), minute, f.user_id.clone()));
+                self.rooms.entry((f.chatroom_id.clone(), minute)).or_insert_with(|| (f.space_id.clone(), 0)).1 += 1;
+            }
+        }
+    }
+
+    async fn write<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
+        use analytics_space_minute::Column as M;
+        // Every minute someone was present in needs a row for its count.
+        let mut minutes = self.minutes.clone();
+        for (space, minute, _) in &self.present {
+            minutes.entry((space.clone(), *minute)).or_default();
+        }
+        let rows: Vec<_> = minutes
+            .iter()
+            .map(|((space_id, minute), c)| analytics_space_minute::ActiveModel {
+                space_id: Set(space_id.clone()),
+                minute: Set(*minute),
+                joins: Set(c.joins),
+                leaves: Set(c.leaves),
+                messages: Set(c.messages),
+                active_users: Set(0),
+            })
+            .collect();
+        for chunk in rows.chunks(CHUNK) {
+            let on_conflict = OnConflict::columns([M::SpaceId, M::Minute])
+                .value(M::Joins, add(analytics_space_minute::Entity, M::Joins))
+                .value(M::Leaves, add(analytics_space_minute::Entity, M::Leaves))
+                .value(M::Messages, add(analytics_space_minute::Entity, M::Messages))
+                .to_owned();
+            analytics_space_minute::Entity::insert_many(chunk.to_vec())
+                .on_conflict(on_conflict)
+                .exec_without_returning(db)
+                .await?;
+        }
+
+        let present: Vec<_> = self
+            .present
+            .iter()
+            .map(|(space_id, minute, user_id)| analytics_minute_user::ActiveModel {
+                space_id: Set(space_id.clone()),
+                minute: Set(*minute),
+                user_id: Set(user_id.clone()),
+            })
+            .collect();
+        for chunk in present.chunks(CHUNK) {
+            use analytics_minute_user::Column as U;
+            ignore_none(
+                analytics_minute_user::Entity::insert_many(chunk.to_vec())
+                    .on_conflict(OnConflict::columns([U::SpaceId, U::Minute, U::UserId]).do_nothing().to_owned())
+                    .exec_without_returning(db)
+                    .await,
+            )?;
+        }
+
+        // Recount presence over each touched space's span of minutes.
+        let mut spans: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        for (space, minute) in minutes.keys() {
+            let span = spans.entry(space.as_str()).or_insert((*minute, *minute));
+            span.0 = span.0.min(*minute);
+            span.1 = span.1.max(*minute);
+        }
+        let backend = db.get_database_backend();
+        for (space, (from, to)) in spans {
+            let sql = recount_sql(backend);
+            db.execute_raw(Statement::from_sql_and_values(backend, sql, [space.into(), from.into(), to.into()]))
+                .await?;
+        }
+
+        let rooms: Vec<_> = self
+            .rooms
+            .iter()
+            .map(|((room, minute), (space, n))| analytics_room_minute::ActiveModel {
+                chatroom_id: Set(room.clone()),
+                minute: Set(*minute),
+                space_id: Set(space.clone()),
+                messages: Set(*n),
+            })
+            .collect();
+        for chunk in rooms.chunks(CHUNK) {
+            use analytics_room_minute::Column as R;
+            analytics_room_minute::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::columns([R::ChatroomId, R::Minute])
+                        .value(R::Messages, add(analytics_room_minute::Entity, R::Messages))
+                        .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await?;
+        }
+
+        let sessions: Vec<_> =
+            self.sessions.values().cloned().map(analytics_session::ActiveModel::from).collect::<Vec<_>>();
+        for chunk in sessions.chunks(CHUNK) {
+            ignore_none(
+                analytics_session::Entity::insert_many(chunk.to_vec())
+                    .on_conflict(OnConflict::column(analytics_session::Column::SessionId).do_nothing().to_owned())
+                    .exec_without_returning(db)
+                    .await,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Exports what was folded (call after the write committed).
+    pub fn record_metrics(&self) {
+        let (mut joins, mut leaves, mut messages) = (0, 0, 0);
+        for c in self.minutes.values() {
+            joins += c.joins;
+            leaves += c.leaves;
+            messages += c.messages;
+        }
+        metrics::counter!("metaverse_analytics_joins_total").increment(joins as u64);
+        metrics::counter!("metaverse_analytics_leaves_total").increment(leaves as u64);
+        metrics::counter!("metaverse_analytics_messages_total").increment(messages as u64);
+        for s in self.sessions.values() {
+            metrics::histogram!("metaverse_analytics_session_seconds").record(s.duration_ms as f64 / 1000.0);
+        }
+    }
+}
+
+/// `table.col + excluded.col`, the upsert that adds to a counter.
+fn add<E: metaverse_schema::sea_orm::EntityName + 'static, C: metaverse_schema::sea_orm::sea_query::IntoIden + Copy>(
+    table: E,
+    col: C,
+) -> Expr {
+    use metaverse_schema::sea_orm::sea_query::ExprTrait;
+    Expr::col((table, col)).add(Expr::col((Alias::new("excluded"), col)))
+}
+
+/// sea-orm reports an insert that changed nothing as an error on some
+/// backends.
+fn ignore_none(r: Result<u64, DbErr>) -> Result<(), DbErr> {
+    match r {
+        Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn recount_sql(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => {
+            "UPDATE analytics_space_minutes SET active_users = (SELECT COUNT(*) FROM analytics_minute_users u \
+             WHERE u.space_id = analytics_space_minutes.space_id AND u.minute = analytics_space_minutes.minute) \
+             WHERE space_id = $1 AND minute >= $2 AND minute <= $3"
+        }
+        _ => {
+            "UPDATE analytics_space_minutes SET active_users = (SELECT COUNT(*) FROM analytics_minute_users u \
+             WHERE u.space_id = analytics_space_minutes.space_id AND u.minute = analytics_space_minutes.minute) \
+             WHERE space_id = ? AND minute >= ? AND minute <= ?"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::record::{ChatFact, SCHEMA_VERSION, UserEvent};
+
+    fn user(kind: UserEventKind, at: i64, joined: Option<i64>) -> AnalyticsEvent {
+        AnalyticsEvent::User(UserEvent {
+            v: SCHEMA_VERSION,
+            kind,
+            space_id: "s".into(),
+            user_id: "u".into(),
+            session_id: "v1".into(),
+            at,
+            joined_at: joined,
+            duration_ms: joined.map(|j| at - j),
+        })
+    }
+
+    #[test]
+    fn a_visit_marks_every_minute_it_spans() {
+        let mut f = Tally::default();
+        f.add(&user(UserEventKind::Join, 30_000, None));
+        f.add(&user(UserEventKind::Leave, 3 * MINUTE_MS + 5, Some(30_000)));
+        assert_eq!(f.present.len(), 4, "minutes 0..=3");
+        assert_eq!(f.minutes[&("s".into(), 0)].joins, 1);
+        assert_eq!(f.minutes[&("s".into(), 3 * MINUTE_MS)].leaves, 1);
+        assert_eq!(f.sessions["v1"].duration_ms, 3 * MINUTE_MS + 5 - 30_000);
+    }
+
+    #[test]
+    fn very_long_visits_mark_their_last_day() {
+        let mut f = Tally::default();
+        f.add(&user(UserEventKind::Leave, 10 * MAX_SPAN_MINUTES * MINUTE_MS, Some(0)));
+        assert_eq!(f.present.len() as i64, MAX_SPAN_MINUTES);
+    }
+
+    #[test]
+    fn messages_count_per_space_and_room() {
+        let mut f = Tally::default();
+        for i in 0..3 {
+            f.add(&AnalyticsEvent::Chat(ChatFact {
+                v: SCHEMA_VERSION,
+                message_id: format!("m{i}"),
+                space_id: "s".into(),
+                chatroom_id: "r".into(),
+                user_id: "u".into(),
+                length: 2,
+                kind: "text".into(),
+                at: 61_000,
+            }));
+        }
+        assert_eq!(f.minutes[&("s".into(), MINUTE_MS)].messages, 3);
+        assert_eq!(f.rooms[&("r".into(), MINUTE_MS)], ("s".into(), 3));
+    }
+}
+
+#[cfg(test)]
+mod db_tests {
+    use metaverse_schema::{Migrator, MigratorTrait, sea_orm::Database};
+
+    use super::*;
+    use crate::events::record::{ChatFact, SCHEMA_VERSION};
+
+    fn fact(id: &str) -> AnalyticsEvent {
+        AnalyticsEvent::Chat(ChatFact {
+            v: SCHEMA_VERSION,
+            message_id: id.into(),
+            space_id: "s".into(),
+            chatroom_id: "r".into(),
+            user_id: "u".into(),
+            length: 1,
+            kind: "text".into(),
+            at: 5 * MINUTE_MS,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_repeated_event_counts_once() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let mut first = Fold::default();
+        first.add(fact("m1"));
+        first.add(fact("m1"));
+        first.add(fact("m2"));
+        first.apply(&db).await.unwrap();
+        // The log held m2 twice: a later batch repeats it.
+        let mut again = Fold::default();
+        again.add(fact("m2"));
+        again.add(fact("m3"));
+        again.apply(&db).await.unwrap();
+        let row = analytics_space_minute::Entity::find_by_id(("s".to_owned(), 5 * MINUTE_MS))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.messages, 3);
+        assert_eq!(row.active_users, 1);
+        assert_eq!(prune_seen(&db, 5 * MINUTE_MS + SEEN_TTL_MS - 1).await.unwrap(), 0);
+        assert_eq!(prune_seen(&db, 5 * MINUTE_MS + SEEN_TTL_MS + 1).await.unwrap(), 3);
+    }
+}

@@ -1,0 +1,197 @@
+//! The records on the three topics, as another team's consumer reads them:
+//! JSON objects with a schema version `v`, keyed by space id. Field names
+//! are camelCase like the WebSocket protocol's. Readers must ignore fields
+//! they do not know; a new `v` means an incompatible change.
+
+use serde::{Deserialize, Serialize};
+
+/// The version every record written here carries.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A chat message on `chat-messages`: everything needed to store it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatRecord {
+    pub v: u32,
+    pub id: String,
+    pub space_id: String,
+    pub chatroom_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub content: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Unix milliseconds.
+    pub sent_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserEventKind {
+    Join,
+    Leave,
+}
+
+/// Someone entered or left a space, on `user-events`. A visit
+/// (`sessionId`) spans resumes and takeovers; `leave` repeats the join
+/// time and carries the visit's length.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserEvent {
+    pub v: u32,
+    #[serde(rename = "type")]
+    pub kind: UserEventKind,
+    pub space_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+}
+
+/// Facts about one chat message, on `chat-analytics`: no content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatFact {
+    pub v: u32,
+    pub message_id: String,
+    pub space_id: String,
+    pub chatroom_id: String,
+    pub user_id: String,
+    /// Characters of content.
+    pub length: u32,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+/// Something the analytics fold counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnalyticsEvent {
+    User(UserEvent),
+    Chat(ChatFact),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("not a record: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("schema version {0} is not supported (this server reads {SCHEMA_VERSION})")]
+    Version(u32),
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+/// Ids and names must fit the columns they land in.
+fn fits(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
+}
+
+fn version(v: u32) -> Result<(), RecordError> {
+    if v == SCHEMA_VERSION { Ok(()) } else { Err(RecordError::Version(v)) }
+}
+
+/// Longest content a record may carry (the HTTP/WS limit is lower and
+/// configurable; this only guards the database).
+pub const MAX_CONTENT_CHARS: usize = 100_000;
+
+impl ChatRecord {
+    pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
+        let r: Self = serde_json::from_slice(bytes)?;
+        version(r.v)?;
+        if !(fits(&r.id, 36) && fits(&r.space_id, 36) && fits(&r.chatroom_id, 36) && fits(&r.user_id, 36)) {
+            return Err(RecordError::Invalid("an id is empty or too long"));
+        }
+        if !fits(&r.username, 64) || !fits(&r.kind, 16) {
+            return Err(RecordError::Invalid("username or type is empty or too long"));
+        }
+        if r.client_id.as_deref().is_some_and(|c| c.len() > 64) {
+            return Err(RecordError::Invalid("clientId is too long"));
+        }
+        if r.content.is_empty() || r.content.chars().count() > MAX_CONTENT_CHARS {
+            return Err(RecordError::Invalid("content is empty or too long"));
+        }
+        Ok(r)
+    }
+}
+
+impl AnalyticsEvent {
+    pub fn decode_user(bytes: &[u8]) -> Result<Self, RecordError> {
+        let e: UserEvent = serde_json::from_slice(bytes)?;
+        version(e.v)?;
+        if !(fits(&e.space_id, 36) && fits(&e.user_id, 36) && fits(&e.session_id, 64)) {
+            return Err(RecordError::Invalid("an id is empty or too long"));
+        }
+        if e.at < 0 || e.joined_at.is_some_and(|j| j < 0 || j > e.at) || e.duration_ms.is_some_and(|d| d < 0) {
+            return Err(RecordError::Invalid("times are out of order"));
+        }
+        Ok(Self::User(e))
+    }
+
+    pub fn decode_chat(bytes: &[u8]) -> Result<Self, RecordError> {
+        let f: ChatFact = serde_json::from_slice(bytes)?;
+        version(f.v)?;
+        if !(fits(&f.message_id, 36) && fits(&f.space_id, 36) && fits(&f.chatroom_id, 64) && fits(&f.user_id, 36)) {
+            return Err(RecordError::Invalid("an id is empty or too long"));
+        }
+        if !fits(&f.kind, 16) || f.at < 0 {
+            return Err(RecordError::Invalid("type or time is invalid"));
+        }
+        Ok(Self::Chat(f))
+    }
+
+    pub fn space_id(&self) -> &str {
+        match self {
+            Self::User(e) => &e.space_id,
+            Self::Chat(f) => &f.space_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_camel_case_json_with_a_version() {
+        let e = UserEvent {
+            v: SCHEMA_VERSION,
+            kind: UserEventKind::Leave,
+            space_id: "s".into(),
+            user_id: "u".into(),
+            session_id: "x".into(),
+            at: 10,
+            joined_at: Some(4),
+            duration_ms: Some(6),
+        };
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["type"], "leave");
+        assert_eq!(json["durationMs"], 6);
+        assert_eq!(json["v"], 1);
+        assert_eq!(AnalyticsEvent::decode_user(json.to_string().as_bytes()).unwrap(), AnalyticsEvent::User(e));
+    }
+
+    #[test]
+    fn bad_records_are_refused_with_a_reason() {
+        assert!(matches!(ChatRecord::decode(b"[1,2]"), Err(RecordError::Decode(_))));
+        let future = br#"{"v":2,"id":"a","spaceId":"s","chatroomId":"r","userId":"u","username":"n","content":"c","type":"text","sentAt":1}"#;
+        assert!(matches!(ChatRecord::decode(future), Err(RecordError::Version(2))));
+        let long_id = format!(
+            r#"{{"v":1,"id":"{}","spaceId":"s","chatroomId":"r","userId":"u","username":"n","content":"c","type":"text","sentAt":1}}"#,
+            "a".repeat(37)
+        );
+        assert!(matches!(ChatRecord::decode(long_id.as_bytes()), Err(RecordError::Invalid(_))));
+        let backwards = br#"{"v":1,"type":"leave","spaceId":"s","userId":"u","sessionId":"x","at":5,"joinedAt":9}"#;
+        assert!(AnalyticsEvent::decode_user(backwards).is_err());
+        let unknown_kind = br#"{"v":1,"type":"dance","spaceId":"s","userId":"u","sessionId":"x","at":5}"#;
+        assert!(AnalyticsEvent::decode_user(unknown_kind).is_err());
+        let extra = br#"{"v":1,"type":"join","spaceId":"s","userId":"u","sessionId":"x","at":5,"newField":true}"#;
+        assert!(AnalyticsEvent::decode_user(extra).is_ok(), "unknown fields are ignored");
+    }
+}

@@ -1,0 +1,361 @@
+//! Analytics over HTTP, read from the tables the event fold fills (from
+//! Kafka's topics, or in-process without Kafka).
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use chrono::DateTime;
+use metaverse_actors::events::fold::{MINUTE_MS, minute_of};
+use metaverse_schema::{
+    entity::{
+        analytics_minute_user as mu, analytics_room_minute as rm, analytics_session as sess,
+        analytics_space_minute as sm, chatroom, space,
+    },
+    now_millis,
+};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    error::{ApiError, ErrorBody},
+    extract::{AdminUser, AuthUser},
+};
+use crate::{auth::Role, chat::sent_at, state::AppState};
+
+/// The longest range one request may cover.
+const MAX_RANGE_MS: i64 = 7 * 24 * 60 * MINUTE_MS;
+const DEFAULT_RANGE_MS: i64 = 60 * MINUTE_MS;
+/// Spaces listed in the overview, at most (busiest first).
+const OVERVIEW_SPACES: usize = 100;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RangeQuery {
+    /// Start (RFC 3339 or Unix milliseconds); default: an hour before `to`.
+    pub from: Option<String>,
+    /// End, exclusive (RFC 3339 or Unix milliseconds); default: now. At most 7 days after `from`.
+    pub to: Option<String>,
+}
+
+fn parse_time(field: &str, raw: &str) -> Result<i64, ApiError> {
+    let raw = raw.trim();
+    if let Ok(ms) = raw.parse::<i64>() {
+        if (0..=253_402_300_799_999).contains(&ms) {
+            return Ok(ms);
+        }
+    } else if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.timestamp_millis());
+    }
+    Err(ApiError::invalid(field, "expected an RFC 3339 time or Unix milliseconds"))
+}
+
+/// The range as whole minutes: `[from, to)`.
+fn range(q: &RangeQuery) -> Result<(i64, i64), ApiError> {
+    let to = match &q.to {
+        Some(t) => parse_time("to", t)?,
+        None => now_millis(),
+    };
+    let from = match &q.from {
+        Some(f) => parse_time("from", f)?,
+        None => to - DEFAULT_RANGE_MS,
+    };
+    if from >= to {
+        return Err(ApiError::invalid("from", "must be before `to`"));
+    }
+    if to - from > MAX_RANGE_MS {
+        return Err(ApiError::invalid("to", "the range may cover at most 7 days"));
+    }
+    // Round `to` up, so the minute it falls in is included.
+    Ok((minute_of(from), minute_of(to - 1) + MINUTE_MS))
+}
+
+#[derive(Serialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    pub joins: i64,
+    pub leaves: i64,
+    pub messages: i64,
+    /// Distinct users present at any time in the range.
+    pub active_users: i64,
+    /// The most users present in one minute.
+    pub peak_active_users: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MinuteView {
+    /// The minute's start.
+    pub minute: String,
+    pub active_users: i64,
+    pub joins: i64,
+    pub leaves: i64,
+    pub messages: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomCount {
+    pub chatroom_id: String,
+    /// `null` when the room was deleted since.
+    pub name: Option<String>,
+    pub messages: i64,
+}
+
+/// Visits that ended in the range.
+#[derive(Serialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionStats {
+    pub count: i64,
+    pub average_ms: i64,
+    pub max_ms: i64,
+    pub total_ms: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceAnalytics {
+    pub space_id: String,
+    pub from: String,
+    pub to: String,
+    pub totals: Totals,
+    /// Only minutes with activity, oldest first.
+    pub minutes: Vec<MinuteView>,
+    /// Busiest first.
+    pub rooms: Vec<RoomCount>,
+    pub sessions: SessionStats,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceSummary {
+    pub space_id: String,
+    /// `null` when the space was deleted since.
+    pub name: Option<String>,
+    pub joins: i64,
+    pub leaves: i64,
+    pub messages: i64,
+    pub active_users: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    pub from: String,
+    pub to: String,
+    pub totals: Totals,
+    pub sessions: SessionStats,
+    /// The busiest spaces (by messages, then joins), at most 100.
+    pub spaces: Vec<SpaceSummary>,
+}
+
+/// Distinct users present in the range (in one space, or everywhere).
+async fn distinct_users(db: &DatabaseConnection, space_id: Option<&str>, from: i64, to: i64) -> Result<i64, ApiError> {
+    let mut q = mu::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(DISTINCT user_id)"), "n")
+        .filter(mu::Column::Minute.gte(from))
+        .filter(mu::Column::Minute.lt(to));
+    if let Some(id) = space_id {
+        q = q.filter(mu::Column::SpaceId.eq(id));
+    }
+    Ok(q.into_tuple::<i64>().one(db).await?.unwrap_or(0))
+}
+
+async fn session_stats(
+    db: &DatabaseConnection,
+    space_id: Option<&str>,
+    from: i64,
+    to: i64,
+) -> Result<SessionStats, ApiError> {
+    let mut q = sess::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(Expr::cust("CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT)"), "total")
+        .column_as(Expr::cust("CAST(COALESCE(MAX(duration_ms), 0) AS BIGINT)"), "longest")
+        .filter(sess::Column::LeftAt.gte(from))
+        .filter(sess::Column::LeftAt.lt(to));
+    if let Some(id) = space_id {
+        q = q.filter(sess::Column::SpaceId.eq(id));
+    }
+    let (count, total, max) = q.into_tuple::<(i64, i64, i64)>().one(db).await?.unwrap_or((0, 0, 0));
+    Ok(SessionStats { count, average_ms: if count > 0 { total / count } else { 0 }, max_ms: max, total_ms: total })
+}
+
+/// Usage of one space per minute: active users, joins, leaves and messages,
+/// message counts per room, and visit lengths. For the space's creator or
+/// an admin.
+#[utoipa::path(get, path = "/api/v1/analytics/spaces/{spaceId}", tag = "analytics",
+    params(("spaceId" = String, Path), RangeQuery), security(("bearer" = [])),
+    responses((status = 200, body = SpaceAnalytics), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn space_analytics(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<String>,
+    query: web::Query<RangeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let space_id = path.into_inner();
+    let (from, to) = range(&query)?;
+    let admin = caller.0.role == Role::Admin;
+    let found =
+        if space_id.len() <= 64 { space::Entity::find_by_id(space_id.clone()).one(&state.db).await? } else { None };
+    match &found {
+        Some(s) if s.creator_id == caller.0.user_id || admin => {}
+        // An admin may read what remains of a deleted space.
+        None if admin => {}
+        Some(_) => return Err(ApiError::forbidden("only the space's creator or an admin may read its analytics")),
+        None => return Err(ApiError::not_found("no such space")),
+    }
+    let db = &state.db;
+    let rows = sm::Entity::find()
+        .filter(sm::Column::SpaceId.eq(&space_id))
+        .filter(sm::Column::Minute.gte(from))
+        .filter(sm::Column::Minute.lt(to))
+        .order_by_asc(sm::Column::Minute)
+        .all(db)
+        .await?;
+    let mut totals = Totals::default();
+    for r in &rows {
+        totals.joins += r.joins;
+        totals.leaves += r.leaves;
+        totals.messages += r.messages;
+        totals.peak_active_users = totals.peak_active_users.max(r.active_users);
+    }
+    totals.active_users = distinct_users(db, Some(&space_id), from, to).await?;
+    let minutes = rows
+        .into_iter()
+        .map(|r| MinuteView {
+            minute: sent_at(r.minute),
+            active_users: r.active_users,
+            joins: r.joins,
+            leaves: r.leaves,
+            messages: r.messages,
+        })
+        .collect();
+
+    let counts: Vec<(String, i64)> = rm::Entity::find()
+        .select_only()
+        .column(rm::Column::ChatroomId)
+        .column_as(Expr::cust("CAST(SUM(messages) AS BIGINT)"), "n")
+        .filter(rm::Column::SpaceId.eq(&space_id))
+        .filter(rm::Column::Minute.gte(from))
+        .filter(rm::Column::Minute.lt(to))
+        .group_by(rm::Column::ChatroomId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let names: HashMap<String, String> = chatroom::Entity::find()
+        .filter(chatroom::Column::Id.is_in(counts.iter().map(|c| c.0.clone())))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    let mut rooms: Vec<RoomCount> = counts
+        .into_iter()
+        .map(|(id, n)| RoomCount { name: names.get(&id).cloned(), chatroom_id: id, messages: n })
+        .collect();
+    rooms.sort_by(|a, b| b.messages.cmp(&a.messages).then_with(|| a.chatroom_id.cmp(&b.chatroom_id)));
+
+    let sessions = session_stats(db, Some(&space_id), from, to).await?;
+    Ok(HttpResponse::Ok().json(SpaceAnalytics {
+        space_id,
+        from: sent_at(from),
+        to: sent_at(to),
+        totals,
+        minutes,
+        rooms,
+        sessions,
+    }))
+}
+
+/// Usage across all spaces (admin).
+#[utoipa::path(get, path = "/api/v1/analytics/overview", tag = "analytics", params(RangeQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Overview), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn overview(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    query: web::Query<RangeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (from, to) = range(&query)?;
+    let db = &state.db;
+    let per_space: Vec<(String, i64, i64, i64, i64)> = sm::Entity::find()
+        .select_only()
+        .column(sm::Column::SpaceId)
+        .column_as(Expr::cust("CAST(SUM(joins) AS BIGINT)"), "joins")
+        .column_as(Expr::cust("CAST(SUM(leaves) AS BIGINT)"), "leaves")
+        .column_as(Expr::cust("CAST(SUM(messages) AS BIGINT)"), "messages")
+        .column_as(Expr::cust("CAST(MAX(active_users) AS BIGINT)"), "peak")
+        .filter(sm::Column::Minute.gte(from))
+        .filter(sm::Column::Minute.lt(to))
+        .group_by(sm::Column::SpaceId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let active: HashMap<String, i64> = mu::Entity::find()
+        .select_only()
+        .column(mu::Column::SpaceId)
+        .column_as(Expr::cust("COUNT(DISTINCT user_id)"), "n")
+        .filter(mu::Column::Minute.gte(from))
+        .filter(mu::Column::Minute.lt(to))
+        .group_by(mu::Column::SpaceId)
+        .into_tuple::<(String, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut totals = Totals::default();
+    let mut spaces: Vec<SpaceSummary> = per_space
+        .into_iter()
+        .map(|(space_id, joins, leaves, messages, peak)| {
+            totals.joins += joins;
+            totals.leaves += leaves;
+            totals.messages += messages;
+            totals.peak_active_users = totals.peak_active_users.max(peak);
+            SpaceSummary {
+                active_users: active.get(&space_id).copied().unwrap_or(0),
+                space_id,
+                name: None,
+                joins,
+                leaves,
+                messages,
+            }
+        })
+        .collect();
+    spaces.sort_by(|a, b| (b.messages, b.joins).cmp(&(a.messages, a.joins)).then_with(|| a.space_id.cmp(&b.space_id)));
+    spaces.truncate(OVERVIEW_SPACES);
+    let names: HashMap<String, String> = space::Entity::find()
+        .filter(space::Column::Id.is_in(spaces.iter().map(|s| s.space_id.clone())))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    for s in &mut spaces {
+        s.name = names.get(&s.space_id).cloned();
+    }
+    totals.active_users = distinct_users(db, None, from, to).await?;
+    let sessions = session_stats(db, None, from, to).await?;
+    Ok(HttpResponse::Ok().json(Overview { from: sent_at(from), to: sent_at(to), totals, sessions, spaces }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(from: Option<&str>, to: Option<&str>) -> RangeQuery {
+        RangeQuery { from: from.map(Into::into), to: to.map(Into::into) }
+    }
+
+    #[test]
+    fn ranges_are_whole_minutes_and_bounded() {
+        assert_eq!(range(&q(Some("61000"), Some("120001"))).unwrap(), (60_000, 180_000));
+        assert_eq!(range(&q(Some("1970-01-01T00:01:00Z"), Some("1970-01-01T00:02:00Z"))).unwrap(), (60_000, 120_000));
+        assert!(range(&q(Some("5000"), Some("5000"))).is_err(), "empty range");
+        assert!(range(&q(Some("0"), Some(&(MAX_RANGE_MS + 1).to_string()))).is_err(), "too long");
+        assert!(range(&q(Some("yesterday"), None)).is_err());
+        assert!(range(&q(Some("-5"), Some("10"))).is_err());
+        assert!(range(&q(None, None)).is_ok());
+    }
+}

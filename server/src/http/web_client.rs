@@ -1,0 +1,76 @@
+//! The browser client, embedded in the binary (`server/web/`) and served
+//! at `/`, so a fresh `cargo run --release` needs no other server and no
+//! network. `index.html` is told where the WebSocket listens.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use rust_embed::RustEmbed;
+
+use super::error::ApiError;
+use crate::state::AppState;
+
+#[derive(RustEmbed)]
+#[folder = "web/"]
+struct Assets;
+
+const WS_META: &str = r#"<meta name="metaverse-ws" content="">"#;
+
+/// The file's hash, plus what was filled into it (`variant`).
+fn etag(file: &rust_embed::EmbeddedFile, variant: &str) -> String {
+    let hash = file.metadata.sha256_hash();
+    format!("\"{}{variant}\"", hash[..12].iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn serve(req: &HttpRequest, path: &str, filled: Option<(Vec<u8>, String)>) -> Result<HttpResponse, ApiError> {
+    let Some(file) = Assets::get(path) else {
+        return Err(ApiError::not_found(format!("no route for GET /{path}")));
+    };
+    let (body, variant) = match filled {
+        Some((body, variant)) => (Some(body), variant),
+        None => (None, String::new()),
+    };
+    let tag = etag(&file, &variant);
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    // Revalidated on every load: a new binary must not leave old scripts
+    // in browser caches.
+    let mut res = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    res.insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::ETAG, tag))
+        .insert_header(("x-content-type-options", "nosniff"));
+    if fresh {
+        return Ok(res.finish());
+    }
+    let mime = file.metadata.mimetype();
+    let mime = if mime == "application/javascript" { "text/javascript; charset=utf-8" } else { mime };
+    let mime = if mime.starts_with("text/") && !mime.contains("charset") {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_owned()
+    };
+    Ok(res.content_type(mime).body(body.unwrap_or_else(|| file.data.into_owned())))
+}
+
+/// The client's page, with the WebSocket port filled in.
+pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let page = Assets::get("index.html").ok_or_else(|| ApiError::not_found("the web client is not built in"))?;
+    let html = String::from_utf8_lossy(&page.data).into_owned();
+    let (html, variant) = match state.ws_port.get() {
+        Some(port) => {
+            (html.replace(WS_META, &format!(r#"<meta name="metaverse-ws" content=":{port}">"#)), format!("-{port}"))
+        }
+        None => (html, String::new()),
+    };
+    serve(&req, "index.html", Some((html.into_bytes(), variant)))
+}
+
+/// Any other file of the client (scripts, styles, images).
+pub async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let path = path.into_inner();
+    if path.is_empty() || path == "index.html" {
+        return Err(ApiError::not_found("no route for GET /index.html; the client is at /"));
+    }
+    serve(&req, &path, None)
+}

@@ -1,0 +1,239 @@
+// The WebSocket link to one space: JSON text frames on the subprotocol
+// `metaverse.v1.json`, `join` (with the resume token after a drop),
+// heartbeats, and reconnection with backoff according to the close codes.
+
+export const SUBPROTOCOL = 'metaverse.v1.json';
+
+/** Close codes of the README: what they mean and whether to reconnect. */
+const CLOSE_REASONS = {
+  1000: 'The connection was closed.',
+  1001: 'The server went away.',
+  1006: 'The connection dropped.',
+  1011: 'The server hit an error.',
+  4000: 'The server is restarting.',
+  4001: 'The connection was idle too long.',
+  4002: 'The connection fell behind (slow network).',
+  4003: 'Too many messages were sent too fast.',
+  4004: 'The space was closed.',
+  4005: 'Your sign-in token expired.',
+  4501: 'Signing in to the space failed repeatedly.',
+  4502: 'The server could not understand this client (protocol error).',
+  4503: 'Your sign-in session was revoked (signed out elsewhere).',
+  4504: 'This space was deleted.',
+  4509: 'You opened this space in another window or tab.',
+};
+
+export function closeReason(code, reason) {
+  return CLOSE_REASONS[code] || (reason ? `Disconnected: ${reason}` : `Disconnected (code ${code}).`);
+}
+
+/** 4500–4999 are terminal: fix something before connecting again. */
+export function isTerminal(code) {
+  return code >= 4500 && code <= 4999;
+}
+
+const HEARTBEAT_MS = 20_000;
+const STALE_MS = 50_000; // nothing heard for this long: assume the socket is dead
+
+export class Connection {
+  /**
+   * @param {object} o
+   * @param {string} o.url        ws:// URL
+   * @param {string} o.spaceId
+   * @param {() => Promise<string|null>} o.getToken  a fresh access token (null: signed out)
+   * @param {(msg: {type: string, payload: any}) => void} o.onMessage
+   * @param {(status: string, detail?: object) => void} o.onStatus
+   *   statuses: connecting | connected | reconnecting | closed (terminal) | signed-out
+   */
+  constructor({ url, spaceId, getToken, onMessage, onStatus }) {
+    Object.assign(this, { url, spaceId, getToken, onMessage, onStatus });
+    this.ws = null;
+    this.resumeToken = null;
+    this.attempt = 0;
+    this.stopped = false;
+    this.joined = false;
+    this.timers = { retry: 0, heartbeat: 0 };
+    this.lastHeard = 0;
+    this.onOnline = () => {
+      if (!this.ws && !this.stopped) this.reconnectNow();
+    };
+    window.addEventListener('online', this.onOnline);
+  }
+
+  start() {
+    this.stopped = false;
+    this.open();
+  }
+
+  async open() {
+    clearTimeout(this.timers.retry);
+    if (this.stopped) return;
+    const gen = (this.gen = (this.gen || 0) + 1); // a later open() supersedes this one
+    this.onStatus(this.attempt ? 'reconnecting' : 'connecting', { attempt: this.attempt });
+    const token = await this.getToken();
+    if (this.stopped || gen !== this.gen) return;
+    if (!token) {
+      this.stop();
+      this.onStatus('signed-out');
+      return;
+    }
+    let ws;
+    try {
+      ws = new WebSocket(this.url, SUBPROTOCOL);
+    } catch (e) {
+      this.onStatus('closed', { code: 0, message: `Bad WebSocket URL ${this.url}: ${e.message}` });
+      this.stopped = true;
+      return;
+    }
+    this.ws = ws;
+    this.joined = false;
+    ws.onopen = () => {
+      this.lastHeard = Date.now();
+      this.sendRaw('join', {
+        spaceId: this.spaceId,
+        token,
+        ...(this.resumeToken ? { resumeToken: this.resumeToken } : {}),
+      });
+      this.startHeartbeat();
+    };
+    ws.onmessage = (ev) => {
+      if (ws !== this.ws) return;
+      this.lastHeard = Date.now();
+      if (typeof ev.data !== 'string') return; // we negotiated JSON; ignore anything else
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch {
+        console.warn('undecodable frame', ev.data);
+        return;
+      }
+      if (!msg || typeof msg.type !== 'string') return;
+      if (msg.type === 'space-joined') {
+        this.joined = true;
+        this.attempt = 0;
+        this.resumeToken = msg.payload?.resumeToken || null;
+        this.onStatus('connected', { resumed: !!msg.payload?.resumed });
+      }
+      this.onMessage(msg);
+    };
+    ws.onclose = (ev) => this.handleClose(ws, ev);
+    ws.onerror = () => {
+      /* a close event follows */
+    };
+  }
+
+  handleClose(ws, ev) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this.joined = false;
+    clearInterval(this.timers.heartbeat);
+    if (this.stopped) return;
+    const code = ev.code;
+    const message = closeReason(code, ev.reason);
+    if (isTerminal(code)) {
+      this.stopped = true;
+      this.resumeToken = null;
+      this.onStatus('closed', { code, message });
+      return;
+    }
+    this.scheduleReconnect(code, message);
+  }
+
+  scheduleReconnect(code, message) {
+    this.attempt += 1;
+    // 0.5 s, 1 s, 2 s … up to 15 s, with jitter; a rate-limit close waits longer.
+    const base = Math.min(15_000, 500 * 2 ** (this.attempt - 1)) * (code === 4003 ? 4 : 1);
+    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+    this.onStatus('reconnecting', { code, message, delay, attempt: this.attempt, retryAt: Date.now() + delay });
+    clearTimeout(this.timers.retry);
+    this.timers.retry = setTimeout(() => this.open(), delay);
+  }
+
+  /** Close the current socket (if any) without triggering our close handling. */
+  detach() {
+    clearInterval(this.timers.heartbeat);
+    const ws = this.ws;
+    this.ws = null;
+    this.joined = false;
+    if (ws) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      try {
+        ws.close(4000, 'reconnecting');
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+
+  /** Drop the current socket (if any) and connect again at once. */
+  reconnectNow() {
+    clearTimeout(this.timers.retry);
+    this.detach();
+    this.stopped = false;
+    this.open();
+  }
+
+  /** Drop the current socket and connect again after the backoff (e.g. after a refused join). */
+  retryLater(code, message) {
+    if (this.stopped) return;
+    this.detach();
+    this.scheduleReconnect(code, message);
+  }
+
+  startHeartbeat() {
+    clearInterval(this.timers.heartbeat);
+    this.timers.heartbeat = setInterval(() => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+      if (Date.now() - this.lastHeard > STALE_MS) {
+        // Half-open socket: the server stopped answering.
+        this.retryLater(1006, 'The connection stopped responding.');
+        return;
+      }
+      this.sendRaw('heartbeat', {});
+    }, HEARTBEAT_MS);
+  }
+
+  sendRaw(type, payload) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify({ type, payload }));
+    return true;
+  }
+
+  /** Sends once joined; returns false if not connected. */
+  send(type, payload = {}) {
+    if (!this.joined) return false;
+    return this.sendRaw(type, payload);
+  }
+
+  get connected() {
+    return this.joined && !!this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Leave the space and close for good. */
+  stop({ leave = true } = {}) {
+    this.stopped = true;
+    clearTimeout(this.timers.retry);
+    clearInterval(this.timers.heartbeat);
+    window.removeEventListener('online', this.onOnline);
+    const ws = this.ws;
+    this.ws = null;
+    this.joined = false;
+    if (ws) {
+      if (leave && ws.readyState === WebSocket.OPEN) {
+        try {
+          ws.send(JSON.stringify({ type: 'leave', payload: {} }));
+        } catch {
+          /* ignore */
+        }
+      }
+      ws.onclose = null;
+      try {
+        ws.close(1000, 'bye');
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+}
