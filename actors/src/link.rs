@@ -34,6 +34,9 @@ pub struct SessionLink {
     /// user is recognised and ignored.
     pub session_id: u64,
     pub codec: Codec,
+    /// The session takes one `batch` frame per tick instead of one frame
+    /// per world event.
+    pub batched: bool,
     pub tx: mpsc::Sender<Bytes>,
     pub close: watch::Sender<Option<CloseReason>>,
 }
@@ -48,7 +51,7 @@ pub struct SessionPort {
 pub fn link(session_id: u64, codec: Codec, capacity: usize) -> (SessionLink, SessionPort) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let (close_tx, close_rx) = watch::channel(None);
-    (SessionLink { session_id, codec, tx, close: close_tx }, SessionPort { rx, close: close_rx })
+    (SessionLink { session_id, codec, batched: false, tx, close: close_tx }, SessionPort { rx, close: close_rx })
 }
 
 /// Outcome of offering a frame to a session; a refused frame comes back.
@@ -62,6 +65,11 @@ pub enum Offer {
 }
 
 impl SessionLink {
+    pub fn batched(mut self, on: bool) -> Self {
+        self.batched = on;
+        self
+    }
+
     pub fn offer(&self, frame: Bytes) -> Offer {
         match self.tx.try_send(frame) {
             Ok(()) => Offer::Sent,

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use crate::aoi::ViewWindow;
+
 /// Tunables of live spaces, from the server's configuration.
 #[derive(Clone, Debug)]
 pub struct SpaceSettings {
@@ -11,6 +13,13 @@ pub struct SpaceSettings {
     pub replay_limit: usize,
     /// Mailbox bound of a space actor (moves past it are refused as busy).
     pub mailbox: usize,
+    /// World events are sent once per tick (at most one frame per batched
+    /// session per tick).
+    pub tick: Duration,
+    /// The window a session sees moves in, in spaces larger than it.
+    pub view: ViewWindow,
+    /// A tick's batch is split into frames of about this many bytes.
+    pub batch_limit: usize,
 }
 
 impl Default for SpaceSettings {
@@ -20,6 +29,9 @@ impl Default for SpaceSettings {
             idle_stop: Duration::from_secs(30),
             replay_limit: 512,
             mailbox: 4096,
+            tick: Duration::from_millis(50),
+            view: ViewWindow::default(),
+            batch_limit: 32 * 1024,
         }
     }
 }

@@ -1,14 +1,16 @@
 //! The SpaceActor: the single authority for one live space. It owns the
 //! world (grid, occupancy) and the members, validates every move, and fans
-//! events out: each event is encoded at most once per codec and the same
-//! bytes are queued to every recipient. Nothing here awaits I/O; the last
-//! position of a departing user goes to a bounded channel that a writer
-//! drains off this path.
+//! events out. World events (joins, moves, leaves) wait in the tick log and
+//! go out once per tick, selected per area of interest (`tick`, `aoi`);
+//! replies, proximity, signals and chat go at once. Each event is encoded
+//! at most once per codec and the same bytes are queued to every recipient.
+//! Nothing here awaits I/O; the last position of a departing user goes to a
+//! bounded channel that a writer drains off this path.
 
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use actix::prelude::*;
@@ -19,10 +21,13 @@ use tokio::sync::mpsc;
 
 use crate::{
     Grid, Rect, UserId, World,
+    aoi::{Aoi, Cell},
+    fanout::{Fanout, Viewer},
     link::{CloseReason, Offer, SessionLink},
     proximity::{Proximity, Update},
     registry::Registry,
     settings::SpaceSettings,
+    tick::{Profiles, TALLY_TYPES, TickLog, encode},
 };
 
 /// What a space is made of, loaded from the database before it starts.
@@ -52,6 +57,14 @@ pub struct PositionUpdate {
 struct Member {
     session_id: u64,
     codec: Codec,
+    batched: bool,
+    /// The cell the session saw from at the last tick (or its snapshot).
+    view: Cell,
+    /// Tick log entries before this one predate the session's snapshot.
+    since: usize,
+    /// Proximity changes and hang-ups for this member, encoded; they follow
+    /// the tick's world events that caused them.
+    outbox: Vec<(usize, Bytes)>,
     /// `None` while the socket is gone and the grace period runs.
     link: Option<SessionLink>,
     resume_token: String,
@@ -82,6 +95,12 @@ pub struct SpaceActor {
     /// Chatroom subscriptions of the members here.
     rooms: HashMap<Arc<str>, HashSet<UserId>>,
     proximity: Proximity,
+    aoi: Aoi,
+    log: TickLog,
+    last_flush: Instant,
+    flush: Option<SpawnHandle>,
+    /// Some member's outbox holds frames.
+    outbox_pending: bool,
 }
 
 /// Leavers remembered in memory at most; past it the map starts afresh.
@@ -191,16 +210,6 @@ pub struct ChatDeliver {
     pub msg: ServerMsg,
 }
 
-fn encode(codec: Codec, msg: &ServerMsg) -> Bytes {
-    match codec.encode(msg) {
-        Ok(v) => Bytes::from(v),
-        Err(e) => {
-            tracing::error!(error = %e, "encoding a server message failed");
-            Bytes::new()
-        }
-    }
-}
-
 /// Encodes lazily, once per codec.
 struct Encoded<'a> {
     msg: &'a ServerMsg,
@@ -233,7 +242,13 @@ impl SpaceActor {
         world.set_static(&init.statics);
         let statics_tick = init.statics_tick;
         let proximity = Proximity::new(init.proximity_radius, init.areas);
+        let aoi = Aoi::new(init.width, init.height, settings.view);
         Self {
+            aoi,
+            log: TickLog::default(),
+            last_flush: Instant::now(),
+            flush: None,
+            outbox_pending: false,
             proximity,
             statics_tick,
             id: Arc::from(init.space_id),
@@ -250,10 +265,11 @@ impl SpaceActor {
         }
     }
 
-    fn others(&self, user: &str) -> Vec<UserPosition> {
+    /// Everyone `user` sees from `cell`, for its snapshot.
+    fn others(&self, user: &str, cell: Cell) -> Vec<UserPosition> {
         self.world
             .positions()
-            .filter(|(u, _)| &***u != user)
+            .filter(|(u, p)| &***u != user && self.aoi.sees(cell, self.aoi.cell_of(*p)))
             .map(|(u, p)| {
                 let m = self.members.get(u);
                 UserPosition {
@@ -280,7 +296,7 @@ impl SpaceActor {
     fn announce(&mut self, update: Update, ctx: &mut Context<Self>) {
         for user in &update.changed {
             let msg = self.proximity_of(user);
-            self.send_to(user, &msg, ctx);
+            self.queue_to(user, &msg, ctx);
         }
         for (a, b) in update.parted {
             for (to, from) in [(&a, &b), (&b, &a)] {
@@ -289,9 +305,18 @@ impl SpaceActor {
                     kind: RtcKind::Hangup,
                     data: serde_json::Value::Null,
                 };
-                self.send_to(to, &bye, ctx);
+                self.queue_to(to, &bye, ctx);
             }
         }
+    }
+
+    /// Queues `msg` for one member's next tick frame.
+    fn queue_to(&mut self, user: &UserId, msg: &ServerMsg, ctx: &mut Context<Self>) {
+        let Some(m) = self.members.get_mut(user) else { return };
+        m.outbox.push((self.log.len(), encode(m.codec, msg)));
+        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name()).increment(1);
+        self.outbox_pending = true;
+        self.schedule_flush(ctx);
     }
 
     /// Queues a frame to one member, or to its missed buffer while it is
@@ -321,11 +346,81 @@ impl SpaceActor {
         }
     }
 
-    /// Fans `msg` out to every member but `except`.
-    fn broadcast(&mut self, msg: &ServerMsg, except: Option<&str>, ctx: &mut Context<Self>) {
-        let recipients: Vec<(UserId, Codec)> =
-            self.members.iter().filter(|(u, _)| Some(&***u) != except).map(|(u, m)| (u.clone(), m.codec)).collect();
-        self.fan_out(msg, recipients, ctx);
+    /// Flushes the tick log at the next tick boundary. An event after a
+    /// quiet spell goes at once: the last frame was a tick ago or more.
+    fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
+        if self.flush.is_some() {
+            return;
+        }
+        let wait = (self.last_flush + self.settings.tick).saturating_duration_since(Instant::now());
+        self.flush = Some(ctx.run_later(wait.max(Duration::from_micros(1)), |act, ctx| {
+            act.flush = None;
+            act.flush_tick(ctx);
+        }));
+    }
+
+    /// Sends the tick's world events and queued messages: per member, what
+    /// its area of interest selects, as one `batch` (split at
+    /// `batch_limit`) or one frame per event (`fanout`).
+    fn flush_tick(&mut self, ctx: &mut Context<Self>) {
+        self.last_flush = Instant::now();
+        if self.log.is_empty() && !self.outbox_pending {
+            return;
+        }
+        let started = Instant::now();
+        let mut outboxes: HashMap<UserId, Vec<(usize, Bytes)>> = HashMap::new();
+        if std::mem::take(&mut self.outbox_pending) {
+            for (user, m) in self.members.iter_mut().filter(|(_, m)| !m.outbox.is_empty()) {
+                outboxes.insert(user.clone(), std::mem::take(&mut m.outbox));
+            }
+        }
+        let dir = Directory { members: &self.members, world: &self.world };
+        let mut fanout = Fanout::new(&mut self.log, &self.aoi, &dir, self.settings.batch_limit);
+        let mut out: Vec<(UserId, Vec<Bytes>)> = Vec::with_capacity(self.members.len());
+        let mut moved_on: Vec<(UserId, Cell)> = Vec::new();
+        for (user, m) in &self.members {
+            let end = dir.world.position(user).map_or(m.view, |p| self.aoi.cell_of(p));
+            let viewer = Viewer {
+                user,
+                codec: m.codec,
+                batched: m.batched,
+                start: m.view,
+                end,
+                since: m.since,
+                outbox: outboxes.remove(user).unwrap_or_default(),
+            };
+            let frames = fanout.frames_for(viewer);
+            if !frames.is_empty() {
+                out.push((user.clone(), frames));
+            }
+            if m.since != 0 || m.view != end {
+                moved_on.push((user.clone(), end));
+            }
+        }
+        let tally = fanout.tally;
+        self.log.clear();
+        for (user, end) in moved_on {
+            if let Some(m) = self.members.get_mut(&user) {
+                m.view = end;
+                m.since = 0;
+            }
+        }
+        let mut fallout = Vec::new();
+        let mut frames = 0u64;
+        for (user, list) in out {
+            for frame in list {
+                frames += 1;
+                self.deliver(&user, frame, &mut fallout);
+            }
+        }
+        metrics::counter!("metaverse_ws_tick_frames_total").increment(frames);
+        for (name, n) in TALLY_TYPES.iter().zip(tally) {
+            if n > 0 {
+                metrics::counter!("metaverse_ws_messages_out_total", "type" => *name).increment(n);
+            }
+        }
+        metrics::histogram!("metaverse_fanout_seconds").record(started.elapsed().as_secs_f64());
+        self.settle(fallout, ctx);
     }
 
     /// Queues `msg` to the given members, encoding once per codec.
@@ -407,6 +502,10 @@ impl SpaceActor {
         let update = self.proximity.remove(user);
         self.announce(update, ctx);
         if let Some(position) = self.world.remove(user) {
+            let cell = self.aoi.cell_of(position);
+            self.aoi.remove(user, cell);
+            self.log.left(user, cell, position);
+            self.schedule_flush(ctx);
             if self.recent.len() >= RECENT_LIMIT {
                 self.recent.clear();
             }
@@ -416,7 +515,6 @@ impl SpaceActor {
                 metrics::counter!("metaverse_positions_dropped_total").increment(1);
             }
         }
-        self.broadcast(&ServerMsg::UserLeft { user_id: user.to_string() }, None, ctx);
         if self.members.is_empty() {
             self.schedule_idle_stop(ctx);
         }
@@ -437,6 +535,25 @@ impl SpaceActor {
         use rand::Rng;
         let bytes: [u8; 16] = self.rng.r#gen();
         bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Usernames, avatars and positions for the tick log's encoder.
+struct Directory<'a> {
+    members: &'a HashMap<UserId, Member>,
+    world: &'a World,
+}
+
+impl Profiles for Directory<'_> {
+    fn profile(&self, user: &str) -> (Option<String>, Option<String>) {
+        match self.members.get(user) {
+            Some(m) => (m.username.as_deref().map(str::to_owned), m.avatar_id.as_deref().map(str::to_owned)),
+            None => (None, None),
+        }
+    }
+
+    fn position(&self, user: &str) -> Option<Position> {
+        self.world.position(user)
     }
 }
 
@@ -486,6 +603,7 @@ impl Handler<Join> for SpaceActor {
             // the client gets `resumed: false` and resyncs from the snapshot.
             let resumed = msg.resume_token.as_deref() == Some(m.resume_token.as_str())
                 && m.codec == msg.link.codec
+                && m.batched == msg.link.batched
                 && m.missed.len() < msg.link.tx.capacity();
             if let Some(old) = m.link.take() {
                 let bye = ServerMsg::error(ErrorCode::SessionReplaced, "another connection of yours joined this space");
@@ -498,12 +616,21 @@ impl Handler<Join> for SpaceActor {
             let missed = std::mem::take(&mut m.missed);
             m.session_id = msg.link.session_id;
             m.codec = msg.link.codec;
+            m.batched = msg.link.batched;
             m.resume_token = token.clone();
             let position = self.world.position(&user).unwrap_or(Position { x: 0, y: 0 });
+            let cell = self.aoi.cell_of(position);
+            if !resumed {
+                // A fresh snapshot: this tick's earlier events are in it.
+                m.outbox.clear();
+                m.view = cell;
+                m.since = self.log.len();
+                self.log.snapshot_taken();
+            }
             let joined = ServerMsg::SpaceJoined {
                 user_id: user.to_string(),
                 spawn: position,
-                users: self.others(&user),
+                users: self.others(&user, cell),
                 space: size,
                 resume_token: token,
                 resumed,
@@ -535,20 +662,28 @@ impl Handler<Join> for SpaceActor {
             }
             return Err(JoinRefused::Full);
         };
+        let cell = self.aoi.cell_of(spawn);
         let joined = ServerMsg::SpaceJoined {
             user_id: user.to_string(),
             spawn,
-            users: self.others(&user),
+            users: self.others(&user, cell),
             space: size,
             resume_token: token.clone(),
             resumed: false,
         };
         let _ = msg.link.offer(encode(msg.link.codec, &joined));
+        self.aoi.insert(&user, cell);
+        self.log.joined(&user, cell, spawn);
+        self.schedule_flush(ctx);
         self.members.insert(
             user.clone(),
             Member {
                 session_id: msg.link.session_id,
                 codec: msg.link.codec,
+                batched: msg.link.batched,
+                view: cell,
+                since: self.log.len(),
+                outbox: Vec::new(),
                 link: Some(msg.link),
                 resume_token: token,
                 missed: Vec::new(),
@@ -562,14 +697,6 @@ impl Handler<Join> for SpaceActor {
         if let Some(m) = self.members.get(&user) {
             self.registry.events.joined(&self.id, &user, &m.visit, m.joined_at);
         }
-        let joined = ServerMsg::UserJoin {
-            user_id: user.to_string(),
-            x: spawn.x,
-            y: spawn.y,
-            username: msg.username,
-            avatar_id: msg.avatar_id,
-        };
-        self.broadcast(&joined, Some(&user), ctx);
         let update = self.proximity.place(&user, spawn);
         self.announce(update, ctx);
         Ok(())
@@ -583,10 +710,13 @@ impl Handler<Move> for SpaceActor {
         if !self.is_current(&msg.user, msg.session_id) {
             return;
         }
+        let Some(before) = self.world.position(&msg.user) else { return };
         match self.world.try_move(&msg.user, msg.to) {
             Ok(p) => {
-                let event = ServerMsg::Movement { user_id: msg.user.to_string(), x: p.x, y: p.y };
-                self.broadcast(&event, Some(&msg.user), ctx);
+                let (from, to) = (self.aoi.cell_of(before), self.aoi.cell_of(p));
+                self.aoi.relocate(&msg.user, from, to);
+                self.log.moved(&msg.user, from, to, p);
+                self.schedule_flush(ctx);
                 let update = self.proximity.place(&msg.user, p);
                 self.announce(update, ctx);
             }

@@ -144,6 +144,8 @@ pub enum In<'a> {
     },
     UserJoin(IgnoredAny),
     UserLeft(IgnoredAny),
+    ViewEnter(IgnoredAny),
+    ViewLeave(IgnoredAny),
     ChatJoined(IgnoredAny),
     ChatLeft(IgnoredAny),
     Proximity(IgnoredAny),

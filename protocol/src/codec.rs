@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn envelope_shape_is_type_and_payload() {
-        let msg = ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None };
+        let msg = ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None, batch: None };
         let json: serde_json::Value = serde_json::from_slice(&Codec::Json.encode(&msg).unwrap()).unwrap();
         assert_eq!(json, serde_json::json!({"type": "join", "payload": {"spaceId": "s1", "token": "t"}}));
     }

@@ -5,10 +5,12 @@
 //! the same shape as the JSON); a text frame carries it as JSON. No I/O and
 //! no async here, so clients, the server and the bench harness share it.
 
+pub mod batch;
 pub mod codec;
 pub mod error;
 pub mod message;
 
+pub use batch::batch_frames;
 pub use codec::{Codec, DecodeError, MAX_FRAME_BYTES};
 pub use error::ErrorCode;
 pub use message::{CLIENT_TYPES, ClientMsg, Position, RtcKind, ServerMsg, SpaceSize, UserPosition};

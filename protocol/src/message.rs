@@ -54,6 +54,11 @@ pub enum ClientMsg {
         /// missed events replayed) if its grace period has not run out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume_token: Option<String>,
+        /// Ask for (true) or refuse (false) `batch` frames: one frame per
+        /// tick holding every event since the last. Absent: MessagePack
+        /// sessions are batched, JSON sessions are not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch: Option<bool>,
     },
     Move {
         x: i32,
@@ -154,6 +159,28 @@ pub enum ServerMsg {
     UserLeft {
         user_id: String,
     },
+    /// In a space larger than the view window: someone came into your
+    /// window (they walked in, or you walked towards them). Draw them.
+    #[serde(rename_all = "camelCase")]
+    ViewEnter {
+        user_id: String,
+        x: i32,
+        y: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        avatar_id: Option<String>,
+    },
+    /// Someone left your view window; they are still in the space.
+    #[serde(rename_all = "camelCase")]
+    ViewLeave {
+        user_id: String,
+    },
+    /// Every world event of one tick for a batched session, in order. The
+    /// server builds it from events it encoded once (`batch_frames`).
+    Batch {
+        events: Vec<ServerMsg>,
+    },
     #[serde(rename_all = "camelCase")]
     ChatJoined {
         chatroom_id: String,
@@ -210,6 +237,9 @@ impl ServerMsg {
             ServerMsg::Movement { .. } => "movement",
             ServerMsg::MovementRejected { .. } => "movement-rejected",
             ServerMsg::UserLeft { .. } => "user-left",
+            ServerMsg::ViewEnter { .. } => "view-enter",
+            ServerMsg::ViewLeave { .. } => "view-leave",
+            ServerMsg::Batch { .. } => "batch",
             ServerMsg::ChatJoined { .. } => "chat-joined",
             ServerMsg::ChatLeft { .. } => "chat-left",
             ServerMsg::ChatMessage { .. } => "chat-message",

@@ -75,6 +75,7 @@ fn join() -> ClientMsg {
         space_id: "space-0123456789".into(),
         token: "v4.public.eyJzdWIiOiJ1c2VyLTEifQ".into(),
         resume_token: Some("resume-abc".into()),
+        batch: Some(false),
     }
 }
 

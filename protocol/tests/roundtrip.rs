@@ -10,8 +10,13 @@ const CODECS: [Codec; 2] = [Codec::MsgPack, Codec::Json];
 /// fields.
 fn client_msgs() -> Vec<ClientMsg> {
     vec![
-        ClientMsg::Join { space_id: "space-1".into(), token: "tok".into(), resume_token: None },
-        ClientMsg::Join { space_id: "space-1".into(), token: "tok".into(), resume_token: Some("resume-1".into()) },
+        ClientMsg::Join { space_id: "space-1".into(), token: "tok".into(), resume_token: None, batch: None },
+        ClientMsg::Join {
+            space_id: "space-1".into(),
+            token: "tok".into(),
+            resume_token: Some("resume-1".into()),
+            batch: Some(true),
+        },
         ClientMsg::Move { x: 3, y: -4 },
         ClientMsg::Move { x: i32::MAX, y: i32::MIN },
         ClientMsg::Leave {},
@@ -76,6 +81,14 @@ fn server_msgs() -> Vec<ServerMsg> {
         },
         ServerMsg::MovementRejected { x: 3, y: 4 },
         ServerMsg::UserLeft { user_id: "u2".into() },
+        ServerMsg::ViewEnter { user_id: "u3".into(), x: 4, y: 5, username: Some("ada".into()), avatar_id: None },
+        ServerMsg::ViewLeave { user_id: "u3".into() },
+        ServerMsg::Batch {
+            events: vec![
+                ServerMsg::Movement { user_id: "u1".into(), x: 1, y: 2 },
+                ServerMsg::ViewLeave { user_id: "u3".into() },
+            ],
+        },
         ServerMsg::ChatJoined { chatroom_id: "room-1".into() },
         ServerMsg::ChatLeft { chatroom_id: "room-1".into() },
         ServerMsg::ChatMessage {
@@ -169,6 +182,9 @@ fn samples_cover_every_variant() {
             ServerMsg::Movement { .. } => "movement",
             ServerMsg::MovementRejected { .. } => "movement-rejected",
             ServerMsg::UserLeft { .. } => "user-left",
+            ServerMsg::ViewEnter { .. } => "view-enter",
+            ServerMsg::ViewLeave { .. } => "view-leave",
+            ServerMsg::Batch { .. } => "batch",
             ServerMsg::ChatJoined { .. } => "chat-joined",
             ServerMsg::ChatLeft { .. } => "chat-left",
             ServerMsg::ChatMessage { .. } => "chat-message",
@@ -180,7 +196,7 @@ fn samples_cover_every_variant() {
         assert_eq!(name, m.type_name());
         server_seen.insert(name);
     }
-    assert_eq!(server_seen.len(), 12);
+    assert_eq!(server_seen.len(), 15);
 }
 
 fn json_of<T: serde::Serialize>(msg: &T) -> Value {
@@ -239,11 +255,11 @@ fn every_message_is_a_type_and_payload_envelope() {
 fn client_json_has_the_contract_shape() {
     let cases = [
         (
-            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None },
+            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None, batch: None },
             json!({"type": "join", "payload": {"spaceId": "s1", "token": "t"}}),
         ),
         (
-            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: Some("r".into()) },
+            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: Some("r".into()), batch: None },
             json!({"type": "join", "payload": {"spaceId": "s1", "token": "t", "resumeToken": "r"}}),
         ),
         (ClientMsg::Move { x: 1, y: 2 }, json!({"type": "move", "payload": {"x": 1, "y": 2}})),
@@ -320,6 +336,15 @@ fn server_json_has_the_contract_shape() {
         ),
         (ServerMsg::MovementRejected { x: 3, y: 4 }, json!({"type": "movement-rejected", "payload": {"x": 3, "y": 4}})),
         (ServerMsg::UserLeft { user_id: "u2".into() }, json!({"type": "user-left", "payload": {"userId": "u2"}})),
+        (
+            ServerMsg::ViewEnter { user_id: "u3".into(), x: 4, y: 5, username: None, avatar_id: Some("a1".into()) },
+            json!({"type": "view-enter", "payload": {"userId": "u3", "x": 4, "y": 5, "avatarId": "a1"}}),
+        ),
+        (ServerMsg::ViewLeave { user_id: "u3".into() }, json!({"type": "view-leave", "payload": {"userId": "u3"}})),
+        (
+            ServerMsg::Batch { events: vec![ServerMsg::ViewLeave { user_id: "u3".into() }] },
+            json!({"type": "batch", "payload": {"events": [{"type": "view-leave", "payload": {"userId": "u3"}}]}}),
+        ),
         (
             ServerMsg::ChatJoined { chatroom_id: "c1".into() },
             json!({"type": "chat-joined", "payload": {"chatroomId": "c1"}}),

@@ -62,8 +62,13 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let tokens = TokenIssuer::new(&key, cfg.token_ttl).context("token key")?;
     crate::metrics::install();
     let positions = ws::store::spawn_position_writer(db.clone(), 4096);
-    let settings =
-        SpaceSettings { resume_grace: cfg.resume_grace, idle_stop: cfg.space_idle, ..SpaceSettings::default() };
+    let settings = SpaceSettings {
+        resume_grace: cfg.resume_grace,
+        idle_stop: cfg.space_idle,
+        tick: cfg.tick,
+        view: cfg.view,
+        ..SpaceSettings::default()
+    };
     let pipeline = crate::events::Pipeline::start(&db, cfg)?;
     let registry = Registry::new(settings, positions, pipeline.sink.clone());
     let mut store = ChatStore::start(

@@ -262,6 +262,15 @@ pub struct ServeConfig {
     /// How long an empty space stays live.
     #[arg(long, env = "METAVERSE_SPACE_IDLE", default_value = "30s", value_parser = parse_duration)]
     pub space_idle: Duration,
+    /// Period of world updates: joins, moves and leaves go out once per
+    /// tick (one `batch` frame per batched session), 1ms to 1s.
+    #[arg(long, env = "METAVERSE_TICK", default_value = "50ms", value_parser = parse_tick)]
+    pub tick: Duration,
+    /// View window (`WIDTHxHEIGHT` tiles): in a larger space a session gets
+    /// the moves of the users in its window only, with `view-enter` and
+    /// `view-leave` as they cross its edge.
+    #[arg(long, env = "METAVERSE_VIEW", default_value = "40x30", value_parser = parse_view)]
+    pub view: metaverse_actors::ViewWindow,
     /// Longest chat message, in characters (after trimming).
     #[arg(long, env = "METAVERSE_CHAT_MAX_LENGTH", default_value_t = 2000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -316,6 +325,23 @@ pub struct ServeConfig {
     pub shutdown_timeout: Duration,
 }
 
+fn parse_tick(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(1) || d > Duration::from_secs(1) {
+        return Err("must be between 1ms and 1s".into());
+    }
+    Ok(d)
+}
+
+fn parse_view(s: &str) -> Result<metaverse_actors::ViewWindow, String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 40x30")?;
+    let side = |v: &str| match v.trim().parse::<i32>() {
+        Ok(n) if (5..=4096).contains(&n) => Ok(n),
+        _ => Err(format!("{v:?} is not a side of 5 to 4096 tiles")),
+    };
+    Ok(metaverse_actors::ViewWindow { width: side(w)?, height: side(h)? })
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
     if d.is_zero() {
@@ -352,6 +378,12 @@ mod tests {
         assert_eq!(cli.serve.cors_origins.len(), 2);
         assert!(Cli::try_parse_from(["metaverse", "--token-ttl", "0s"]).is_err());
         assert!(Cli::try_parse_from(["metaverse", "--admin-signup", "sometimes"]).is_err());
+        let cli = Cli::try_parse_from(["metaverse", "--tick", "20ms", "--view", "60x45"]).unwrap();
+        assert_eq!(cli.serve.tick, Duration::from_millis(20));
+        assert_eq!(cli.serve.view, metaverse_actors::ViewWindow { width: 60, height: 45 });
+        for bad in [["--tick", "2s"], ["--view", "40"], ["--view", "4x30"], ["--view", "40x-1"]] {
+            assert!(Cli::try_parse_from(["metaverse", bad[0], bad[1]]).is_err(), "{bad:?} is refused");
+        }
         assert!(matches!(
             Cli::try_parse_from(["metaverse", "migrate"]).unwrap().command,
             Some(Command::Migrate { .. })

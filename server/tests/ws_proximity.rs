@@ -49,6 +49,9 @@ impl Peer {
     async fn with(app: &TestApp, id: String, token: String, name: &str, codec: Codec) -> Self {
         let mut ws = WsClient::connect(&app.ws, codec).await;
         ws.social = true;
+        // These tests count every step; batching (which coalesces steps
+        // within a tick) has its own tests in ws_batch.rs.
+        ws.batch = Some(false);
         Self { ws, id, token, name: name.to_owned() }
     }
 
@@ -723,7 +726,8 @@ async fn presence_carries_names_and_avatars(app: TestApp, codec: Codec) {
     until_left(&mut ada, &bob.id).await;
     // Spawns are random: if they stood near each other, bob's socket still
     // holds the proximity of his first visit; skip to the new space-joined.
-    bob.send(ClientMsg::Join { space_id: space_id.clone(), token: bob.token.clone(), resume_token: None }).await;
+    bob.send(ClientMsg::Join { space_id: space_id.clone(), token: bob.token.clone(), resume_token: None, batch: None })
+        .await;
     let (again, _) =
         bob.ws.recv_until(|m| matches!(m, ServerMsg::SpaceJoined { .. }).then(|| Joined::from(m.clone()))).await;
     assert_eq!(again.users[0].username.as_deref(), Some("ada"));

@@ -244,6 +244,7 @@ export class SpaceSession {
         break;
       }
       case 'user-join':
+      case 'view-enter':
         this.place(p, false);
         this.fetchAvatars();
         this.renderPeople();
@@ -263,6 +264,8 @@ export class SpaceSession {
         w.snapMe(p.x, p.y);
         break;
       case 'user-left':
+      case 'view-leave':
+        // view-leave: out of the view window of a big space, still in it.
         w.remove(p.userId);
         if (this.nearby.includes(p.userId)) {
           this.setNearby(

@@ -354,8 +354,8 @@ impl Session {
                 self.reply(ws, codec, &ServerMsg::Heartbeat {}).await;
                 Step::Continue
             }
-            ClientMsg::Join { space_id, token, resume_token } => {
-                self.join(ws, codec, space_id, token, resume_token).await
+            ClientMsg::Join { space_id, token, resume_token, batch } => {
+                self.join(ws, codec, space_id, token, resume_token, batch).await
             }
             ClientMsg::Move { x, y } => {
                 let Some(j) = &self.joined else {
@@ -424,6 +424,7 @@ impl Session {
         space_id: String,
         token: String,
         resume_token: Option<String>,
+        batch: Option<bool>,
     ) -> Step {
         let state = &self.ctx.state;
         let claims = match state.tokens.verify(&token) {
@@ -494,6 +495,7 @@ impl Session {
             };
             let events = self.negotiated.unwrap_or(codec);
             let (link, port) = link(self.id, events, self.ctx.limits.queue);
+            let link = link.batched(batch.unwrap_or(events == Codec::MsgPack));
             let tx = link.tx.clone();
             let join = Join {
                 user: user.clone(),

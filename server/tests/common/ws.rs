@@ -1,9 +1,9 @@
 //! A WebSocket test client speaking either codec.
 
-use std::time::Duration;
+use std::{collections::VecDeque, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
-use metaverse_protocol::{ClientMsg, Codec, ErrorCode, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition};
+use metaverse_protocol::{ClientMsg, Codec, ErrorCode, Position, ServerMsg, SpaceSize, UserPosition};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
@@ -29,6 +29,17 @@ pub struct WsClient {
     /// server's call hang-ups, and names and avatars in presence. Off by
     /// default, so the core tests read the core protocol alone.
     pub social: bool,
+    /// The `batch` field of this client's joins (None: the server decides,
+    /// which batches MessagePack). Batches are unpacked into their events.
+    pub batch: Option<bool>,
+    /// Whether to show the own `movement` that a batch carries back to the
+    /// mover. Off by default: tests read what others did.
+    pub own_moves: bool,
+    /// Events unpacked from a batch and not read yet.
+    pending: VecDeque<ServerMsg>,
+    last_codec: Codec,
+    /// Who this client is, from its last `space-joined`.
+    me: Option<String>,
 }
 
 /// Hides the proximity layer from a client that did not ask for it.
@@ -60,7 +71,59 @@ pub enum Received {
 impl WsClient {
     pub async fn connect(url: &str, codec: Codec) -> Self {
         let (stream, _) = connect_async(url).await.expect("websocket connects");
-        Self { codec, stream, social: false }
+        Self::wrap(codec, stream)
+    }
+
+    fn wrap(codec: Codec, stream: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        Self {
+            codec,
+            stream,
+            social: false,
+            batch: None,
+            own_moves: false,
+            pending: VecDeque::new(),
+            last_codec: codec,
+            me: None,
+        }
+    }
+
+    /// Queues what a frame held for reading: a batch's events one by one,
+    /// less what this client does not show.
+    fn accept(&mut self, msg: ServerMsg) {
+        let events = match msg {
+            ServerMsg::Batch { events } => events,
+            other => vec![other],
+        };
+        for m in events {
+            if let ServerMsg::SpaceJoined { user_id, .. } = &m {
+                self.me = Some(user_id.clone());
+            }
+            if !self.own_moves && matches!(&m, ServerMsg::Movement { user_id, .. } if Some(user_id) == self.me.as_ref())
+            {
+                continue;
+            }
+            if let Some(m) = if self.social { Some(m) } else { core_only(m) } {
+                self.pending.push_back(m);
+            }
+        }
+    }
+
+    /// The next whole frame as sent (a batch stays a batch), with no
+    /// filtering; panics on close.
+    pub async fn recv_frame(&mut self) -> ServerMsg {
+        assert!(self.pending.is_empty(), "unread events of an earlier batch");
+        loop {
+            let item =
+                tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("timed out waiting for the server");
+            match item {
+                Some(Ok(Message::Binary(b))) => return Codec::MsgPack.decode(&b, usize::MAX).expect("frame decodes"),
+                Some(Ok(Message::Text(t))) => {
+                    return Codec::Json.decode(t.as_bytes(), usize::MAX).expect("frame decodes");
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a frame, got {other:?}"),
+            }
+        }
     }
 
     /// Connects with extra request headers (Origin, subprotocols).
@@ -77,7 +140,7 @@ impl WsClient {
             Ok((stream, resp)) => {
                 let proto =
                     resp.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                Ok((Self { codec, stream, social: false }, proto))
+                Ok((Self::wrap(codec, stream), proto))
             }
             Err(e) => Err(e.to_string()),
         }
@@ -111,6 +174,9 @@ impl WsClient {
     /// text: JSON), skipping pings and pongs; panics on close.
     pub async fn recv_any(&mut self) -> (Codec, ServerMsg) {
         loop {
+            if let Some(m) = self.pending.pop_front() {
+                return (self.last_codec, m);
+            }
             let item =
                 tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("timed out waiting for the server");
             let (codec, bytes) = match item {
@@ -119,17 +185,18 @@ impl WsClient {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a message, got {other:?}"),
             };
-            let msg = codec.decode(&bytes, MAX_FRAME_BYTES).expect("server frame decodes");
-            match if self.social { Some(msg) } else { core_only(msg) } {
-                Some(msg) => return (codec, msg),
-                None => continue,
-            }
+            let msg = codec.decode(&bytes, usize::MAX).expect("server frame decodes");
+            self.last_codec = codec;
+            self.accept(msg);
         }
     }
 
     /// The next message or close, skipping pings and pongs.
     pub async fn next(&mut self) -> Received {
         loop {
+            if let Some(m) = self.pending.pop_front() {
+                return Received::Msg(m);
+            }
             let item =
                 tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("timed out waiting for the server");
             match item {
@@ -138,17 +205,14 @@ impl WsClient {
                 Some(Ok(Message::Close(frame))) => return Received::Closed(frame),
                 Some(Ok(Message::Binary(b))) => {
                     assert_eq!(self.codec, Codec::MsgPack, "binary frame to a JSON client");
-                    let msg = Codec::MsgPack.decode(&b, MAX_FRAME_BYTES).expect("server frame decodes");
-                    if let Some(msg) = if self.social { Some(msg) } else { core_only(msg) } {
-                        return Received::Msg(msg);
-                    }
+                    // Batches may exceed one client frame's limit.
+                    let msg = Codec::MsgPack.decode(&b, usize::MAX).expect("server frame decodes");
+                    self.accept(msg);
                 }
                 Some(Ok(Message::Text(t))) => {
                     assert_eq!(self.codec, Codec::Json, "text frame to a MessagePack client");
-                    let msg = Codec::Json.decode(t.as_bytes(), MAX_FRAME_BYTES).expect("server frame decodes");
-                    if let Some(msg) = if self.social { Some(msg) } else { core_only(msg) } {
-                        return Received::Msg(msg);
-                    }
+                    let msg = Codec::Json.decode(t.as_bytes(), usize::MAX).expect("server frame decodes");
+                    self.accept(msg);
                 }
                 Some(Ok(_)) => continue,
             }
@@ -209,7 +273,8 @@ impl WsClient {
     }
 
     pub async fn join(&mut self, space_id: &str, token: &str) -> ServerMsg {
-        self.send(&ClientMsg::Join { space_id: space_id.into(), token: token.into(), resume_token: None }).await;
+        let batch = self.batch;
+        self.send(&ClientMsg::Join { space_id: space_id.into(), token: token.into(), resume_token: None, batch }).await;
         self.recv().await
     }
 
@@ -220,6 +285,7 @@ impl WsClient {
             space_id: space_id.into(),
             token: token.into(),
             resume_token: resume_token.map(str::to_owned),
+            batch: self.batch,
         })
         .await;
         Joined::from(self.recv().await)
@@ -296,10 +362,29 @@ impl WsClient {
         path
     }
 
-    /// The next messages must be `movement` of `user` along `path`.
+    /// The next messages must be `movement` of `user` along `path`, in
+    /// order, ending at its last tile. A batched client gets moves that a
+    /// later move overwrote in the same tick coalesced, so steps may be
+    /// skipped, never reordered.
     pub async fn expect_walk(&mut self, user: &str, path: &[Position]) {
-        for p in path {
-            assert_eq!(self.recv().await, ServerMsg::Movement { user_id: user.to_owned(), x: p.x, y: p.y });
+        let Some(last) = path.last() else { return };
+        let mut next = 0;
+        loop {
+            let got = self.recv().await;
+            let at = match &got {
+                ServerMsg::Movement { user_id, x, y } if user_id == user => Position { x: *x, y: *y },
+                other => panic!("expected {user}'s walk along {path:?}, got {other:?}"),
+            };
+            let Some(i) = path[next..].iter().position(|p| *p == at) else {
+                panic!("{user} reached {at:?}, not on the rest of the walk {:?}", &path[next..])
+            };
+            if !self.batch.unwrap_or(self.codec == Codec::MsgPack) {
+                assert_eq!(i, 0, "an unbatched client gets every step");
+            }
+            next += i + 1;
+            if at == *last && next == path.len() {
+                return;
+            }
         }
     }
 }

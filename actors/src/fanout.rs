@@ -1,0 +1,169 @@
+//! Turns one tick's log into each member's frames.
+//!
+//! Members who saw from the same cell, with the same codec and batching,
+//! and who hold no snapshot from this tick, get the same selection: it is
+//! made once, and for batched members packed once, so those members share
+//! the bytes. A member's own queued messages (proximity, hang-ups) are
+//! merged in at the place in the log where they were queued, so they follow
+//! the events that caused them.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use metaverse_protocol::{Codec, ServerMsg, batch_frames};
+
+use crate::{
+    UserId,
+    aoi::{Aoi, Cell},
+    tick::{Form, Pick, Profiles, Tally, TickLog, VIEW_ENTER, VIEW_LEAVE, View, encode, enter_msg},
+};
+
+/// One member as the tick sees it.
+pub struct Viewer<'a> {
+    pub user: &'a UserId,
+    pub codec: Codec,
+    pub batched: bool,
+    /// The cell it saw from at the last tick (or its snapshot).
+    pub start: Cell,
+    /// The cell it sees from now.
+    pub end: Cell,
+    /// Log entries before this predate its snapshot.
+    pub since: usize,
+    /// Its own messages, each with the log length when it was queued.
+    pub outbox: Vec<(usize, Bytes)>,
+}
+
+/// One selected event for one viewer.
+#[derive(Clone)]
+struct Item {
+    /// Place in the log (for merging the outbox in).
+    index: usize,
+    author: UserId,
+    frame: Bytes,
+    /// Where it counts in a `Tally`.
+    slot: usize,
+}
+
+struct SharedBatch {
+    items: Vec<Item>,
+    frames: Vec<Bytes>,
+    tally: Tally,
+}
+
+pub struct Fanout<'a> {
+    log: &'a mut TickLog,
+    aoi: &'a Aoi,
+    profiles: &'a dyn Profiles,
+    limit: usize,
+    batches: HashMap<(Cell, Codec), SharedBatch>,
+    plain: HashMap<(Cell, Codec), Vec<Item>>,
+    picks: Vec<Pick>,
+    /// Events sent, by type.
+    pub tally: Tally,
+}
+
+impl<'a> Fanout<'a> {
+    pub fn new(log: &'a mut TickLog, aoi: &'a Aoi, profiles: &'a dyn Profiles, limit: usize) -> Self {
+        Self {
+            log,
+            aoi,
+            profiles,
+            limit,
+            batches: HashMap::new(),
+            plain: HashMap::new(),
+            picks: Vec::new(),
+            tally: Tally::default(),
+        }
+    }
+
+    fn items(&mut self, view: View<'_>, codec: Codec) -> Vec<Item> {
+        self.log.select(self.aoi, view, &mut self.picks);
+        let log = &mut *self.log;
+        self.picks
+            .iter()
+            .map(|&p| Item {
+                index: p.index,
+                author: log.author(p.index).clone(),
+                frame: log.frame(p.index, p.form, codec, self.profiles),
+                slot: log.type_slot(p),
+            })
+            .collect()
+    }
+
+    /// The frames `v` gets this tick, in order.
+    pub fn frames_for(&mut self, v: Viewer<'_>) -> Vec<Bytes> {
+        let Viewer { user, codec, batched, start, end, since, outbox } = v;
+        let shared = since == 0 && start == end;
+        if shared && batched {
+            if !self.batches.contains_key(&(end, codec)) {
+                let items = self.items(View { start, end, since: 0, batched: true, me: None }, codec);
+                let mut tally = Tally::default();
+                items.iter().for_each(|i| tally[i.slot] += 1);
+                let events: Vec<Bytes> = items.iter().map(|i| i.frame.clone()).collect();
+                let frames = batch_frames(codec, &events, self.limit);
+                self.batches.insert((end, codec), SharedBatch { items, frames, tally });
+            }
+            let batch = &self.batches[&(end, codec)];
+            self.tally.iter_mut().zip(batch.tally).for_each(|(t, n)| *t += n);
+            if outbox.is_empty() {
+                return batch.frames.clone();
+            }
+            return batch_frames(codec, &merge(&batch.items, outbox), self.limit);
+        }
+        let items: Vec<Item> = if shared {
+            if !self.plain.contains_key(&(end, codec)) {
+                let items = self.items(View { start, end, since: 0, batched: false, me: None }, codec);
+                self.plain.insert((end, codec), items);
+            }
+            // A plain session does not get its own moves back.
+            self.plain[&(end, codec)].iter().filter(|i| i.author != *user).cloned().collect()
+        } else {
+            let mut items = self.items(View { start, end, since, batched, me: Some(user) }, codec);
+            self.window_moved(user, start, end, since, codec, &mut items);
+            items
+        };
+        items.iter().for_each(|i| self.tally[i.slot] += 1);
+        let merged = merge(&items, outbox);
+        if batched { batch_frames(codec, &merged, self.limit) } else { merged }
+    }
+
+    /// `view-enter`/`view-leave` for the users who stood still while the
+    /// viewer's window moved.
+    fn window_moved(
+        &mut self,
+        user: &UserId,
+        start: Cell,
+        end: Cell,
+        since: usize,
+        codec: Codec,
+        items: &mut Vec<Item>,
+    ) {
+        let index = self.log.len();
+        let profiles = self.profiles;
+        self.log.window_moved(self.aoi, start, end, user, since, |other, form| {
+            let (msg, slot) = match form {
+                Form::Leave => (ServerMsg::ViewLeave { user_id: other.to_string() }, VIEW_LEAVE),
+                _ => match profiles.position(other) {
+                    Some(at) => (enter_msg(other, at, profiles), VIEW_ENTER),
+                    None => return,
+                },
+            };
+            items.push(Item { index, author: other.clone(), frame: encode(codec, &msg), slot });
+        });
+    }
+}
+
+/// The items' frames with the outbox's merged in by log position: a
+/// message queued when the log held `p` entries goes before entry `p`.
+fn merge(items: &[Item], outbox: Vec<(usize, Bytes)>) -> Vec<Bytes> {
+    let mut outbox = outbox.into_iter().peekable();
+    let mut out = Vec::with_capacity(items.len() + outbox.len());
+    for item in items {
+        while let Some((_, frame)) = outbox.next_if(|(p, _)| *p <= item.index) {
+            out.push(frame);
+        }
+        out.push(item.frame.clone());
+    }
+    out.extend(outbox.map(|(_, f)| f));
+    out
+}
