@@ -366,7 +366,10 @@ impl Session {
                 match j.space.try_send(m) {
                     Ok(()) => {}
                     Err(actix::dev::SendError::Full(_)) => {
-                        self.error(ws, codec, ErrorCode::Busy, "the space is overloaded; move dropped").await;
+                        // Name the move, so a client with several in flight
+                        // knows which one to resend.
+                        let why = format!("the space is overloaded; move to ({x}, {y}) dropped");
+                        self.error(ws, codec, ErrorCode::Busy, why).await;
                     }
                     Err(actix::dev::SendError::Closed(_)) => {
                         self.joined = None;
