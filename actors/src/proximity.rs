@@ -5,10 +5,17 @@
 //! Private areas override distance: people inside the same area are each
 //! other's nearby set wherever they stand in it, and nobody outside it is
 //! near them. Updates are incremental: a move looks only at the 3×3 cells
-//! (of side `radius`) around the mover, and groups are recomputed only
-//! for the components an added or removed edge touched.
+//! (of side `radius`) around the mover. Groups change only where an edge
+//! changed: an added edge merges two groups; a removed edge whose ends are
+//! still connected (the usual case in a crowd) changes nothing; only a
+//! removed edge that really cuts a group recomputes that group.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+// User ids are server-made UUIDs, so a fast non-keyed hash is safe here,
+// and SipHash on 36-byte keys was most of a crowded space's move cost.
+type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
+type HashSet<K> = rustc_hash::FxHashSet<K>;
 
 use metaverse_protocol::Position;
 
@@ -122,16 +129,16 @@ impl Proximity {
 
     fn compute_near(&self, u: &UserId) -> HashSet<UserId> {
         let Some(&(p, area)) = self.at.get(u) else {
-            return HashSet::new();
+            return HashSet::default();
         };
         if let Some(a) = area {
             return self.in_area.get(&a).map(|s| s.iter().filter(|v| *v != u).cloned().collect()).unwrap_or_default();
         }
         if self.radius == 0 {
-            return HashSet::new();
+            return HashSet::default();
         }
         let (cx, cy) = self.cell_of(p);
-        let mut out = HashSet::new();
+        let mut out = HashSet::default();
         for dx in -1..=1 {
             for dy in -1..=1 {
                 let Some(users) = self.cells.get(&(cx + dx, cy + dy)) else { continue };
@@ -160,7 +167,7 @@ impl Proximity {
     /// Takes `u` out.
     pub fn remove(&mut self, u: &UserId) -> Update {
         self.unindex(u);
-        let mut update = self.relink(u, HashSet::new());
+        let mut update = self.relink(u, HashSet::default());
         self.near.remove(u);
         update.changed.retain(|v| v != u);
         update
@@ -216,8 +223,11 @@ impl Proximity {
         let mut seeds: Vec<UserId> = vec![u.clone()];
         seeds.extend(lost.iter().cloned());
         seeds.extend(gained.iter().cloned());
+        if lost.iter().all(|v| self.reachable(u, v)) {
+            return self.merge(u, &gained, seeds);
+        }
         // Everyone in the components the seeds were in before.
-        let mut before: HashSet<UserId> = HashSet::new();
+        let mut before: HashSet<UserId> = HashSet::default();
         let mut old_components = Vec::new();
         for s in &seeds {
             if let Some(g) = self.group.get(s).cloned()
@@ -242,10 +252,63 @@ impl Proximity {
         Update { changed: changed.into_iter().collect(), parted }
     }
 
+    /// Whether `b` is reachable from `a` over "near": a breadth-first
+    /// search that stops when it finds `b`, in a crowd within two hops.
+    fn reachable(&self, a: &UserId, b: &UserId) -> bool {
+        if !self.at.contains_key(a) || !self.at.contains_key(b) {
+            return false;
+        }
+        let mut visited: HashSet<&UserId> = HashSet::default();
+        visited.insert(a);
+        let mut queue = VecDeque::from([a]);
+        while let Some(v) = queue.pop_front() {
+            for w in self.near.get(v).into_iter().flatten() {
+                if w == b {
+                    return true;
+                }
+                if visited.insert(w) {
+                    queue.push_back(w);
+                }
+            }
+        }
+        false
+    }
+
+    /// No group was cut: `u`'s new edges merge its group with the groups
+    /// of `gained`. The merged group takes the smallest id; everyone whose
+    /// id changes is reported, with the seeds (their nearby sets changed).
+    fn merge(&mut self, u: &UserId, gained: &[UserId], seeds: Vec<UserId>) -> Update {
+        let mut changed: BTreeSet<UserId> = seeds.into_iter().collect();
+        for w in gained {
+            let (gu, gw) = (self.group.get(u).cloned(), self.group.get(w).cloned());
+            if gu.is_some() && gu == gw {
+                continue;
+            }
+            let side = |g: &Option<UserId>, v: &UserId, members: &HashMap<UserId, HashSet<UserId>>| match g {
+                Some(g) => members.get(g).cloned().unwrap_or_default(),
+                None => HashSet::from_iter([v.clone()]),
+            };
+            let mut all = side(&gu, u, &self.members);
+            all.extend(side(&gw, w, &self.members));
+            for g in [&gu, &gw].into_iter().flatten() {
+                self.members.remove(g);
+            }
+            let id = all.iter().min().cloned().expect("a merge joins two users");
+            for v in &all {
+                if self.group.get(v) != Some(&id) {
+                    self.group.insert(v.clone(), id.clone());
+                    changed.insert(v.clone());
+                }
+            }
+            self.members.insert(id, all);
+        }
+        Update { changed: changed.into_iter().collect(), parted: Vec::new() }
+    }
+
     /// Recomputes the components reachable from `from`; returns everyone
     /// visited.
     fn regroup(&mut self, from: &[UserId]) -> Vec<UserId> {
-        let mut visited: HashSet<UserId> = HashSet::new();
+        let mut visited: HashSet<UserId> = HashSet::default();
         let mut all = Vec::new();
         for start in from {
             if visited.contains(start) || !self.at.contains_key(start) {

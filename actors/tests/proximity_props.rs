@@ -73,6 +73,8 @@ proptest! {
         let mut at: BTreeMap<String, Position> = BTreeMap::new();
         for op in ops {
             let before = brute_groups(&at, radius);
+            let near_before: BTreeMap<String, Vec<String>> =
+                at.keys().map(|u| (u.clone(), brute_near(&at, radius, u))).collect();
             let update = match op {
                 Op::Place(u, x, y) => {
                     let name = format!("u{u}");
@@ -90,6 +92,17 @@ proptest! {
                 prop_assert_eq!(p.nearby(u), brute_near(&at, radius, u));
                 prop_assert_eq!(p.group(u).map(str::to_owned), groups[u].clone());
             }
+            // Exactly those whose nearby set or group changed are told.
+            let expected: Vec<String> = at
+                .keys()
+                .filter(|u| {
+                    near_before.get(*u).cloned().unwrap_or_default() != brute_near(&at, radius, u)
+                        || before.get(*u).cloned().flatten() != groups[*u]
+                })
+                .cloned()
+                .collect();
+            let changed: Vec<String> = update.changed.iter().map(|u| u.to_string()).collect();
+            prop_assert_eq!(changed, expected);
             // Every pair that shared a group and no longer does is reported.
             for (a, ga) in &before {
                 for (b, gb) in &before {
