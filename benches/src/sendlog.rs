@@ -115,6 +115,14 @@ impl SendLog {
         Some(Match { seq: hit.seq, at_us: hit.at_us, skipped })
     }
 
+    /// The newest unrejected send of `user` to (x, y): where a user that
+    /// came into view (`view-enter`) stands, so its later moves are
+    /// matched from there, not against steps taken out of sight.
+    pub fn latest_to(&self, user: u32, x: i32, y: i32) -> Option<u32> {
+        let r = self.ring(user)?;
+        r.entries.iter().filter(|e| e.seq != 0 && !e.rejected && e.x == x && e.y == y).map(|e| e.seq).max()
+    }
+
     /// Send time (µs) of `user`'s send `seq`, if still remembered.
     pub fn sent_at(&self, user: u32, seq: u32) -> Option<u64> {
         let r = self.ring(user)?;

@@ -144,7 +144,14 @@ pub enum In<'a> {
     },
     UserJoin(IgnoredAny),
     UserLeft(IgnoredAny),
-    ViewEnter(IgnoredAny),
+    /// Someone came into view (a server with an area of interest): where
+    /// they stand now, without their path.
+    ViewEnter {
+        #[serde(borrow, rename = "userId")]
+        user_id: Cow<'a, str>,
+        x: i32,
+        y: i32,
+    },
     ViewLeave(IgnoredAny),
     ChatJoined(IgnoredAny),
     ChatLeft(IgnoredAny),

@@ -295,6 +295,16 @@ impl Bot {
                     }
                 }
             }
+            In::ViewEnter { user_id, x, y } => {
+                // Steps taken out of view were never sent to us: resync.
+                let Some(&peer) = self.go.ids.get(&*user_id) else { return };
+                let local = peer.wrapping_sub(self.base) as usize;
+                if local < self.seen.len()
+                    && let Some(seq) = self.ctx.moves.latest_to(peer, x, y)
+                {
+                    self.seen[local] = seq;
+                }
+            }
             In::MovementRejected { x, y } => {
                 self.walker.rejected(x, y);
                 // Counted in the window of the refused send when known.

@@ -27,9 +27,11 @@ pub async fn check(api: &Api, rooms: Vec<RoomCheck>) -> anyhow::Result<HistoryCh
             let _permit = limit.acquire_owned().await.expect("semaphore open");
             let acked = r.acked.len();
             let mut want: HashSet<String> = r.acked.into_iter().collect();
-            // Newest first: ours are the latest, so this many pages hold
-            // them all unless something is missing.
-            let max_pages = (want.len() + r.slack) / 100 + 3;
+            // Newest first. Ours are the latest, but messages still in
+            // flight at the end (sent, acknowledged after the harness
+            // stopped reading) were stored after them: allow pages for as
+            // many again as we sent.
+            let max_pages = (2 * want.len() + r.slack) / 100 + 3;
             let mut cursor: Option<String> = None;
             let mut pages = 0;
             while !want.is_empty() && pages < max_pages {
