@@ -18,7 +18,11 @@ use std::{
 };
 
 use actix::prelude::*;
-use metaverse_schema::{entity::message, sea_orm::DatabaseConnection, store::insert_messages};
+use metaverse_schema::{
+    entity::message,
+    sea_orm::{DatabaseConnection, DbErr, TransactionTrait},
+    store::insert_messages,
+};
 use tokio::sync::oneshot;
 
 use crate::events::{
@@ -70,11 +74,21 @@ async fn attempt(
     deadline: Instant,
 ) -> Result<(), Option<metaverse_schema::sea_orm::DbErr>> {
     let left = deadline.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(left, insert_messages(db, rows)).await {
+    match tokio::time::timeout(left, insert_atomically(db, rows)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(Some(e)),
         Err(_) => Err(None),
     }
+}
+
+/// All of a batch or none of it: `insert_messages` may split it into
+/// several statements, and a message answered `chat-unavailable` must not
+/// be in history.
+async fn insert_atomically(db: &DatabaseConnection, rows: Vec<message::Model>) -> Result<u64, DbErr> {
+    let txn = db.begin().await?;
+    let n = insert_messages(&txn, rows).await?;
+    txn.commit().await?;
+    Ok(n)
 }
 
 /// Writes `rows` before `deadline`, retrying transient failures with

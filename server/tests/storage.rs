@@ -120,6 +120,21 @@ async fn retried_message_batch_lands_once(db: DatabaseConnection) {
     assert_eq!(insert_messages(&db, vec![]).await.unwrap(), 0);
 }
 
+/// A batch larger than one statement (it is split by size) lands whole,
+/// counts right, and its retry, split at other places, adds nothing.
+async fn a_large_batch_lands_in_several_statements(db: DatabaseConnection) {
+    let (_, room) = fixture(&db).await;
+    let mut batch = messages(&room, 300);
+    for (i, m) in batch.iter_mut().enumerate() {
+        m.content = format!("{i} {}", "x".repeat(i * 7 % 2000));
+    }
+    assert_eq!(insert_messages(&db, batch.clone()).await.unwrap(), 300);
+    batch.reverse();
+    batch.extend(messages(&room, 2));
+    assert_eq!(insert_messages(&db, batch).await.unwrap(), 2);
+    assert_eq!(message::Entity::find().count(&db).await.unwrap(), 302);
+}
+
 async fn deleting_a_space_cascades(db: DatabaseConnection) {
     let (space_id, room) = fixture(&db).await;
     insert_messages(&db, messages(&room, 2)).await.unwrap();
@@ -156,4 +171,4 @@ macro_rules! on_both {
     };
 }
 
-on_both!(retried_message_batch_lands_once, deleting_a_space_cascades);
+on_both!(retried_message_batch_lands_once, a_large_batch_lands_in_several_statements, deleting_a_space_cascades);
