@@ -27,7 +27,7 @@ use crate::{
     proximity::{Proximity, Update},
     registry::Registry,
     settings::SpaceSettings,
-    tick::{Profiles, TALLY_TYPES, TickLog, encode},
+    tick::{Profiles, TALLY_TYPES, TickLog, codec_slot, encode},
 };
 
 /// What a space is made of, loaded from the database before it starts.
@@ -222,11 +222,7 @@ impl<'a> Encoded<'a> {
     }
 
     fn get(&mut self, codec: Codec) -> Bytes {
-        let slot = match codec {
-            Codec::MsgPack => 0,
-            Codec::Json => 1,
-        };
-        self.frames[slot].get_or_insert_with(|| encode(codec, self.msg)).clone()
+        self.frames[codec_slot(codec)].get_or_insert_with(|| encode(codec, self.msg)).clone()
     }
 }
 

@@ -273,13 +273,6 @@ impl TickLog {
         b
     }
 
-    /// Adds what `picks` holds to `tally`, by `TALLY_TYPES`.
-    pub fn tally(&self, picks: &[Pick], tally: &mut Tally) {
-        for p in picks {
-            tally[self.type_slot(*p)] += 1;
-        }
-    }
-
     /// Where a pick counts in a `Tally`.
     pub fn type_slot(&self, pick: Pick) -> usize {
         match (self.entries[pick.index].kind, pick.form) {

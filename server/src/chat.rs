@@ -121,6 +121,13 @@ pub fn check_kind(kind: Option<&str>) -> Result<&'static str, ChatError> {
     }
 }
 
+/// The `type` and `clientId` of a message, as every send path checks them.
+pub fn check_meta(kind: Option<&str>, client_id: Option<&str>) -> Result<&'static str, ChatError> {
+    let kind = check_kind(kind)?;
+    check_client_id(client_id)?;
+    Ok(kind)
+}
+
 pub fn check_client_id(id: Option<&str>) -> Result<(), ChatError> {
     match id {
         Some(s) if s.len() > 64 || s.chars().any(char::is_control) => {

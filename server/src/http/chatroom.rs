@@ -23,7 +23,7 @@ use super::{
     space::find_space,
 };
 use crate::{
-    chat::{ChatError, MessageView, Outgoing, check_client_id, check_kind},
+    chat::{ChatError, MessageView, Outgoing, check_meta},
     state::AppState,
 };
 
@@ -368,8 +368,7 @@ pub async fn send(
     body: Json<SendMessage>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let kind = check_kind(body.kind.as_deref())?;
-    check_client_id(body.client_id.as_deref())?;
+    let kind = check_meta(body.kind.as_deref(), body.client_id.as_deref())?;
     let room = require_member(&state, &caller, &path).await?;
     let message = state
         .chat

@@ -35,7 +35,7 @@ use tokio_tungstenite::{
 use super::{WsContext, handshake, store};
 use crate::{
     auth::session as auth_session,
-    chat::{ChatError, NEARBY, Outgoing, check_client_id, check_kind},
+    chat::{ChatError, NEARBY, Outgoing, check_meta},
 };
 
 /// Largest `rtc-signal` data, as JSON: an audio+video offer is ~7 KB.
@@ -613,7 +613,7 @@ impl Session {
             self.error(ws, codec, ErrorCode::Forbidden, "send chat-join for this chatroom first").await;
             return;
         };
-        let kind = match check_kind(kind.as_deref()).and_then(|k| check_client_id(client_id.as_deref()).map(|_| k)) {
+        let kind = match check_meta(kind.as_deref(), client_id.as_deref()) {
             Ok(k) => k,
             Err(e) => {
                 self.error(ws, codec, chat_error(&e), e.to_string()).await;
@@ -646,8 +646,7 @@ impl Session {
             self.error(ws, codec, ErrorCode::NotJoined, "join a space first").await;
             return;
         };
-        let checked = check_kind(kind.as_deref())
-            .and_then(|k| check_client_id(client_id.as_deref()).map(|_| k))
+        let checked = check_meta(kind.as_deref(), client_id.as_deref())
             .and_then(|k| self.ctx.state.chat.nearby(&j.space_id, &j.user, &j.username, content, k, client_id));
         let msg = match checked {
             Ok(m) => m,
