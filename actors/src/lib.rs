@@ -20,6 +20,6 @@ pub mod world;
 pub use aoi::ViewWindow;
 pub use grid::{Grid, Rect};
 pub use link::{CloseReason, SessionLink, SessionPort, link};
-pub use registry::Registry;
+pub use registry::{Registry, Shards};
 pub use settings::SpaceSettings;
 pub use world::{Reject, UserId, World};

@@ -20,6 +20,9 @@ impl CloseReason {
     pub const RATE_LIMITED: Self = Self { code: 4003, reason: "rate limit exceeded" };
     pub const SPACE_CLOSED: Self = Self { code: 4004, reason: "space closed" };
     pub const TOKEN_EXPIRED: Self = Self { code: 4005, reason: "token expired; join again with a fresh token" };
+    /// Cluster mode: the space moved to another node (a `reconnect`
+    /// message with its route comes first).
+    pub const MOVED: Self = Self { code: 4006, reason: "space moved to another node; reconnect" };
     pub const AUTH_FAILED: Self = Self { code: 4501, reason: "authentication failed repeatedly" };
     pub const PROTOCOL: Self = Self { code: 4502, reason: "protocol violation" };
     pub const REVOKED: Self = Self { code: 4503, reason: "sign-in session revoked" };

@@ -17,8 +17,28 @@ use crate::{
     space::{CloseSpace, PositionUpdate, SetStatic, SpaceActor, SpaceInit},
 };
 
+/// Cluster mode's view of spaces that live on other nodes. Without it,
+/// a space that is not live here is not live anywhere.
+pub trait Shards: Send + Sync {
+    /// A durable chat message for a space that is not live here.
+    fn chat(&self, space_id: &str, room: &str, msg: &metaverse_protocol::ServerMsg);
+    /// The static elements of a space that is not live here changed.
+    fn statics_changed(&self, space_id: &str);
+    /// Close a space that is not live here.
+    fn close(&self, space_id: &str, reason: CloseReason);
+    /// A space stopped here (its actor is gone): release its lease.
+    fn stopped(&self, space_id: &str);
+}
+
+struct Live {
+    generation: u64,
+    addr: Addr<SpaceActor>,
+    members: usize,
+}
+
 pub struct Registry {
-    spaces: DashMap<Arc<str>, (u64, Addr<SpaceActor>)>,
+    spaces: DashMap<Arc<str>, Live>,
+    shards: std::sync::OnceLock<Arc<dyn Shards>>,
     generation: AtomicU64,
     /// Orders reads of static elements, so an older read never overwrites a
     /// newer one in a live space.
@@ -35,6 +55,7 @@ impl Registry {
     pub fn new(settings: SpaceSettings, positions: mpsc::Sender<PositionUpdate>, events: EventSink) -> Arc<Self> {
         Arc::new(Self {
             spaces: DashMap::new(),
+            shards: std::sync::OnceLock::new(),
             generation: AtomicU64::new(1),
             statics_clock: AtomicU64::new(1),
             edited: DashMap::new(),
@@ -48,9 +69,28 @@ impl Registry {
         &self.settings
     }
 
+    /// Turns on cluster mode's forwarding; set once, at start.
+    pub fn set_shards(&self, shards: Arc<dyn Shards>) {
+        let _ = self.shards.set(shards);
+    }
+
     /// The live actor of a space, if it runs and still accepts messages.
     pub fn get(&self, space_id: &str) -> Option<Addr<SpaceActor>> {
-        self.spaces.get(space_id).map(|e| e.1.clone()).filter(|a| a.connected())
+        self.spaces.get(space_id).map(|e| e.addr.clone()).filter(|a| a.connected())
+    }
+
+    /// The live spaces here with their member counts.
+    pub fn list(&self) -> Vec<(Arc<str>, usize)> {
+        self.spaces.iter().map(|e| (e.key().clone(), e.members)).collect()
+    }
+
+    /// A space's actor reports how many members it has.
+    pub(crate) fn count(&self, space_id: &str, generation: u64, members: usize) {
+        if let Some(mut e) = self.spaces.get_mut(space_id)
+            && e.generation == generation
+        {
+            e.members = members;
+        }
     }
 
     /// The live actor, or a new one made from `init`. Must run inside an
@@ -58,21 +98,25 @@ impl Registry {
     pub fn get_or_start(self: &Arc<Self>, init: SpaceInit) -> Addr<SpaceActor> {
         let key: Arc<str> = Arc::from(init.space_id.as_str());
         let mut entry = self.spaces.entry(key).or_insert_with(|| self.spawn(init.clone()));
-        if !entry.1.connected() {
+        if !entry.addr.connected() {
             *entry = self.spawn(init);
         }
-        entry.1.clone()
+        entry.addr.clone()
     }
 
-    fn spawn(self: &Arc<Self>, init: SpaceInit) -> (u64, Addr<SpaceActor>) {
+    fn spawn(self: &Arc<Self>, init: SpaceInit) -> Live {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let actor = SpaceActor::new(init, generation, self.settings.clone(), self.clone(), self.positions.clone());
-        (generation, actor.start())
+        Live { generation, addr: actor.start(), members: 0 }
     }
 
     /// Called by a stopping actor; leaves a newer actor of the space alone.
     pub(crate) fn forget(&self, space_id: &str, generation: u64) {
-        self.spaces.remove_if(space_id, |_, (g, _)| *g == generation);
+        if self.spaces.remove_if(space_id, |_, live| live.generation == generation).is_some()
+            && let Some(shards) = self.shards.get()
+        {
+            shards.stopped(space_id);
+        }
     }
 
     pub fn live(&self) -> usize {
@@ -104,24 +148,51 @@ impl Registry {
         }
     }
 
-    /// Hands a durable chat message to the live space, if any, for fan-out.
-    pub fn deliver_chat(&self, space_id: &str, room: &str, msg: metaverse_protocol::ServerMsg) {
-        if let Some(addr) = self.get(space_id) {
-            addr.do_send(crate::space::ChatDeliver { room: Arc::from(room), msg });
+    /// Tells the space's owner node, when it is not this one, that its
+    /// static elements changed (it reads them again itself).
+    pub fn statics_changed_elsewhere(&self, space_id: &str) {
+        if self.get(space_id).is_none()
+            && let Some(shards) = self.shards.get()
+        {
+            shards.statics_changed(space_id);
         }
     }
 
-    /// Closes one live space (e.g. it was deleted).
+    /// Hands a durable chat message to the live space for fan-out, here
+    /// or (cluster mode) on its owner node.
+    pub fn deliver_chat(&self, space_id: &str, room: &str, msg: metaverse_protocol::ServerMsg) {
+        match (self.get(space_id), self.shards.get()) {
+            (Some(addr), _) => addr.do_send(crate::space::ChatDeliver { room: Arc::from(room), msg }),
+            (None, Some(shards)) => shards.chat(space_id, room, &msg),
+            (None, None) => {}
+        }
+    }
+
+    /// Closes one live space (e.g. it was deleted), here or on its owner.
     pub fn close(&self, space_id: &str, reason: CloseReason) {
-        if let Some(addr) = self.get(space_id) {
-            addr.do_send(CloseSpace(reason));
+        match (self.get(space_id), self.shards.get()) {
+            (Some(addr), _) => addr.do_send(CloseSpace::new(reason)),
+            (None, Some(shards)) => shards.close(space_id, reason),
+            (None, None) => {}
+        }
+    }
+
+    /// Closes one live space here with a last message to its members
+    /// (cluster mode: the space moves to another node).
+    pub fn close_with(&self, space_id: &str, reason: CloseReason, notice: metaverse_protocol::ServerMsg) -> bool {
+        match self.get(space_id) {
+            Some(addr) => {
+                addr.do_send(CloseSpace { reason, notice: Some(notice) });
+                true
+            }
+            None => false,
         }
     }
 
     /// Closes every live space (shutdown).
     pub fn close_all(&self, reason: CloseReason) {
         for e in self.spaces.iter() {
-            e.1.do_send(CloseSpace(reason));
+            e.addr.do_send(CloseSpace::new(reason));
         }
     }
 }

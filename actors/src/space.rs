@@ -179,10 +179,36 @@ pub struct NearbyChat {
     pub msg: ServerMsg,
 }
 
-/// Close every session with this reason and stop.
+/// Close every session with this reason and stop. Each member first gets
+/// `notice`, or an `error` naming the reason.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct CloseSpace(pub CloseReason);
+pub struct CloseSpace {
+    pub reason: CloseReason,
+    pub notice: Option<ServerMsg>,
+}
+
+impl CloseSpace {
+    pub fn new(reason: CloseReason) -> Self {
+        Self { reason, notice: None }
+    }
+}
+
+/// Who is here now (presence), as `(user id, username, position)`.
+#[derive(Message)]
+#[rtype(result = "Vec<Present>")]
+pub struct Members;
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Present {
+    pub user_id: String,
+    pub username: Option<String>,
+    pub x: i32,
+    pub y: i32,
+    /// The socket is gone and the resume grace runs.
+    pub suspended: bool,
+}
 
 /// Subscribe a member to a chatroom's live messages. False when the
 /// session is not (or no longer) the member's current one.
@@ -511,6 +537,7 @@ impl SpaceActor {
                 metrics::counter!("metaverse_positions_dropped_total").increment(1);
             }
         }
+        self.registry.count(&self.id, self.generation, self.members.len());
         if self.members.is_empty() {
             self.schedule_idle_stop(ctx);
         }
@@ -693,6 +720,7 @@ impl Handler<Join> for SpaceActor {
         if let Some(m) = self.members.get(&user) {
             self.registry.events.joined(&self.id, &user, &m.visit, m.joined_at);
         }
+        self.registry.count(&self.id, self.generation, self.members.len());
         let update = self.proximity.place(&user, spawn);
         self.announce(update, ctx);
         Ok(())
@@ -770,11 +798,11 @@ impl Handler<CloseSpace> for SpaceActor {
     type Result = ();
 
     fn handle(&mut self, msg: CloseSpace, ctx: &mut Self::Context) {
+        let bye = msg.notice.unwrap_or_else(|| ServerMsg::error(ErrorCode::SpaceClosed, msg.reason.reason));
         for m in self.members.values() {
             if let Some(link) = &m.link {
-                let bye = ServerMsg::error(ErrorCode::SpaceClosed, msg.0.reason);
                 let _ = link.offer(encode(link.codec, &bye));
-                link.close(msg.0);
+                link.close(msg.reason);
             }
         }
         let now = metaverse_schema::now_millis();
@@ -789,6 +817,28 @@ impl Handler<CloseSpace> for SpaceActor {
         }
         self.members.clear();
         ctx.stop();
+    }
+}
+
+impl Handler<Members> for SpaceActor {
+    type Result = MessageResult<Members>;
+
+    fn handle(&mut self, _: Members, _: &mut Self::Context) -> Self::Result {
+        let present = self
+            .members
+            .iter()
+            .map(|(user, m)| {
+                let at = self.world.position(user).unwrap_or(Position { x: 0, y: 0 });
+                Present {
+                    user_id: user.to_string(),
+                    username: m.username.as_deref().map(str::to_owned),
+                    x: at.x,
+                    y: at.y,
+                    suspended: m.link.is_none(),
+                }
+            })
+            .collect();
+        MessageResult(present)
     }
 }
 

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     Unsupported,
     /// A call signal to someone who is not nearby (or in your group).
     NotNearby,
+    /// Cluster mode: the space is moving between nodes; join again soon.
+    SpaceMoving,
     /// Anything else the server could not do.
     Internal,
 }

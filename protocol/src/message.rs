@@ -218,6 +218,17 @@ pub enum ServerMsg {
         data: serde_json::Value,
     },
     Heartbeat {},
+    /// The space moved to another node (drain, lease lost, node stopping):
+    /// the socket closes next (code 4006 or 4000). Dial `url` if given,
+    /// else the address used before, after `retryAfterMs`, and `join` again.
+    #[serde(rename_all = "camelCase")]
+    Reconnect {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        #[serde(default)]
+        retry_after_ms: u64,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -246,6 +257,7 @@ impl ServerMsg {
             ServerMsg::Proximity { .. } => "proximity",
             ServerMsg::RtcSignal { .. } => "rtc-signal",
             ServerMsg::Heartbeat {} => "heartbeat",
+            ServerMsg::Reconnect { .. } => "reconnect",
             ServerMsg::Error { .. } => "error",
         }
     }

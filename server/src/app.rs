@@ -33,6 +33,7 @@ pub struct Started {
     handle: ServerHandle,
     db: DatabaseConnection,
     pipeline: crate::events::Pipeline,
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -100,7 +101,14 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
             sweeper.forget_idle();
         }
     });
-    let state = AppState::new(db.clone(), tokens, registry, chat, pipeline.kafka.clone(), cfg)?;
+    let cluster = match &cfg.cluster.redis.redis_url {
+        Some(url) => {
+            let ws_url = cfg.cluster.ws_url(cfg.ws_addr)?;
+            Some(crate::cluster::Cluster::start(&cfg.cluster, url, ws_url, registry.clone(), db.clone()).await?)
+        }
+        None => None,
+    };
+    let state = AppState::new(db.clone(), tokens, registry, chat, pipeline.kafka.clone(), cluster.clone(), cfg)?;
     let ws_state = state.clone();
     let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
     let origins = cfg.cors_origins.clone();
@@ -130,7 +138,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let ws_port = ws_state.clone();
     let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
     let _ = ws_port.ws_port.set(ws.addr.port());
-    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws, pipeline })
+    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws, pipeline, cluster })
 }
 
 impl Started {
@@ -139,10 +147,19 @@ impl Started {
     pub async fn serve_until(self, shutdown: impl Future<Output = ()> + 'static) -> anyhow::Result<()> {
         let handle = self.handle.clone();
         let ws = self.ws;
+        let cluster = self.cluster;
         // The stop request must run beside the server future, which is
         // what drives the stop to completion.
         let stopper = actix_rt::spawn(async move {
             shutdown.await;
+            if let Some(c) = &cluster {
+                // Hand the spaces over first, so a rolling restart needs no
+                // manual drain and clients find them on another node.
+                c.drain().await;
+                if !c.drained(std::time::Duration::from_secs(10)).await {
+                    tracing::warn!("some spaces were not handed over in time; their leases lapse by themselves");
+                }
+            }
             tracing::info!("shutting down: closing sockets, finishing in-flight requests");
             ws.shutdown();
             handle.stop(true).await;

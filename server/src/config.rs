@@ -28,6 +28,13 @@ pub enum Command {
     /// `--no-consumer`, or as extra capacity: leases keep one consumer per
     /// partition.
     Consume(Box<ConsumeConfig>),
+    /// Operate a cluster of nodes sharing Redis.
+    Cluster {
+        #[command(subcommand)]
+        op: ClusterOp,
+        #[command(flatten)]
+        redis: RedisConfig,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -35,6 +42,94 @@ pub enum Command {
         #[command(flatten)]
         log: LogConfig,
     },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClusterOp {
+    /// Nodes, their spaces (members, lease token and age) and sessions.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop NODE taking spaces, hand each of its spaces to another node and
+    /// tell its clients to reconnect.
+    Drain {
+        node: String,
+        /// Wait until the node owns no space, at most this long (`0s`: do
+        /// not wait).
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        wait: Duration,
+    },
+}
+
+/// Where the cluster's Redis is.
+#[derive(Debug, Clone, Args)]
+pub struct RedisConfig {
+    /// Redis URL (`redis://`, `rediss://` for TLS). Setting it on `serve`
+    /// turns on cluster mode: spaces are sharded across the nodes sharing
+    /// this Redis and the database.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every key and channel, so clusters can share a Redis.
+    #[arg(long, env = "METAVERSE_REDIS_PREFIX", default_value = "metaverse", value_parser = parse_name)]
+    pub redis_prefix: String,
+}
+
+/// Cluster mode (with `--redis-url`).
+#[derive(Debug, Clone, Args)]
+pub struct ClusterConfig {
+    #[command(flatten)]
+    pub redis: RedisConfig,
+    /// This node's name in the cluster: letters, digits, `.`, `_`, `-`
+    /// (default: the host name and a random suffix).
+    #[arg(long, env = "METAVERSE_NODE_ID", value_parser = parse_name)]
+    pub node_id: Option<String>,
+    /// The `ws://` or `wss://` URL at which clients reach this node's
+    /// WebSocket listener directly; `/api/v1/space/:id/route` hands it out.
+    /// Default: `ws://<ws-addr>`.
+    #[arg(long, env = "METAVERSE_ADVERTISED_WS_URL", value_parser = parse_ws_url)]
+    pub advertised_ws_url: Option<String>,
+    /// Lifetime of a space's lease without renewal: a dead node's spaces
+    /// move after it (1s to 5m).
+    #[arg(long, env = "METAVERSE_LEASE_TTL", default_value = "10s", value_parser = parse_lease)]
+    pub lease_ttl: Duration,
+}
+
+impl ClusterConfig {
+    /// The URL to advertise, given where the listener is.
+    pub fn ws_url(&self, ws_addr: SocketAddr) -> anyhow::Result<String> {
+        if let Some(url) = &self.advertised_ws_url {
+            return Ok(url.clone());
+        }
+        if ws_addr.port() == 0 || ws_addr.ip().is_unspecified() {
+            anyhow::bail!(
+                "cluster mode: --ws-addr {ws_addr} is not an address clients can dial; set --advertised-ws-url (METAVERSE_ADVERTISED_WS_URL)"
+            );
+        }
+        Ok(format!("ws://{ws_addr}"))
+    }
+}
+
+fn parse_name(s: &str) -> Result<String, String> {
+    if crate::cluster::status::valid_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("1 to 64 letters, digits, `.`, `_` or `-`".into())
+    }
+}
+
+fn parse_ws_url(s: &str) -> Result<String, String> {
+    let ok = (s.starts_with("ws://") || s.starts_with("wss://")) && s.len() <= 2048 && !s.contains(char::is_whitespace);
+    if ok { Ok(s.trim_end_matches('/').to_owned()) } else { Err("expected a ws:// or wss:// URL".into()) }
+}
+
+fn parse_lease(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(300) {
+        return Err("must be between 1s and 5m".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Clone, Args)]
@@ -320,6 +415,8 @@ pub struct ServeConfig {
     pub no_consumer: bool,
     #[command(flatten)]
     pub consumer: ConsumerConfig,
+    #[command(flatten)]
+    pub cluster: ClusterConfig,
     /// How long in-flight requests may take to finish on shutdown.
     #[arg(long, env = "METAVERSE_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
@@ -384,6 +481,37 @@ mod tests {
         for bad in [["--tick", "2s"], ["--view", "40"], ["--view", "4x30"], ["--view", "40x-1"]] {
             assert!(Cli::try_parse_from(["metaverse", bad[0], bad[1]]).is_err(), "{bad:?} is refused");
         }
+        let cli = Cli::try_parse_from([
+            "metaverse",
+            "--node-id",
+            "n-1",
+            "--advertised-ws-url",
+            "wss://a.test/ws/",
+            "--lease-ttl",
+            "3s",
+        ])
+        .unwrap();
+        assert_eq!(cli.serve.cluster.node_id.as_deref(), Some("n-1"));
+        assert_eq!(cli.serve.cluster.advertised_ws_url.as_deref(), Some("wss://a.test/ws"));
+        assert_eq!(cli.serve.cluster.lease_ttl, Duration::from_secs(3));
+        for bad in [
+            ["--node-id", "a b"],
+            ["--node-id", "a:b"],
+            ["--advertised-ws-url", "http://x"],
+            ["--lease-ttl", "500ms"],
+            ["--lease-ttl", "1h"],
+        ] {
+            assert!(Cli::try_parse_from(["metaverse", bad[0], bad[1]]).is_err(), "{bad:?} is refused");
+        }
+        let unspecified: SocketAddr = "0.0.0.0:3001".parse().unwrap();
+        assert!(cli.serve.cluster.ws_url(unspecified).is_ok(), "the advertised URL wins");
+        let plain = Cli::try_parse_from(["metaverse"]).unwrap().serve.cluster;
+        assert!(plain.ws_url(unspecified).is_err());
+        assert_eq!(plain.ws_url("127.0.0.1:4001".parse().unwrap()).unwrap(), "ws://127.0.0.1:4001");
+        assert!(matches!(
+            Cli::try_parse_from(["metaverse", "cluster", "drain", "n-1", "--redis-url", "redis://x"]).unwrap().command,
+            Some(Command::Cluster { op: ClusterOp::Drain { .. }, .. })
+        ));
         assert!(matches!(
             Cli::try_parse_from(["metaverse", "migrate"]).unwrap().command,
             Some(Command::Migrate { .. })

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod chat;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod demo;

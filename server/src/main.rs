@@ -1,7 +1,8 @@
 use clap::Parser;
 use metaverse_server::{
     app,
-    config::{Cli, Command, ConsumeConfig},
+    cluster::status,
+    config::{Cli, ClusterOp, Command, ConsumeConfig},
     db, telemetry,
 };
 
@@ -26,6 +27,28 @@ fn main() -> anyhow::Result<()> {
                 tracing::info!("stopping the consumer");
                 running.shutdown().await;
                 conn.close().await?;
+                Ok(())
+            })
+        }
+        Some(Command::Cluster { op, redis }) => {
+            let url = redis.redis_url.ok_or_else(|| anyhow::anyhow!("`cluster` needs --redis-url (or REDIS_URL)"))?;
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async move {
+                let client = metaverse_server::cluster::connect(&url, std::time::Duration::from_secs(5)).await?;
+                let prefix = &redis.redis_prefix;
+                match op {
+                    ClusterOp::Status { json } => {
+                        let nodes = status::read_nodes(&client, prefix).await?;
+                        if json {
+                            println!("{}", serde_json::to_string_pretty(&nodes)?);
+                        } else {
+                            print!("{}", status::render(&nodes));
+                        }
+                    }
+                    ClusterOp::Drain { node, wait } => {
+                        let wait = (!wait.is_zero()).then_some(wait);
+                        println!("{}", status::drain(&client, prefix, &node, wait).await?);
+                    }
+                }
                 Ok(())
             })
         }

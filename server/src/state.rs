@@ -35,6 +35,8 @@ pub struct Inner {
     pub ice: crate::http::rtc::IceConfig,
     /// The WebSocket listener's port, once bound (the web client is told).
     pub ws_port: std::sync::OnceLock<u16>,
+    /// Cluster mode (`--redis-url`): leases, routing and relay.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -51,6 +53,7 @@ impl AppState {
         registry: Arc<metaverse_actors::Registry>,
         chat: Arc<crate::chat::ChatService>,
         kafka: Option<metaverse_actors::events::writer::EventWriterHandle>,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
         cfg: &ServeConfig,
     ) -> anyhow::Result<Self> {
         let ice = crate::http::rtc::IceConfig::new(&cfg.ice_servers, cfg.turn_secret.clone(), cfg.turn_ttl.as_secs())
@@ -58,6 +61,7 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             ice,
             ws_port: std::sync::OnceLock::new(),
+            cluster,
             db,
             registry,
             chat,

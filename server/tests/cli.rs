@@ -11,6 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_metaverse");
 fn command(data_dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
         .env("METAVERSE_DATA_DIR", data_dir)
         .env("METAVERSE_LOG_FORMAT", "json")
         .env("METAVERSE_LOG", "info");

@@ -7,6 +7,7 @@ pub mod auth_routes;
 pub mod body;
 pub mod catalog;
 pub mod chatroom;
+pub mod cluster;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -29,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
         .route("/ready", web::get().to(health::ready))
         .route("/metrics", web::get().to(crate::metrics::render))
+        .route("/cluster/node", web::get().to(cluster::node))
         .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi::ApiDoc::openapi()))
         .service(
             web::scope("/api/v1")
@@ -50,6 +52,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/space/element", web::post().to(space::add_element))
                 .route("/space/element", web::delete().to(space::delete_element_body))
                 .route("/space/element/{id}", web::delete().to(space::delete_element_path))
+                .route("/space/{spaceId}/route", web::get().to(cluster::route))
+                .route("/space/{spaceId}/presence", web::get().to(cluster::presence))
                 .route("/space/{spaceId}", web::get().to(space::get))
                 .route("/space/{spaceId}", web::delete().to(space::delete))
                 .route("/admin/element", web::post().to(admin::create_element))

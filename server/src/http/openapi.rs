@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, analytics, auth_routes, catalog, chatroom, error, health, rtc, space, user};
+use super::{admin, analytics, auth_routes, catalog, chatroom, cluster, error, health, rtc, space, user};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,7 @@ use super::{admin, analytics, auth_routes, catalog, chatroom, error, health, rtc
         chatroom::messages, chatroom::send,
         analytics::space_analytics, analytics::overview,
         rtc::config,
+        cluster::route, cluster::presence,
         health::health, health::ready,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),

@@ -132,6 +132,7 @@ async fn refresh_live_grid(state: &AppState, space_id: &str) -> Result<(), ApiEr
     let tick = state.registry.statics_tick();
     state.registry.mark_edited(space_id, tick);
     crate::ws::store::push_statics(&state.db, &state.registry, space_id).await?;
+    state.registry.statics_changed_elsewhere(space_id);
     Ok(())
 }
 

@@ -65,7 +65,9 @@ impl WsServer {
             state,
             limits,
             origins: OriginPolicy::new(&cfg.allowed_origins, http_addr),
-            next_session: AtomicU64::new(1),
+            // Random high bits: in cluster mode session ids travel to other
+            // nodes' spaces and must not collide with theirs.
+            next_session: AtomicU64::new((u64::from(rand::random::<u32>()) << 32) | 1),
             shutdown: shutdown_rx,
         });
         let accept_ctx = ctx.clone();

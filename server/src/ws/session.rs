@@ -13,13 +13,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix::Addr;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use metaverse_actors::{
     CloseReason, SessionPort, UserId, link,
-    space::{ChatSubscribe, ChatUnsubscribe, Join, JoinRefused, Leave, Move, NearbyChat, Signal, SpaceActor},
+    space::{ChatSubscribe, ChatUnsubscribe, Join, JoinRefused, Leave, Move, NearbyChat, Signal},
 };
 use metaverse_protocol::{ClientMsg, Codec, ErrorCode, Position, RtcKind, ServerMsg};
 use metaverse_schema::entity::chatroom;
@@ -36,6 +35,12 @@ use super::{WsContext, handshake, store};
 use crate::{
     auth::session as auth_session,
     chat::{ChatError, NEARBY, Outgoing, check_meta},
+    cluster::{
+        Cluster, Owner,
+        handle::{Refused, Remote, SpaceHandle},
+        relay::RemoteJoin,
+        wire::Answer,
+    },
 };
 
 /// Largest `rtc-signal` data, as JSON: an audio+video offer is ~7 KB.
@@ -69,7 +74,7 @@ const MAX_BATCH: usize = 256;
 type Ws = WebSocketStream<TcpStream>;
 
 struct Joined {
-    space: Addr<SpaceActor>,
+    space: SpaceHandle,
     space_id: String,
     user: UserId,
     username: String,
@@ -153,8 +158,16 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
         bad_frames: 0,
         auth_failures: 0,
     };
+    let cluster = session.ctx.state.cluster.clone();
+    let count = |d: i64| {
+        if let Some(c) = &cluster {
+            c.sessions.fetch_add(d as u64, Ordering::Relaxed);
+        }
+    };
     metrics::gauge!("metaverse_ws_sessions").increment(1.0);
+    count(1);
     session.serve(ws).await;
+    count(-1);
     metrics::gauge!("metaverse_ws_sessions").decrement(1.0);
 }
 
@@ -204,13 +217,15 @@ impl Session {
                 let expiry = self.auth.as_ref().map(|a| a.1);
                 tokio::select! {
                     biased;
+                    // A space's own reason (e.g. `reconnect` elsewhere during
+                    // a drain) beats the shutdown that may follow it at once.
+                    reason = wait_closed(close_rx) => Event::SpaceClosed(reason),
                     _ = shutdown.changed() => Event::Close(CloseReason::SHUTDOWN),
                     _ = until(expiry) => Event::Close(CloseReason::TOKEN_EXPIRED),
                     sid = self.revoked.recv() => match sid {
                         Ok(sid) if self.auth.as_ref().is_some_and(|a| a.0 == sid) => Event::Close(CloseReason::REVOKED),
                         _ => Event::Nothing,
                     },
-                    reason = wait_closed(close_rx) => Event::SpaceClosed(reason),
                     // Reading first: inbound is rate-limited, outbound may be
                     // a flood, and reading must not starve.
                     incoming = ws.next() => Event::Incoming(incoming),
@@ -222,7 +237,8 @@ impl Session {
                 Event::Close(reason) => Step::Close(reason),
                 Event::SpaceClosed(reason) => {
                     // Deliver what the space queued before closing (e.g. the
-                    // `error` that says why).
+                    // `error` or `reconnect` that says why, after the last
+                    // tick's batch).
                     if let Some(first) = self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok()) {
                         let codec = self.joined.as_ref().map(|j| j.codec).unwrap_or(Codec::Json);
                         let _ = self.write_batch(&mut ws, codec, first).await;
@@ -279,7 +295,7 @@ impl Session {
             while let Ok(frame) = j.port.rx.try_recv() {
                 unsent.push(frame);
             }
-            j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: true, unsent });
+            j.space.leave(Leave { user: j.user, session_id: self.id, dropped: true, unsent });
         }
     }
 
@@ -363,15 +379,15 @@ impl Session {
                     return Step::Continue;
                 };
                 let m = Move { user: j.user.clone(), session_id: self.id, to: Position { x, y } };
-                match j.space.try_send(m) {
+                match j.space.move_to(m) {
                     Ok(()) => {}
-                    Err(actix::dev::SendError::Full(_)) => {
+                    Err(Refused::Busy) => {
                         // Name the move, so a client with several in flight
                         // knows which one to resend.
                         let why = format!("the space is overloaded; move to ({x}, {y}) dropped");
                         self.error(ws, codec, ErrorCode::Busy, why).await;
                     }
-                    Err(actix::dev::SendError::Closed(_)) => {
+                    Err(Refused::Closed) => {
                         self.joined = None;
                         self.error(ws, codec, ErrorCode::SpaceClosed, "the space closed; join again").await;
                     }
@@ -381,7 +397,7 @@ impl Session {
             ClientMsg::Leave {} => {
                 match self.joined.take() {
                     Some(j) => {
-                        j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: false, unsent: Vec::new() })
+                        j.space.leave(Leave { user: j.user, session_id: self.id, dropped: false, unsent: Vec::new() })
                     }
                     None => self.error(ws, codec, ErrorCode::NotJoined, "not in a space").await,
                 }
@@ -398,8 +414,10 @@ impl Session {
                         self.error(ws, codec, ErrorCode::UnknownChatroom, "you are not in this chatroom").await
                     }
                     Some((Some(_), j)) => {
-                        j.space
-                            .do_send(ChatUnsubscribe { user: j.user.clone(), room: Arc::from(chatroom_id.as_str()) });
+                        j.space.unsubscribe(
+                            self.id,
+                            ChatUnsubscribe { user: j.user.clone(), room: Arc::from(chatroom_id.as_str()) },
+                        );
                         self.reply(ws, codec, &ServerMsg::ChatLeft { chatroom_id }).await;
                     }
                 }
@@ -448,7 +466,7 @@ impl Session {
         self.auth_failures = 0;
         // Joining while in a space leaves that space first.
         if let Some(j) = self.joined.take() {
-            j.space.do_send(Leave { user: j.user, session_id: self.id, dropped: false, unsent: Vec::new() });
+            j.space.leave(Leave { user: j.user, session_id: self.id, dropped: false, unsent: Vec::new() });
         }
         if space_id.len() > 64 {
             self.error(ws, codec, ErrorCode::UnknownSpace, "no such space").await;
@@ -469,70 +487,145 @@ impl Session {
         // Shown with the presence; a failed read only hides the avatar.
         let avatar_id = store::avatar_of(&state.db, &claims.user_id).await.unwrap_or_default();
         let user: UserId = Arc::from(claims.user_id.as_str());
+        let events = self.negotiated.unwrap_or(codec);
+        let spec = JoinSpec {
+            space_id,
+            user,
+            preferred,
+            resume_token,
+            username: claims.username.clone(),
+            avatar_id,
+            events,
+            batched: batch.unwrap_or(events == Codec::MsgPack),
+        };
+        let joined = match self.ctx.state.cluster.clone() {
+            None => self.join_here(&spec).await,
+            Some(c) => self.join_cluster(&c, &spec).await,
+        };
+        match joined {
+            Ok((space, port, tx)) => {
+                let left = (claims.expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
+                self.auth = Some((claims.session_id.clone(), tokio::time::Instant::now() + left));
+                self.joined = Some(Joined {
+                    space,
+                    space_id: spec.space_id,
+                    user: spec.user,
+                    username: spec.username,
+                    codec: events,
+                    port,
+                    tx,
+                    rooms: HashMap::new(),
+                });
+            }
+            Err(JoinFail::Full) => self.error(ws, codec, ErrorCode::Busy, "the space has no free tile").await,
+            Err(JoinFail::Unknown) => self.error(ws, codec, ErrorCode::UnknownSpace, "no such space").await,
+            Err(JoinFail::Moving(after)) => {
+                let why = format!("the space is moving between nodes; join again in {} ms", after.as_millis());
+                self.error(ws, codec, ErrorCode::SpaceMoving, why).await
+            }
+            Err(JoinFail::Internal(why)) => self.error(ws, codec, ErrorCode::Internal, why).await,
+        }
+        Step::Continue
+    }
+
+    /// Joins the space on this node, starting its actor if needed.
+    async fn join_here(&self, spec: &JoinSpec) -> Result<JoinedParts, JoinFail> {
+        let state = &self.ctx.state;
+        let space_id = &spec.space_id;
         // The space may stop between lookup and join; one retry with a
         // fresh actor covers that race.
         for _ in 0..2 {
-            let space = match self.ctx.registry.get(&space_id) {
+            let space = match self.ctx.registry.get(space_id) {
                 Some(a) => a,
-                None => match store::load_space(&state.db, &space_id, self.ctx.registry.statics_tick()).await {
+                None => match store::load_space(&state.db, space_id, self.ctx.registry.statics_tick()).await {
                     Ok(Some(init)) => {
                         let tick = init.statics_tick;
                         let addr = self.ctx.registry.get_or_start(init);
                         // An element edit that committed after our read and
                         // found no live space to tell: tell it now.
-                        if self.ctx.registry.edited_since(&space_id, tick) {
-                            let _ = store::push_statics(&state.db, &self.ctx.registry, &space_id).await;
+                        if self.ctx.registry.edited_since(space_id, tick) {
+                            let _ = store::push_statics(&state.db, &self.ctx.registry, space_id).await;
                         }
                         addr
                     }
-                    Ok(None) => {
-                        self.error(ws, codec, ErrorCode::UnknownSpace, "no such space").await;
-                        return Step::Continue;
-                    }
+                    Ok(None) => return Err(JoinFail::Unknown),
                     Err(e) => {
                         tracing::error!(error = %e, "loading a space failed");
-                        self.error(ws, codec, ErrorCode::Internal, "could not load the space").await;
-                        return Step::Continue;
+                        return Err(JoinFail::Internal("could not load the space"));
                     }
                 },
             };
-            let events = self.negotiated.unwrap_or(codec);
-            let (link, port) = link(self.id, events, self.ctx.limits.queue);
-            let link = link.batched(batch.unwrap_or(events == Codec::MsgPack));
+            let (link, port) = link(self.id, spec.events, self.ctx.limits.queue);
+            let link = link.batched(spec.batched);
             let tx = link.tx.clone();
             let join = Join {
-                user: user.clone(),
+                user: spec.user.clone(),
                 link,
-                preferred,
-                resume_token: resume_token.clone(),
-                username: Some(claims.username.clone()),
-                avatar_id: avatar_id.clone(),
+                preferred: spec.preferred,
+                resume_token: spec.resume_token.clone(),
+                username: Some(spec.username.clone()),
+                avatar_id: spec.avatar_id.clone(),
             };
             match space.send(join).await {
-                Ok(Ok(())) => {
-                    let left = (claims.expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
-                    self.auth = Some((claims.session_id.clone(), tokio::time::Instant::now() + left));
-                    self.joined = Some(Joined {
-                        space,
-                        space_id: space_id.clone(),
-                        user,
-                        username: claims.username.clone(),
-                        codec: events,
-                        port,
-                        tx,
-                        rooms: HashMap::new(),
-                    });
-                    return Step::Continue;
-                }
-                Ok(Err(JoinRefused::Full)) => {
-                    self.error(ws, codec, ErrorCode::Busy, "the space has no free tile").await;
-                    return Step::Continue;
-                }
+                Ok(Ok(())) => return Ok((SpaceHandle::Local(space), port, tx)),
+                Ok(Err(JoinRefused::Full)) => return Err(JoinFail::Full),
                 Err(_) => continue,
             }
         }
-        self.error(ws, codec, ErrorCode::Internal, "the space is restarting; try again").await;
-        Step::Continue
+        Err(JoinFail::Internal("the space is restarting; try again"))
+    }
+
+    /// Cluster mode: joins the space where its lease says, taking the lease
+    /// if nobody holds it; waits briefly while it changes hands.
+    async fn join_cluster(&self, cluster: &Arc<Cluster>, spec: &JoinSpec) -> Result<JoinedParts, JoinFail> {
+        let mut wait = Duration::from_millis(25);
+        let give_up = Instant::now() + Duration::from_secs(3);
+        loop {
+            let retry = match cluster.locate(&spec.space_id).await {
+                Err(e) => {
+                    tracing::warn!(error = %e, "locating a space failed");
+                    return Err(JoinFail::Internal("the cluster is unreachable; try again"));
+                }
+                Ok(Owner::Here) => match self.join_here(spec).await {
+                    // The lease went while joining: look again.
+                    Err(JoinFail::Internal(_)) if !cluster.owns(&spec.space_id) => wait,
+                    other => return other,
+                },
+                Ok(Owner::Node { id, .. }) => {
+                    let req = RemoteJoin {
+                        session: self.id,
+                        space: spec.space_id.clone(),
+                        user: spec.user.to_string(),
+                        codec: spec.events,
+                        batched: spec.batched,
+                        preferred: spec.preferred,
+                        resume_token: spec.resume_token.clone(),
+                        username: Some(spec.username.clone()),
+                        avatar_id: spec.avatar_id.clone(),
+                        queue: self.ctx.limits.queue as u32,
+                    };
+                    match cluster.relay.join(cluster, &id, req).await {
+                        Ok((port, tx)) => {
+                            let remote = Remote { cluster: cluster.clone(), owner: id };
+                            return Ok((SpaceHandle::Remote(Arc::new(remote)), port, tx));
+                        }
+                        Err(Answer::Full) => return Err(JoinFail::Full),
+                        Err(Answer::Failed { message }) if message == "no such space" => return Err(JoinFail::Unknown),
+                        Err(Answer::NotOwner) => wait,
+                        Err(other) => {
+                            tracing::warn!(node = %id, answer = ?other, "joining through another node failed");
+                            return Err(JoinFail::Moving(cluster.leases.ttl));
+                        }
+                    }
+                }
+                Ok(Owner::Moving { retry_after }) => retry_after,
+            };
+            if Instant::now() + retry > give_up {
+                return Err(JoinFail::Moving(retry));
+            }
+            tokio::time::sleep(retry.min(Duration::from_millis(500))).await;
+            wait = (wait * 2).min(Duration::from_millis(400));
+        }
     }
 
     async fn chat_join(
@@ -567,9 +660,8 @@ impl Session {
         // between may arrive twice (clients dedupe by id), never not at all.
         let subscribed = j
             .space
-            .send(ChatSubscribe { user: j.user.clone(), session_id: self.id, room: Arc::from(room.id.as_str()) })
-            .await
-            .unwrap_or(false);
+            .subscribe(ChatSubscribe { user: j.user.clone(), session_id: self.id, room: Arc::from(room.id.as_str()) })
+            .await;
         if !subscribed {
             self.error(ws, codec, ErrorCode::SpaceClosed, "you are no longer in the space; join again").await;
             return;
@@ -656,7 +748,7 @@ impl Session {
             }
         };
         let send = NearbyChat { from: j.user.clone(), session_id: self.id, msg };
-        if j.space.try_send(send).is_err() {
+        if j.space.nearby(send).is_err() {
             self.error(ws, codec, ErrorCode::Busy, "the space is overloaded; message dropped").await;
         }
     }
@@ -677,7 +769,7 @@ impl Session {
             return;
         }
         let signal = Signal { from: j.user.clone(), session_id: self.id, to, kind, data };
-        if j.space.try_send(signal).is_err() {
+        if j.space.signal(signal).is_err() {
             self.error(ws, codec, ErrorCode::Busy, "the space is overloaded; signal dropped").await;
         }
     }
@@ -694,6 +786,27 @@ impl Session {
         self.error(ws, codec, ErrorCode::Unauthorized, why).await;
         Step::Continue
     }
+}
+
+/// What a join needs, wherever the space runs.
+struct JoinSpec {
+    space_id: String,
+    user: UserId,
+    preferred: Option<Position>,
+    resume_token: Option<String>,
+    username: String,
+    avatar_id: Option<String>,
+    events: Codec,
+    batched: bool,
+}
+
+type JoinedParts = (SpaceHandle, SessionPort, tokio::sync::mpsc::Sender<Bytes>);
+
+enum JoinFail {
+    Full,
+    Unknown,
+    Moving(Duration),
+    Internal(&'static str),
 }
 
 enum Event {

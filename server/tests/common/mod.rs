@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod chat;
+pub mod cluster;
 pub mod proxy;
 pub mod tansu;
 pub mod ws;
@@ -28,7 +29,7 @@ pub enum Backend {
     Postgres,
 }
 
-fn services_required() -> bool {
+pub fn services_required() -> bool {
     std::env::var("METAVERSE_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 
@@ -147,8 +148,10 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
     cfg.token_key = None;
     cfg.cors_origins = vec![];
     cfg.shutdown_timeout = Duration::from_secs(5);
-    // CI exports KAFKA_BROKERS; only the Kafka tests opt in to it.
+    // CI exports KAFKA_BROKERS and REDIS_URL; only the Kafka and cluster
+    // tests opt in to them.
     cfg.kafka.kafka_brokers.clear();
+    cfg.cluster.redis.redis_url = None;
     cfg
 }
 
@@ -188,6 +191,22 @@ impl TestApp {
             pg,
             dir,
         })
+    }
+
+    /// A client for a server this process did not start (a cluster node).
+    pub fn external(base: String, ws: String) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = test_config(dir.path());
+        Self {
+            base,
+            ws,
+            client: reqwest::Client::new(),
+            backend: Backend::Postgres,
+            server: None,
+            config,
+            pg: None,
+            dir,
+        }
     }
 
     /// Stops the server gracefully (the database stays) and starts it again
