@@ -8,6 +8,11 @@
 //! deadline. The mailbox is the bounded queue: when it is full, or the
 //! deadline passes, the sender is told `chat-unavailable`. Nothing is
 //! dropped silently.
+//!
+//! A failed write may still have committed (the connection died between
+//! COMMIT and its answer). Messages answered `chat-unavailable` after such
+//! a failure are deleted again in the writer's next transaction, so a
+//! message refused to its sender does not stay in history.
 
 use std::{
     sync::{
@@ -20,7 +25,7 @@ use std::{
 use actix::prelude::*;
 use metaverse_schema::{
     entity::message,
-    sea_orm::{DatabaseConnection, DbErr, TransactionTrait},
+    sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait},
     store::insert_messages,
 };
 use tokio::sync::oneshot;
@@ -71,10 +76,11 @@ fn is_permanent(e: &metaverse_schema::sea_orm::DbErr) -> bool {
 async fn attempt(
     db: &DatabaseConnection,
     rows: Vec<message::Model>,
+    refused: &[String],
     deadline: Instant,
 ) -> Result<(), Option<metaverse_schema::sea_orm::DbErr>> {
     let left = deadline.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(left, insert_atomically(db, rows)).await {
+    match tokio::time::timeout(left, insert_atomically(db, rows, refused)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(Some(e)),
         Err(_) => Err(None),
@@ -84,8 +90,23 @@ async fn attempt(
 /// All of a batch or none of it: `insert_messages` may split it into
 /// several statements, and a message answered `chat-unavailable` must not
 /// be in history.
-async fn insert_atomically(db: &DatabaseConnection, rows: Vec<message::Model>) -> Result<u64, DbErr> {
+/// `refused` are ids answered `chat-unavailable` whose write may have
+/// committed anyway: they go in the same transaction.
+async fn insert_atomically(
+    db: &DatabaseConnection,
+    rows: Vec<message::Model>,
+    refused: &[String],
+) -> Result<u64, DbErr> {
     let txn = db.begin().await?;
+    if !refused.is_empty() {
+        let gone = message::Entity::delete_many()
+            .filter(message::Column::Id.is_in(refused.iter().cloned()))
+            .exec(&txn)
+            .await?;
+        if gone.rows_affected > 0 {
+            tracing::warn!(n = gone.rows_affected, "deleted messages whose failed write had committed after all");
+        }
+    }
     let n = insert_messages(&txn, rows).await?;
     txn.commit().await?;
     Ok(n)
@@ -94,30 +115,38 @@ async fn insert_atomically(db: &DatabaseConnection, rows: Vec<message::Model>) -
 /// Writes `rows` before `deadline`, retrying transient failures with
 /// backoff. A batch that hits a constraint is split, so the one bad
 /// message is refused alone. Returns one result per row, in order.
+/// Also returns the ids refused after a failed attempt (in doubt), and
+/// whether `refused` (earlier ones) were dealt with.
 async fn write_batch(
     db: DatabaseConnection,
     rows: Vec<message::Model>,
+    mut refused: Vec<String>,
     deadline: Instant,
-) -> Vec<Result<(), ChatWriteError>> {
+) -> (Vec<Result<(), ChatWriteError>>, Vec<String>) {
     let started = Instant::now();
+    let mut failed_once = false;
     let mut results: Vec<Option<Result<(), ChatWriteError>>> = vec![None; rows.len()];
     let mut pending: Vec<usize> = (0..rows.len()).collect();
     let mut backoff = Duration::from_millis(10);
     while !pending.is_empty() {
         let batch: Vec<message::Model> = pending.iter().map(|&i| rows[i].clone()).collect();
-        match attempt(&db, batch, deadline).await {
+        match attempt(&db, batch, &refused, deadline).await {
             Ok(()) => {
                 for &i in &pending {
                     results[i] = Some(Ok(()));
                 }
                 pending.clear();
+                refused.clear();
             }
             Err(Some(e)) if is_permanent(&e) => {
                 // Find the culprits one by one; the rest go on.
                 let mut still = Vec::new();
                 for &i in &pending {
-                    match attempt(&db, vec![rows[i].clone()], deadline).await {
-                        Ok(()) => results[i] = Some(Ok(())),
+                    match attempt(&db, vec![rows[i].clone()], &refused, deadline).await {
+                        Ok(()) => {
+                            results[i] = Some(Ok(()));
+                            refused.clear();
+                        }
                         Err(Some(e)) if is_permanent(&e) => results[i] = Some(Err(ChatWriteError::Rejected)),
                         Err(_) => still.push(i),
                     }
@@ -125,6 +154,7 @@ async fn write_batch(
                 pending = still;
             }
             Err(e) => {
+                failed_once = true;
                 metrics::counter!("metaverse_chat_write_retries_total").increment(1);
                 if Instant::now() + backoff >= deadline {
                     tracing::warn!(error = ?e, "chat batch not durable before its deadline");
@@ -137,7 +167,10 @@ async fn write_batch(
         }
     }
     metrics::histogram!("metaverse_chat_write_seconds").record(started.elapsed().as_secs_f64());
-    results.into_iter().map(|r| r.unwrap_or(Err(ChatWriteError::Unavailable))).collect()
+    if failed_once {
+        refused.extend(results.iter().zip(&rows).filter(|(r, _)| r.is_none()).map(|(_, m)| m.id.clone()));
+    }
+    (results.into_iter().map(|r| r.unwrap_or(Err(ChatWriteError::Unavailable))).collect(), refused)
 }
 
 #[derive(Message)]
@@ -148,11 +181,17 @@ struct Persist {
     at: Instant,
 }
 
+/// Refused-but-maybe-committed ids kept for deletion, at most.
+const MAX_REFUSED: usize = 10_000;
+
 pub struct ChatWriter {
     db: DatabaseConnection,
     settings: ChatWriterSettings,
     batch: Vec<(message::Model, Ack, Instant)>,
     timer: Option<SpawnHandle>,
+    /// Ids answered `chat-unavailable` whose write may have committed; the
+    /// next write deletes them.
+    refused: Vec<String>,
 }
 
 impl ChatWriter {
@@ -195,8 +234,15 @@ impl ChatWriter {
         let deadline = batch.iter().map(|b| deadline_of(b.2)).min().unwrap_or(now);
         let rows: Vec<message::Model> = batch.iter().map(|b| b.0.clone()).collect();
         metrics::histogram!("metaverse_chat_batch_size").record(batch.len() as f64);
-        let write = write_batch(self.db.clone(), rows, deadline);
-        ctx.wait(write.into_actor(self).map(move |results, act, ctx| {
+        let write = write_batch(self.db.clone(), rows, std::mem::take(&mut self.refused), deadline);
+        ctx.wait(write.into_actor(self).map(move |(results, refused), act, ctx| {
+            act.refused = refused;
+            // Bounded: during a long outage the oldest doubts are given up.
+            if act.refused.len() > MAX_REFUSED {
+                let over = act.refused.len() - MAX_REFUSED;
+                tracing::warn!(over, "too many messages in doubt; some refused ones may stay in history");
+                act.refused.drain(..over);
+            }
             metrics::gauge!("metaverse_chat_queue").decrement(batch.len() as f64);
             for ((_, ack, _), result) in batch.into_iter().zip(results) {
                 let _ = ack.send(result);
@@ -251,7 +297,13 @@ impl ChatStore {
     /// Starts a supervised writer on the current actix system.
     pub fn start(db: DatabaseConnection, settings: ChatWriterSettings) -> Self {
         let deadline = settings.deadline;
-        let addr = Supervisor::start(move |_| ChatWriter { db, settings, batch: Vec::new(), timer: None });
+        let addr = Supervisor::start(move |_| ChatWriter {
+            db,
+            settings,
+            batch: Vec::new(),
+            timer: None,
+            refused: Vec::new(),
+        });
         Self { addr, deadline, kafka: None, falling_back: Arc::new(AtomicBool::new(false)) }
     }
 

@@ -219,7 +219,7 @@ pub enum ServerMsg {
     },
     Heartbeat {},
     /// The space moved to another node (drain, lease lost, node stopping):
-    /// the socket closes next (code 4006 or 4000). Dial `url` if given,
+    /// the socket closes next with code 4006. Dial `url` if given,
     /// else the address used before, after `retryAfterMs`, and `join` again.
     #[serde(rename_all = "camelCase")]
     Reconnect {

@@ -112,6 +112,8 @@ fn server_msgs() -> Vec<ServerMsg> {
             client_id: Some("c-7".into()),
         },
         ServerMsg::Heartbeat {},
+        ServerMsg::Reconnect { reason: "draining".into(), url: Some("ws://b:3001".into()), retry_after_ms: 0 },
+        ServerMsg::Reconnect { reason: "lease lost".into(), url: None, retry_after_ms: 10_000 },
     ];
     for code in all_error_codes() {
         msgs.push(ServerMsg::error(code, format!("{code:?}")));
@@ -139,13 +141,14 @@ fn all_error_codes() -> Vec<ErrorCode> {
         Invalid,
         UnknownChatroom,
         NotNearby,
+        SpaceMoving,
         Internal,
     ];
     for c in all {
         match c {
             Malformed | TooLarge | UnknownType | NotJoined | Unauthorized | UnknownSpace | RateLimited
             | ChatUnavailable | SessionReplaced | Forbidden | SpaceClosed | Busy | Unsupported | Invalid
-            | UnknownChatroom | NotNearby | Internal => {}
+            | UnknownChatroom | NotNearby | SpaceMoving | Internal => {}
         }
     }
     all.to_vec()
@@ -191,12 +194,13 @@ fn samples_cover_every_variant() {
             ServerMsg::Proximity { .. } => "proximity",
             ServerMsg::RtcSignal { .. } => "rtc-signal",
             ServerMsg::Heartbeat {} => "heartbeat",
+            ServerMsg::Reconnect { .. } => "reconnect",
             ServerMsg::Error { .. } => "error",
         };
         assert_eq!(name, m.type_name());
         server_seen.insert(name);
     }
-    assert_eq!(server_seen.len(), 15);
+    assert_eq!(server_seen.len(), 16);
 }
 
 fn json_of<T: serde::Serialize>(msg: &T) -> Value {
@@ -388,6 +392,10 @@ fn server_json_has_the_contract_shape() {
         ),
         (ServerMsg::Heartbeat {}, json!({"type": "heartbeat", "payload": {}})),
         (
+            ServerMsg::Reconnect { reason: "draining".into(), url: Some("ws://b:3001".into()), retry_after_ms: 0 },
+            json!({"type": "reconnect", "payload": {"reason": "draining", "url": "ws://b:3001", "retryAfterMs": 0}}),
+        ),
+        (
             ServerMsg::error(ErrorCode::NotJoined, "join first"),
             json!({"type": "error", "payload": {"code": "not-joined", "message": "join first"}}),
         ),
@@ -422,6 +430,7 @@ fn error_codes_are_kebab_case() {
         "invalid",
         "unknown-chatroom",
         "not-nearby",
+        "space-moving",
         "internal",
     ];
     let codes = all_error_codes();

@@ -109,6 +109,9 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         None => None,
     };
     let state = AppState::new(db.clone(), tokens, registry, chat, pipeline.kafka.clone(), cluster.clone(), cfg)?;
+    if let Some(c) = &cluster {
+        let _ = c.revoked.set(state.revoked.clone());
+    }
     let ws_state = state.clone();
     let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
     let origins = cfg.cors_origins.clone();

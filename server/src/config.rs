@@ -509,7 +509,7 @@ mod tests {
         assert!(plain.ws_url(unspecified).is_err());
         assert_eq!(plain.ws_url("127.0.0.1:4001".parse().unwrap()).unwrap(), "ws://127.0.0.1:4001");
         assert!(matches!(
-            Cli::try_parse_from(["metaverse", "cluster", "drain", "n-1", "--redis-url", "redis://x"]).unwrap().command,
+            Cli::try_parse_from(["metaverse", "cluster", "--redis-url", "redis://x", "drain", "n-1"]).unwrap().command,
             Some(Command::Cluster { op: ClusterOp::Drain { .. }, .. })
         ));
         assert!(matches!(

@@ -45,6 +45,19 @@ fn describe() {
     describe_histogram!("metaverse_chat_write_seconds", "Time to make one chat batch durable, retries included");
     describe_counter!("metaverse_chat_write_retries_total", "Failed chat batch writes that were retried");
     describe_counter!("metaverse_chat_refused_total", "Chat messages refused because the queue was full");
+    describe_gauge!("metaverse_cluster_spaces_owned", "Cluster mode: space leases this node holds");
+    describe_counter!(
+        "metaverse_cluster_leases_lost_total",
+        "Leases lost (lapsed, or found taken), each stopping a space"
+    );
+    describe_counter!("metaverse_cluster_relay_in_total", "Envelopes received from other nodes");
+    describe_counter!("metaverse_cluster_relay_packets_total", "Packets published to other nodes");
+    describe_counter!("metaverse_cluster_relay_frames_total", "Frames relayed to sessions on other nodes");
+    describe_counter!(
+        "metaverse_cluster_relay_dropped_total",
+        "Relay packets or inputs lost (Redis away, peer gone, overload)"
+    );
+    describe_counter!("metaverse_cluster_relay_refused_total", "Undecodable packets refused");
 }
 
 pub async fn render() -> HttpResponse {

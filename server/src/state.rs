@@ -47,6 +47,15 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// Closes the sign-in session's sockets, on every node.
+    pub fn revoke_sockets(&self, session_id: String) {
+        if let Some(c) = self.cluster.clone() {
+            let sid = session_id.clone();
+            actix_rt::spawn(async move { c.announce_revoked(&sid).await });
+        }
+        let _ = self.revoked.send(session_id);
+    }
+
     pub fn new(
         db: DatabaseConnection,
         tokens: TokenIssuer,

@@ -12,7 +12,10 @@ use std::{
 
 use common::{
     Backend, TestApp,
-    chat::{Chat, chat_message, general_room, history, is_presence, join_chat, not_system, page},
+    chat::{
+        Chat, chat_message, general_room, history, is_presence, join_chat, next_chat, next_chat_or_error, not_system,
+        page,
+    },
     postgres_url,
     proxy::{Proxy, target, via},
     ws::{WsClient, create_space, other},
@@ -314,4 +317,58 @@ async fn stream_through_an_outage(outage: Outage) {
     assert!(ghosts.is_empty(), "answered chat-unavailable but in history: {ghosts:?}");
     assert_eq!(in_history, acked, "each acknowledged message stored once");
     assert_eq!(stored.len(), acked.len() + 1, "and nothing else");
+}
+
+/// A COMMIT that reaches PostgreSQL but whose answer is lost: the writer
+/// cannot know the message was stored, its sender is told
+/// `chat-unavailable`, and the message must not stay in history (the next
+/// write deletes it in the same transaction).
+#[tokio::test]
+async fn a_commit_whose_answer_is_lost_leaves_no_refused_message() {
+    let Some(url) = postgres_url() else {
+        assert!(TestApp::start(Backend::Postgres).await.is_none());
+        return;
+    };
+    let proxy = Proxy::start(target(&url));
+    let through = proxy.addr;
+    let app = TestApp::start_with(Backend::Postgres, |cfg| {
+        let direct = cfg.db.database_url.clone().expect("the test database's URL");
+        // In clear text, so the proxy can see the COMMIT.
+        let sep = if direct.contains('?') { '&' } else { '?' };
+        cfg.db.database_url = Some(format!("{}{sep}sslmode=disable", via(&direct, through)));
+        cfg.chat_deadline = Duration::from_millis(800);
+    })
+    .await
+    .expect("PostgreSQL is available");
+    let (_, ada_token) = app.user("ada").await;
+    let space_id = create_space(&app, &ada_token, "10x10").await;
+    let room = general_room(&app, &ada_token, &space_id).await;
+    let mut ada = WsClient::connect(&app.ws, Codec::Json).await;
+    ada.join_ok(&space_id, &ada_token, None).await;
+    join_chat(&mut ada, &room).await;
+
+    proxy.arm_commit_trap();
+    ada.send(&chat_message(&room, "in doubt", Some("doubt"))).await;
+    proxy.cut_when_sprung().await;
+    match next_chat_or_error(&mut ada).await {
+        ServerMsg::Error { code: ErrorCode::ChatUnavailable, .. } => {}
+        other => panic!("the lost answer makes the message fail: {other:?}"),
+    }
+    proxy.restore();
+    let recovered = Instant::now();
+    loop {
+        let (status, _) = page(&app, &ada_token, &room, "?limit=1").await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(recovered.elapsed() < Duration::from_secs(20), "history did not come back: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ada.send(&chat_message(&room, "after", Some("after"))).await;
+    assert!(matches!(next_chat(&mut ada).await, ServerMsg::ChatMessage { client_id: Some(c), .. } if c == "after"));
+    let stored: Vec<String> = not_system(&history(&app, &ada_token, &room).await)
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(stored, ["after"], "the refused message is gone");
 }

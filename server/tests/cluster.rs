@@ -134,40 +134,74 @@ async fn sessions_on_two_nodes_share_a_space() {
         assert_eq!(nodes.lease(&space).await.unwrap().1, lease_token, "the lease stayed with node 1");
     }
 
+    // Signing out on node 1 closes the session's socket on node 2.
+    let space = create_space(n1, &owner, "20x20").await;
+    let (_, c_tok) = n1.user("carol").await;
+    let mut c = WsClient::connect(&n2.ws, Codec::Json).await;
+    c.join_ok(&space, &c_tok, None).await;
+    let (status, _) = n1.post("/api/v1/signout", Some(&c_tok), serde_json::json!({})).await;
+    assert!(status.is_success());
+    let frame = c.expect_close().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 4503, "revoked on another node");
+
     // The operator's view (each node publishes its status every second).
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         let out = nodes.cli(&["status", "--json"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        if status[0]["spaces"].as_array().is_some_and(|s| s.len() == 2) || Instant::now() > deadline {
+        let spaces = |i: usize| status[i]["spaces"].as_array().map_or(0, Vec::len);
+        if (spaces(0), spaces(1)) == (2, 1) || Instant::now() > deadline {
             break status;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let names: Vec<&str> = status.as_array().unwrap().iter().map(|n| n["node"].as_str().unwrap()).collect();
     assert_eq!(names, ["node-1", "node-2"]);
+    // Node 1 took the first two spaces; Carol's join on node 2 took hers.
     assert_eq!(status[0]["spaces"].as_array().unwrap().len(), 2, "{status}");
+    assert_eq!(status[1]["spaces"].as_array().unwrap().len(), 1, "{status}");
     let text = nodes.cli(&["status"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("node-1  serving"));
     assert_one_owner_at_a_time(nodes.tenures().await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_the_owner_moves_the_space_to_another_node() {
-    let Some(mut nodes) = Nodes::start(3, "2s", None).await else { return };
+/// A space made on node 1, with Alice's socket on node 1 (MessagePack, so
+/// node 1 takes the space) and Bob's on node 2 (JSON, relayed), both in
+/// its `general` room.
+struct TwoInARoom {
+    space: String,
+    room: String,
+    a_tok: String,
+    b_tok: String,
+    a: WsClient,
+    b: WsClient,
+}
+
+async fn two_in_a_room(nodes: &Nodes) -> TwoInARoom {
     let (_, owner) = nodes.app(0).user("owner").await;
     let space = create_space(nodes.app(0), &owner, "20x20").await;
     let (_, a_tok) = nodes.app(0).user("alice").await;
     let (_, b_tok) = nodes.app(1).user("bob").await;
     let room = general_room(nodes.app(0), &a_tok, &space).await;
-
     let mut a = WsClient::connect(&nodes.app(0).ws, Codec::MsgPack).await;
     a.join_ok(&space, &a_tok, None).await;
     let mut b = WsClient::connect(&nodes.app(1).ws, Codec::Json).await;
     b.join_ok(&space, &b_tok, None).await;
     join_chat(&mut a, &room).await;
     join_chat(&mut b, &room).await;
+    TwoInARoom { space, room, a_tok, b_tok, a, b }
+}
+
+/// The contents of a room's history, read through `app`.
+async fn history_texts(app: &common::TestApp, token: &str, room: &str) -> Vec<String> {
+    history(app, token, room).await.iter().map(|m| m["content"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_owner_moves_the_space_to_another_node() {
+    let Some(mut nodes) = Nodes::start(3, "2s", None).await else { return };
+    let TwoInARoom { space, room, b_tok, mut a, mut b, .. } = two_in_a_room(&nodes).await;
     a.send(&chat_message(&room, "before the crash", None)).await;
     assert_eq!(chat_text(&mut b).await, "before the crash");
     let (_, first_token) = nodes.lease(&space).await.unwrap();
@@ -194,8 +228,7 @@ async fn killing_the_owner_moves_the_space_to_another_node() {
     join_chat(&mut b, &room).await;
     b.send(&chat_message(&room, "after the crash", None)).await;
     assert_eq!(chat_text(&mut b).await, "after the crash");
-    let texts: Vec<String> =
-        history(nodes.app(2), &b_tok, &room).await.iter().map(|m| m["content"].as_str().unwrap().to_owned()).collect();
+    let texts = history_texts(nodes.app(2), &b_tok, &room).await;
     assert!(
         texts.contains(&"before the crash".to_owned()) && texts.contains(&"after the crash".to_owned()),
         "{texts:?}"
@@ -209,19 +242,8 @@ async fn killing_the_owner_moves_the_space_to_another_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_and_rolling_restart_hand_spaces_over_without_losing_chat() {
     let Some(mut nodes) = Nodes::start(2, "10s", None).await else { return };
-    let (_, owner) = nodes.app(0).user("owner").await;
-    let space = create_space(nodes.app(0), &owner, "20x20").await;
-    let (_, a_tok) = nodes.app(0).user("alice").await;
-    let (_, b_tok) = nodes.app(0).user("bob").await;
-    let room = general_room(nodes.app(0), &a_tok, &space).await;
+    let TwoInARoom { space, room, a_tok, b_tok, mut a, mut b } = two_in_a_room(&nodes).await;
     let mut acked = Vec::new();
-
-    let mut a = WsClient::connect(&nodes.app(0).ws, Codec::MsgPack).await;
-    a.join_ok(&space, &a_tok, None).await;
-    let mut b = WsClient::connect(&nodes.app(1).ws, Codec::Json).await;
-    b.join_ok(&space, &b_tok, None).await;
-    join_chat(&mut a, &room).await;
-    join_chat(&mut b, &room).await;
     a.send(&chat_message(&room, "one", None)).await;
     b.send(&chat_message(&room, "two", None)).await;
     for c in [&mut a, &mut b] {
@@ -290,8 +312,7 @@ async fn drain_and_rolling_restart_hand_spaces_over_without_losing_chat() {
     assert_eq!(chat_text(&mut a).await, "five");
     acked.push("five".into());
 
-    let texts: Vec<String> =
-        history(nodes.app(2), &a_tok, &room).await.iter().map(|m| m["content"].as_str().unwrap().to_owned()).collect();
+    let texts = history_texts(nodes.app(2), &a_tok, &room).await;
     for t in &acked {
         assert!(texts.contains(t), "acknowledged {t:?} is in history: {texts:?}");
     }

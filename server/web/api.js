@@ -34,6 +34,36 @@ export function wsUrl() {
   return `${secure ? 'wss' : 'ws'}://${hostOnly(base)}:${port}/`;
 }
 
+/**
+ * A WebSocket URL the server named (route, `reconnect`) if this page can
+ * dial it: `ws:`/`wss:` only, no `ws:` from an HTTPS page (the browser would
+ * refuse it), and none at all when `?ws=` overrides the address.
+ */
+export function usableWsUrl(url) {
+  if (typeof url !== 'string' || !url || params.get('ws')) return null;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'ws:' && u.protocol !== 'wss:') return null;
+    if (u.protocol === 'ws:' && location.protocol === 'https:') return null;
+    return u.href;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The WebSocket URL of the node serving a space (cluster mode), from
+ * GET /space/:id/route; null without cluster mode (`nodeId: "local"`: the
+ * default address is that node) or when the answer is not usable. Throws on
+ * HTTP errors: callers fall back to wsUrl().
+ */
+export async function routeUrl(spaceId) {
+  if (params.get('ws')) return null;
+  const r = await raw('GET', `/space/${encodeURIComponent(spaceId)}/route`, undefined, current?.token);
+  if (!r || r.nodeId === 'local') return null;
+  return usableWsUrl(r.url);
+}
+
 /** The host without the port ("[::1]" stays bracketed). */
 function hostOnly(u) {
   return u.host.replace(/:\d+$/, '');

@@ -485,6 +485,10 @@ window.__metaverse = {
     );
   },
   wsUrl: A.wsUrl,
+  /** The WebSocket URL the space's connection dialed (the routed node in cluster mode). */
+  dialedUrl() {
+    return space?.conn?.dialed || null;
+  },
   /** Handle `msg` as if the server had sent it (for tests of features a server may lack). */
   inject(msg) {
     space?.handle(msg);

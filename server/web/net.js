@@ -1,6 +1,9 @@
 // The WebSocket link to one space: JSON text frames on the subprotocol
 // `metaverse.v1.json`, `join` (with the resume token after a drop),
 // heartbeats, and reconnection with backoff according to the close codes.
+// In cluster mode each (re)connection first asks where the space is served
+// (`route`) and dials that node; a `reconnect` message or close 4006 (the
+// space moved to another node) reconnects there without backoff.
 
 export const SUBPROTOCOL = 'metaverse.v1.json';
 
@@ -16,6 +19,7 @@ const CLOSE_REASONS = {
   4003: 'Too many messages were sent too fast.',
   4004: 'The space was closed.',
   4005: 'Your sign-in token expired.',
+  4006: 'The space moved to another server.',
   4501: 'Signing in to the space failed repeatedly.',
   4502: 'The server could not understand this client (protocol error).',
   4503: 'Your sign-in session was revoked (signed out elsewhere).',
@@ -34,25 +38,45 @@ export function isTerminal(code) {
 
 const HEARTBEAT_MS = 20_000;
 const STALE_MS = 50_000; // nothing heard for this long: assume the socket is dead
+const ROUTE_TIMEOUT_MS = 3_000; // a slower route lookup: dial the default URL
+const MOVE_CLOSE_WAIT_MS = 2_000; // after `reconnect`, the server closes; if not, we do
+const MOVE_JITTER_MS = 250; // spread a moved space's clients over this much time
+const MAX_MOVE_WAIT_MS = 60_000;
+
+function withTimeout(promise, ms) {
+  let timer = 0;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 export class Connection {
   /**
    * @param {object} o
-   * @param {string} o.url        ws:// URL
+   * @param {string} o.url        ws:// URL (the default, and the fallback of `route`)
    * @param {string} o.spaceId
    * @param {() => Promise<string|null>} o.getToken  a fresh access token (null: signed out)
+   * @param {() => Promise<string|null>} [o.route]  the URL of the node serving the space
+   *   (null, or a failure: use `url`); asked before each connection
+   * @param {(url: any) => string|null} [o.usable]  checks a URL the server names in `reconnect`
    * @param {(msg: {type: string, payload: any}) => void} o.onMessage
    * @param {(status: string, detail?: object) => void} o.onStatus
-   *   statuses: connecting | connected | reconnecting | closed (terminal) | signed-out
+   *   statuses: connecting | connected | reconnecting | moving (the space changes
+   *   node; no error) | closed (terminal) | signed-out
    */
-  constructor({ url, spaceId, getToken, onMessage, onStatus }) {
-    Object.assign(this, { url, spaceId, getToken, onMessage, onStatus });
+  constructor({ url, spaceId, getToken, route, usable, onMessage, onStatus }) {
+    Object.assign(this, { url, spaceId, getToken, route, usable, onMessage, onStatus });
     this.ws = null;
+    this.dialed = null; // the URL of the current (or last) socket
     this.resumeToken = null;
     this.attempt = 0;
+    this.moves = 0; // moves since the last successful join
+    this.moveTo = null; // {url, delay, reason}: where the next connection goes
+    this.avoidRoute = false; // the routed URL did not open last time: use `url` once
     this.stopped = false;
     this.joined = false;
-    this.timers = { retry: 0, heartbeat: 0 };
+    this.timers = { retry: 0, heartbeat: 0, move: 0 };
     this.lastHeard = 0;
     this.onOnline = () => {
       if (!this.ws && !this.stopped) this.reconnectNow();
@@ -77,17 +101,29 @@ export class Connection {
       this.onStatus('signed-out');
       return;
     }
-    let ws;
-    try {
-      ws = new WebSocket(this.url, SUBPROTOCOL);
-    } catch (e) {
-      this.onStatus('closed', { code: 0, message: `Bad WebSocket URL ${this.url}: ${e.message}` });
+    const target = await this.target();
+    if (this.stopped || gen !== this.gen) return;
+    let ws = null;
+    let error = null;
+    for (const url of target === this.url ? [this.url] : [target, this.url]) {
+      try {
+        ws = new WebSocket(url, SUBPROTOCOL);
+        this.dialed = url;
+        break;
+      } catch (e) {
+        error = e;
+      }
+    }
+    if (!ws) {
+      this.onStatus('closed', { code: 0, message: `Bad WebSocket URL ${this.url}: ${error?.message}` });
       this.stopped = true;
       return;
     }
     this.ws = ws;
     this.joined = false;
+    ws.opened = false;
     ws.onopen = () => {
+      ws.opened = true;
       this.lastHeard = Date.now();
       this.sendRaw('join', {
         spaceId: this.spaceId,
@@ -108,9 +144,14 @@ export class Connection {
         return;
       }
       if (!msg || typeof msg.type !== 'string') return;
+      if (msg.type === 'reconnect') {
+        this.onReconnectNotice(ws, msg.payload || {});
+        return;
+      }
       if (msg.type === 'space-joined') {
         this.joined = true;
         this.attempt = 0;
+        this.moves = 0;
         this.resumeToken = msg.payload?.resumeToken || null;
         this.onStatus('connected', { resumed: !!msg.payload?.resumed });
       }
@@ -122,12 +163,32 @@ export class Connection {
     };
   }
 
+  /** Where to connect: the URL a `reconnect` named, else the space's route, else `url`. */
+  async target() {
+    const hinted = this.moveTo?.url;
+    this.moveTo = null;
+    if (hinted) return hinted;
+    if (!this.route || this.avoidRoute) {
+      this.avoidRoute = false;
+      return this.url;
+    }
+    try {
+      return (await withTimeout(this.route(), ROUTE_TIMEOUT_MS)) || this.url;
+    } catch {
+      return this.url; // no route (older server, network): the default address
+    }
+  }
+
   handleClose(ws, ev) {
     if (ws !== this.ws) return;
     this.ws = null;
     this.joined = false;
     clearInterval(this.timers.heartbeat);
+    clearTimeout(this.timers.move);
     if (this.stopped) return;
+    // A node we were sent to that cannot be reached (e.g. a name that only
+    // resolves inside the cluster): the next attempt uses the default URL.
+    if (!ws.opened && this.dialed !== this.url) this.avoidRoute = true;
     const code = ev.code;
     const message = closeReason(code, ev.reason);
     if (isTerminal(code)) {
@@ -136,7 +197,52 @@ export class Connection {
       this.onStatus('closed', { code, message });
       return;
     }
+    if (this.moveTo || code === 4006) {
+      this.scheduleMove();
+      return;
+    }
     this.scheduleReconnect(code, message);
+  }
+
+  /**
+   * `reconnect`: the space is moving to another node (drain, lease lost, its
+   * node gone). The server closes the socket next (4006); then we dial `url`
+   * (or the route again) after `retryAfterMs` and join with the resume token.
+   */
+  onReconnectNotice(ws, p) {
+    const wait = Number(p.retryAfterMs);
+    this.moveTo = {
+      url: (this.usable ? this.usable(p.url) : null) || null,
+      delay: Number.isFinite(wait) ? Math.min(Math.max(wait, 0), MAX_MOVE_WAIT_MS) : 0,
+      reason: typeof p.reason === 'string' ? p.reason : '',
+    };
+    this.onStatus('moving', { message: this.moveTo.reason });
+    clearTimeout(this.timers.move);
+    this.timers.move = setTimeout(() => {
+      if (this.ws !== ws || this.stopped) return;
+      this.detach();
+      this.scheduleMove();
+    }, MOVE_CLOSE_WAIT_MS);
+  }
+
+  /** Connect again after a move, without the error backoff (unless it keeps happening). */
+  scheduleMove() {
+    const m = this.moveTo || { url: null, delay: 0, reason: '' };
+    this.moveTo = m;
+    this.moves += 1;
+    const extra = this.moves > 3 ? Math.min(15_000, 500 * 2 ** (this.moves - 4)) : 0;
+    const delay = Math.round(m.delay + extra + Math.random() * MOVE_JITTER_MS);
+    this.onStatus('moving', { message: m.reason, delay, retryAt: Date.now() + delay });
+    clearTimeout(this.timers.retry);
+    this.timers.retry = setTimeout(() => this.open(), delay);
+  }
+
+  /** Join again in `delay` ms through a new connection (e.g. `space-moving`). */
+  moveLater(delay, reason = '') {
+    if (this.stopped) return;
+    this.detach();
+    this.moveTo = { url: null, delay: Math.min(Math.max(Number(delay) || 0, 0), MAX_MOVE_WAIT_MS), reason };
+    this.scheduleMove();
   }
 
   scheduleReconnect(code, message) {
@@ -152,6 +258,7 @@ export class Connection {
   /** Close the current socket (if any) without triggering our close handling. */
   detach() {
     clearInterval(this.timers.heartbeat);
+    clearTimeout(this.timers.move);
     const ws = this.ws;
     this.ws = null;
     this.joined = false;
@@ -170,6 +277,7 @@ export class Connection {
   reconnectNow() {
     clearTimeout(this.timers.retry);
     this.detach();
+    this.moveTo = null;
     this.stopped = false;
     this.open();
   }
@@ -215,6 +323,7 @@ export class Connection {
   stop({ leave = true } = {}) {
     this.stopped = true;
     clearTimeout(this.timers.retry);
+    clearTimeout(this.timers.move);
     clearInterval(this.timers.heartbeat);
     window.removeEventListener('online', this.onOnline);
     const ws = this.ws;

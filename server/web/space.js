@@ -1,7 +1,18 @@
 // One entered space: the map (World), the WebSocket (Connection), chat,
 // the people lists and the proximity call (Mesh), glued together.
 
-import { api, ApiError, appLink, dropSession, freshToken, refreshSession, session, wsUrl } from './api.js';
+import {
+  api,
+  ApiError,
+  appLink,
+  dropSession,
+  freshToken,
+  refreshSession,
+  routeUrl,
+  session,
+  usableWsUrl,
+  wsUrl,
+} from './api.js';
 import { Chat } from './chat.js';
 import { Connection, closeReason } from './net.js';
 import { Mesh } from './rtc.js';
@@ -79,6 +90,10 @@ export class SpaceSession {
       url: wsUrl(),
       spaceId: this.spaceId,
       getToken: () => freshToken(),
+      // Cluster mode: dial the node that serves the space (any node would
+      // relay, but directly saves a hop).
+      route: () => routeUrl(this.spaceId),
+      usable: usableWsUrl,
       onMessage: (m) => this.handle(m),
       onStatus: (s, d) => this.onStatus(s, d),
     });
@@ -168,7 +183,7 @@ export class SpaceSession {
         this.chat.onDisconnected();
         if (d.retryAt) {
           const secs = Math.max(1, Math.round((d.retryAt - Date.now()) / 1000));
-          const hint = d.attempt >= 3 ? ` (WebSocket ${wsUrl()})` : '';
+          const hint = d.attempt >= 3 ? ` (WebSocket ${this.conn.dialed || wsUrl()})` : '';
           banner(`${d.message || 'Disconnected.'} Reconnecting in ${secs} s…${hint}`, {
             kind: 'warn',
             action: 'Retry now',
@@ -177,6 +192,13 @@ export class SpaceSession {
         }
         break;
       }
+      case 'moving':
+        // The space changes server (drain, restart, failover): not an error;
+        // the connection rejoins by itself, resuming where we stood.
+        setPill('reconnecting', 'Moving to another server…');
+        this.chat.onDisconnected();
+        banner(null);
+        break;
       case 'closed':
         setPill('closed', 'Disconnected');
         this.chat.onDisconnected();
@@ -396,6 +418,13 @@ export class SpaceSession {
         return;
       case 'session-replaced':
         return; // close 4509 follows
+      case 'space-moving': {
+        // Cluster mode: the join came while the space changes server. The
+        // message says when to try again ("… join again in 1200 ms").
+        const ms = /(\d+)\s*ms/.exec(message);
+        this.conn.moveLater(ms ? Number(ms[1]) : 1000, 'The space is moving to another server.');
+        return;
+      }
       case 'not-joined':
       case 'space-closed': {
         // A close frame often follows (e.g. 4504 space deleted): let it win.
@@ -413,6 +442,15 @@ export class SpaceSession {
           return;
         }
         toast(message || 'The server is busy.', 'error');
+        return;
+      case 'internal':
+        if (!this.conn.joined) {
+          // The join failed on the server's side (e.g. the cluster could not
+          // be reached): try again with the backoff.
+          this.conn.retryLater(1011, message || 'The server could not open the space.');
+          return;
+        }
+        toast(`Server error (${code}): ${message}`, 'error');
         return;
       default:
         if (this.chat.onError(code, message)) return;

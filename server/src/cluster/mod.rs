@@ -88,6 +88,8 @@ pub struct Cluster {
     started_at_ms: i64,
     /// WebSocket sessions open on this node.
     pub sessions: AtomicU64,
+    /// Where revocations announced by other nodes go (set at start).
+    pub revoked: std::sync::OnceLock<tokio::sync::broadcast::Sender<String>>,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -160,6 +162,7 @@ impl Cluster {
             redis_ok: AtomicBool::new(true),
             started_at_ms: metaverse_schema::now_millis(),
             sessions: AtomicU64::new(0),
+            revoked: std::sync::OnceLock::new(),
             node,
         });
         registry.set_shards(cluster.clone());
@@ -272,9 +275,15 @@ impl Cluster {
                 // released): the release finishes in a moment.
                 Ok(Owner::Moving { retry_after: Duration::from_millis(100) })
             }
+            // An earlier process with this node's name (it crashed): its
+            // lease lapses by itself.
+            Some(h) if h.node == self.node => Ok(Owner::Moving { retry_after: self.lease_left(space).await? }),
             Some(h) => match self.node_info(&h.node).await? {
                 Some(info) if !info.draining => Ok(Owner::Node { id: h.node, url: info.ws_url }),
-                _ => Ok(Owner::Moving { retry_after: self.lease_left(space).await? }),
+                // Handing it over: that takes milliseconds.
+                Some(_) => Ok(Owner::Moving { retry_after: Duration::from_millis(100) }),
+                // Gone: its lease lapses by itself.
+                None => Ok(Owner::Moving { retry_after: self.lease_left(space).await? }),
             },
             None if !self.is_draining() => {
                 if self.try_acquire(space).await? {
@@ -328,6 +337,20 @@ impl Cluster {
     async fn lease_left(&self, space: &str) -> Result<Duration, ClusterError> {
         let ms: i64 = self.redis.pttl(self.key("lease", space)).await?;
         Ok(Duration::from_millis(ms.clamp(50, 60_000) as u64))
+    }
+
+    /// Tells every other node that a sign-in session was revoked.
+    pub async fn announce_revoked(self: &Arc<Self>, session: &str) {
+        let nodes = match status::read_nodes(&self.redis, &self.prefix).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not tell other nodes of a revocation; their sockets close at token expiry");
+                return;
+            }
+        };
+        for n in nodes.into_iter().filter(|n| n.node != self.node) {
+            self.relay.send(self, &n.node, Envelope::Revoked { session: session.to_owned() }).await;
+        }
     }
 
     pub async fn node_info(&self, node: &str) -> Result<Option<NodeInfo>, ClusterError> {
@@ -541,7 +564,7 @@ async fn keep_leases(cluster: Arc<Cluster>) {
                         cluster.redis_ok.store(true, Ordering::Relaxed);
                         for ((space, value), ok) in held.iter().zip(renewed) {
                             if !ok {
-                                cluster.lose(space, "taken by another node");
+                                cluster.lose(space, "taken by another node, or gone from Redis");
                                 continue;
                             }
                             if let Some(mut h) = cluster.owned.get_mut(space)

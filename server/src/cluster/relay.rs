@@ -460,6 +460,11 @@ fn dispatch(cluster: &Arc<Cluster>, env: Envelope) {
                 let _ = start_space(&c, &space).await;
             });
         }
+        Envelope::Revoked { session } => {
+            if let Some(tx) = cluster.revoked.get() {
+                let _ = tx.send(session);
+            }
+        }
         Envelope::Drain {} => {
             let c = cluster.clone();
             actix_rt::spawn(async move { c.drain().await });
@@ -478,7 +483,7 @@ fn dispatch(cluster: &Arc<Cluster>, env: Envelope) {
                     None => false,
                 };
                 if full && let Some((_, end)) = relay.locals.remove(&session) {
-                    metrics::counter!("metaverse_ws_slow_consumers_total").increment(1);
+                    metrics::counter!("metaverse_slow_consumers_closed_total").increment(1);
                     end.close.send_replace(Some(CloseReason::SLOW_CONSUMER));
                 }
             }

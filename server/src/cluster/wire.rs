@@ -84,6 +84,10 @@ pub enum Envelope {
     },
     /// From `metaverse cluster drain`.
     Drain {},
+    /// A sign-in session was revoked: close its sockets here too.
+    Revoked {
+        session: String,
+    },
     // From the owner back to a session's node.
     Reply {
         req: u64,

@@ -178,7 +178,7 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Bytes) -> Result<Htt
         Ok(pair) => Ok(HttpResponse::Ok().json(TokenResponse::from(pair))),
         Err(e) => {
             if let AuthError::Reused { session_id } = &e {
-                let _ = state.revoked.send(session_id.clone());
+                state.revoke_sockets(session_id.clone());
             }
             Err(e.into())
         }
@@ -193,7 +193,7 @@ pub async fn revoke(state: web::Data<AppState>, body: Json<RefreshRequest>) -> R
     if raw.len() <= 256
         && let Some(sid) = session::revoke_by_refresh(&state.db, &raw).await?
     {
-        let _ = state.revoked.send(sid);
+        state.revoke_sockets(sid);
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
@@ -203,6 +203,6 @@ pub async fn revoke(state: web::Data<AppState>, body: Json<RefreshRequest>) -> R
     responses((status = 200), (status = 403, body = ErrorBody)))]
 pub async fn signout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     session::revoke(&state.db, &user.0.session_id).await?;
-    let _ = state.revoked.send(user.0.session_id);
+    state.revoke_sockets(user.0.session_id);
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }

@@ -20,6 +20,14 @@ use tokio::{
     sync::watch,
 };
 
+/// `cut_after_commit`: the next `COMMIT` goes through, its answer does not.
+#[derive(Default)]
+struct Trap {
+    armed: AtomicBool,
+    /// Set just before the COMMIT is forwarded: answers are dropped.
+    sprung: AtomicBool,
+}
+
 pub struct Proxy {
     pub addr: SocketAddr,
     down: Arc<AtomicBool>,
@@ -29,6 +37,7 @@ pub struct Proxy {
     paused: watch::Sender<bool>,
     /// Connections accepted and forwarded so far.
     forwarded: Arc<AtomicU64>,
+    trap: Arc<Trap>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -45,6 +54,8 @@ impl Proxy {
         let (paused, paused_rx) = watch::channel(false);
         let (stop, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (d, f) = (down.clone(), forwarded.clone());
+        let trap = Arc::new(Trap::default());
+        let t = trap.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
@@ -64,16 +75,39 @@ impl Proxy {
                         continue;
                     }
                     f.fetch_add(1, Ordering::Relaxed);
-                    let (target, paused) = (target.clone(), paused_rx.clone());
+                    let (target, paused, trap) = (target.clone(), paused_rx.clone(), t.clone());
                     tokio::spawn(async move {
                         let Ok(upstream) = TcpStream::connect(&target).await else { return };
-                        pipe(client, upstream, killed, paused).await;
+                        pipe(client, upstream, killed, paused, trap).await;
                     });
                 }
             });
             // Dropping the runtime drops every connection still open.
         });
-        Self { addr, down, epoch, paused, forwarded, stop: Some(stop), thread: Some(thread) }
+        Self { addr, down, epoch, paused, forwarded, trap, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// Arms the commit trap: the next `COMMIT` reaches the database but
+    /// its answer does not; [`cut_when_sprung`](Self::cut_when_sprung) then
+    /// cuts. A write whose outcome the client cannot know.
+    pub fn arm_commit_trap(&self) {
+        self.trap.sprung.store(false, Ordering::SeqCst);
+        self.trap.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits for the armed trap to spring, then cuts (as `cut`).
+    pub async fn cut_when_sprung(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.trap.sprung.load(Ordering::SeqCst) {
+            assert!(std::time::Instant::now() < deadline, "no COMMIT went through the proxy");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // `sprung` is set just before the COMMIT is written upstream; let
+        // the database read it before the connection ends.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        self.cut();
+        // Connections after `restore` get their answers again.
+        self.trap.sprung.store(false, Ordering::SeqCst);
     }
 
     /// Ends every open connection and refuses new ones (they are accepted
@@ -112,16 +146,33 @@ impl Drop for Proxy {
     }
 }
 
-async fn pipe(client: TcpStream, upstream: TcpStream, mut killed: watch::Receiver<u64>, paused: watch::Receiver<bool>) {
+async fn pipe(
+    client: TcpStream,
+    upstream: TcpStream,
+    mut killed: watch::Receiver<u64>,
+    paused: watch::Receiver<bool>,
+    trap: Arc<Trap>,
+) {
     let (client_read, client_write) = client.into_split();
     let (upstream_read, upstream_write) = upstream.into_split();
     let both = async {
-        tokio::join!(forward(client_read, upstream_write, paused.clone()), forward(upstream_read, client_write, paused))
+        tokio::join!(
+            forward(client_read, upstream_write, paused.clone(), Way::Up(trap.clone())),
+            forward(upstream_read, client_write, paused, Way::Down(trap))
+        )
     };
     tokio::select! {
         (a, b) = both => drop((a, b)),
         _ = killed.changed() => {}
     }
+}
+
+/// Which way bytes go, for the commit trap.
+enum Way {
+    /// Client to database: springs an armed trap on `COMMIT`.
+    Up(Arc<Trap>),
+    /// Database to client: drops everything once the trap has sprung.
+    Down(Arc<Trap>),
 }
 
 /// Copies one direction until EOF or an error, holding still while paused.
@@ -130,6 +181,7 @@ async fn forward(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut paused: watch::Receiver<bool>,
+    way: Way,
 ) -> (tokio::net::tcp::OwnedReadHalf, tokio::net::tcp::OwnedWriteHalf) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = vec![0u8; 16 * 1024];
@@ -146,6 +198,14 @@ async fn forward(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        match &way {
+            Way::Up(trap) if trap.armed.load(Ordering::SeqCst) && buf[..n].windows(6).any(|w| w == b"COMMIT") => {
+                trap.armed.store(false, Ordering::SeqCst);
+                trap.sprung.store(true, Ordering::SeqCst);
+            }
+            Way::Down(trap) if trap.sprung.load(Ordering::SeqCst) => continue,
+            _ => {}
+        }
         // Read just before a pause: hold it until the pause ends.
         if paused.wait_for(|p| !*p).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
             break;
