@@ -200,7 +200,7 @@ async fn history_texts(app: &common::TestApp, token: &str, room: &str) -> Vec<St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_owner_moves_the_space_to_another_node() {
-    let Some(mut nodes) = Nodes::start(3, "2s", None).await else { return };
+    let Some(mut nodes) = Nodes::start(3, "3s", None).await else { return };
     let TwoInARoom { space, room, b_tok, mut a, mut b, .. } = two_in_a_room(&nodes).await;
     a.send(&chat_message(&room, "before the crash", None)).await;
     assert_eq!(chat_text(&mut b).await, "before the crash");
@@ -380,7 +380,7 @@ async fn redis_stopping_stops_spaces_at_lease_expiry_and_service_resumes() {
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut redis = PrivateRedis::start(port).await;
-    let Some(nodes) = Nodes::start(2, "2s", Some(redis.url())).await else { return };
+    let Some(nodes) = Nodes::start(2, "3s", Some(redis.url())).await else { return };
     let (_, owner) = nodes.app(0).user("owner").await;
     let space = create_space(nodes.app(0), &owner, "20x20").await;
     let (a_id, a_tok) = nodes.app(0).user("alice").await;

@@ -51,8 +51,14 @@ impl Node {
     }
 }
 
+/// One cluster at a time per test binary: a handful of processes on two
+/// cores is already a crowd, and lease timing should not depend on it.
+static ONE_AT_A_TIME: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// A cluster of nodes; dropping it kills them all.
 pub struct Nodes {
+    _turn: tokio::sync::OwnedMutexGuard<()>,
     pub redis_url: String,
     pub prefix: String,
     pub lease_ttl: String,
@@ -79,9 +85,11 @@ impl Nodes {
                 return None;
             }
         };
+        let turn = ONE_AT_A_TIME.clone().lock_owned().await;
         let pg = PgDatabase::create(&pg_url).await.expect("creating a PostgreSQL test database");
         let key: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
         let mut nodes = Self {
+            _turn: turn,
             redis_url,
             prefix: format!("mvtest-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
             lease_ttl: lease_ttl.to_owned(),
