@@ -20,7 +20,7 @@ pub const MAX_PHASE: Duration = Duration::from_secs(600);
     long_about = "Load tests for servers that speak the metaverse contract (CONTRACT.md).\n\n\
         It creates its users and spaces over the HTTP API (signing users up, or signing them in when \
         --user-prefix names users of an earlier run), then drives WebSocket clients. It connects only \
-        to the --http and --ws addresses it is given.\n\n\
+        to the --http and --ws addresses it is given; --ws may list several nodes of a cluster.\n\n\
         Server limits that shape a run: a WebSocket connection may send 30 messages/s (burst 60) by \
         default (--ws-rate/--ws-burst on the server), so keep steps/s plus chat messages/s per client \
         under 30; chat is limited per user per room to 5 messages/s, burst 10, unless the server runs \
@@ -32,8 +32,11 @@ pub struct Cli {
     /// Base HTTP URL of the server under test.
     #[arg(long, default_value = "http://127.0.0.1:3000", global = true)]
     pub http: String,
-    /// WebSocket URL of the server under test.
-    #[arg(long, default_value = "ws://127.0.0.1:3001/", global = true)]
+    /// WebSocket URL of the server under test, or a comma-separated list
+    /// of ws:// URLs (the nodes of a cluster): client i connects to URL
+    /// i mod n, so clients of one space spread over the nodes. Each host
+    /// is resolved once. Users and spaces are still made through --http.
+    #[arg(long, default_value = "ws://127.0.0.1:3001/", global = true, value_name = "URL[,URL…]")]
     pub ws: String,
     /// Wire codec: binary MessagePack frames or JSON text frames (negotiated
     /// with the subprotocol metaverse.v1.msgpack / metaverse.v1.json).
@@ -346,5 +349,9 @@ mod tests {
         let cli = Cli::try_parse_from(["b", "walk", "--spaces", "2", "--users", "10", "--duration", "3s"]).unwrap();
         assert!(matches!(cli.scenario, Scenario::Walk(WalkArgs { spaces: 2, users: 10, .. })));
         assert!(Cli::try_parse_from(["b", "walk", "--rate", "50"]).is_err());
+        let cli = Cli::try_parse_from(["b", "walk", "--ws", "ws://127.0.0.1:4001/,ws://127.0.0.1:4011/"]).unwrap();
+        assert_eq!(crate::client::split_urls(&cli.ws).unwrap(), ["ws://127.0.0.1:4001/", "ws://127.0.0.1:4011/"]);
+        let cli = Cli::try_parse_from(["b", "walk"]).unwrap();
+        assert_eq!(crate::client::split_urls(&cli.ws).unwrap(), ["ws://127.0.0.1:3001/"]);
     }
 }

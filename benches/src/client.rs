@@ -61,6 +61,46 @@ impl Target {
     }
 }
 
+/// Every WebSocket endpoint of a run: one server, or several nodes of a
+/// cluster (`--ws URL1,URL2,…`), client i dialling endpoint i mod n.
+#[derive(Clone, Debug)]
+pub struct Targets(Vec<Target>);
+
+impl Targets {
+    /// Resolves each URL of the comma-separated list once.
+    pub async fn resolve(spec: &str, codec: Codec, batch: Option<bool>) -> anyhow::Result<Self> {
+        let mut all = Vec::new();
+        for url in split_urls(spec)? {
+            all.push(Target::resolve(url, codec, batch).await?);
+        }
+        Ok(Self(all))
+    }
+
+    /// The endpoint of client `i`.
+    pub fn for_client(&self, i: usize) -> &Target {
+        &self.0[i % self.0.len()]
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The same setting for every endpoint.
+    pub fn each(&mut self, mut f: impl FnMut(&mut Target)) {
+        self.0.iter_mut().for_each(&mut f);
+    }
+}
+
+/// The URLs of a comma-separated `--ws` list, in order (blanks around
+/// commas are ignored; an empty entry is an error).
+pub fn split_urls(spec: &str) -> anyhow::Result<Vec<&str>> {
+    let urls: Vec<&str> = spec.split(',').map(str::trim).collect();
+    if urls.iter().any(|u| u.is_empty()) {
+        bail!("--ws has an empty entry: {spec:?} (expected ws://host:port/[,ws://…])");
+    }
+    Ok(urls)
+}
+
 /// Why a client stopped hearing from the server.
 pub fn close_reason(frame: Option<&CloseFrame>) -> String {
     match frame {
@@ -205,4 +245,43 @@ pub struct Joined {
 fn short_error(e: &str) -> String {
     // Group errors by kind, not by their variable details.
     e.split(':').next().unwrap_or(e).trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_list_is_split_in_order() {
+        assert_eq!(split_urls("ws://127.0.0.1:3001/").unwrap(), ["ws://127.0.0.1:3001/"]);
+        assert_eq!(
+            split_urls("ws://127.0.0.1:4001/, ws://127.0.0.1:4011/").unwrap(),
+            ["ws://127.0.0.1:4001/", "ws://127.0.0.1:4011/"]
+        );
+        assert!(split_urls("").is_err());
+        assert!(split_urls("ws://a:1/,").is_err());
+        assert!(split_urls("ws://a:1/,,ws://b:2/").is_err());
+    }
+
+    #[tokio::test]
+    async fn client_i_dials_url_i_mod_n() {
+        let one = Targets::resolve("ws://127.0.0.1:3001/", Codec::MsgPack, None).await.unwrap();
+        assert_eq!(one.len(), 1);
+        assert!((0..5).all(|i| one.for_client(i).addr.to_string() == "127.0.0.1:3001"));
+        assert_eq!(one.for_client(3).url, "ws://127.0.0.1:3001/");
+
+        let mut two =
+            Targets::resolve("ws://127.0.0.1:4001/,ws://127.0.0.2:4011/x", Codec::Json, Some(true)).await.unwrap();
+        assert_eq!(two.len(), 2);
+        let ports: Vec<u16> = (0..6).map(|i| two.for_client(i).addr.port()).collect();
+        assert_eq!(ports, [4001, 4011, 4001, 4011, 4001, 4011]);
+        assert_eq!(two.for_client(1).url, "ws://127.0.0.2:4011/x");
+        assert_eq!(two.for_client(3).addr.ip().to_string(), "127.0.0.2");
+        assert!((0..2).all(|i| two.for_client(i).batch == Some(true)));
+        two.each(|t| t.read_buffer = 4096);
+        assert!((0..2).all(|i| two.for_client(i).read_buffer == 4096));
+
+        assert!(Targets::resolve("http://127.0.0.1:3001/", Codec::Json, None).await.is_err());
+        assert!(Targets::resolve("ws://127.0.0.1:1/,http://x/", Codec::Json, None).await.is_err());
+    }
 }

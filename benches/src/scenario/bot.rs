@@ -19,7 +19,7 @@ use super::{
     walker::{InFlight, Walker},
 };
 use crate::{
-    client::{Client, Recv, Target},
+    client::{Client, Recv, Targets},
     metrics::{Lat, Shared, Tally},
     sendlog::SendLog,
     wire::{Event, In, Out, for_each_event},
@@ -28,7 +28,8 @@ use crate::{
 const REPLY_LIMIT: Duration = Duration::from_secs(15);
 
 pub struct BotCtx {
-    pub target: Target,
+    /// Bot i dials `targets.for_client(i)`.
+    pub targets: Targets,
     pub shared: Arc<Shared>,
     pub moves: SendLog,
     pub chats: SendLog,
@@ -83,11 +84,12 @@ async fn setup(ctx: &BotCtx, idx: u32) -> anyhow::Result<(Client, String, (i32, 
     let plan = &ctx.plan;
     let space = &plan.spaces[plan.space_of[idx as usize] as usize];
     let user = &plan.users[idx as usize];
-    let source = ctx.target.source(idx as usize, plan.source_ips);
-    let mut client = tokio::time::timeout(REPLY_LIMIT, Client::connect(&ctx.target, source))
+    let target = ctx.targets.for_client(idx as usize);
+    let source = target.source(idx as usize, plan.source_ips);
+    let mut client = tokio::time::timeout(REPLY_LIMIT, Client::connect(target, source))
         .await
         .map_err(|_| anyhow::anyhow!("connect timed out"))??;
-    let joined = client.join(&space.id, &user.token, ctx.target.batch, REPLY_LIMIT).await?;
+    let joined = client.join(&space.id, &user.token, target.batch, REPLY_LIMIT).await?;
     if plan.chat_rate.is_some()
         && let Some(room) = &space.room
     {

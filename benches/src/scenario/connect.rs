@@ -49,7 +49,7 @@ pub async fn run(cli: &Cli, args: ConnectArgs) -> anyhow::Result<()> {
     let spaces = n.div_ceil(users);
     let mut env = Env::new(cli, n).await?;
     // Idle sockets read little: a small eagerly allocated read buffer.
-    env.target.read_buffer = 4096;
+    env.targets.each(|t| t.read_buffer = 4096);
     let prep = prepare(&env, &args.setup, users, spaces, false).await?;
     let server_pid = env.server.as_ref().map(|s| s.pid);
     let rss = |pid: Option<u32>| pid.and_then(procstat::rss_kib);
@@ -63,7 +63,7 @@ pub async fn run(cli: &Cli, args: ConnectArgs) -> anyhow::Result<()> {
     let limit = Arc::new(Semaphore::new(args.concurrency as usize));
     let started = Instant::now();
     let spawner = {
-        let (shared, open, limit, target) = (shared.clone(), open.clone(), limit.clone(), env.target.clone());
+        let (shared, open, limit, targets) = (shared.clone(), open.clone(), limit.clone(), env.targets.clone());
         let (users, space_ids) = (prep.users.clone(), prep.spaces.clone());
         let (ramp, source_ips) = (args.ramp_rate, args.source_ips);
         tokio::spawn(async move {
@@ -74,6 +74,7 @@ pub async fn run(cli: &Cli, args: ConnectArgs) -> anyhow::Result<()> {
                     p.tick().await;
                 }
                 let permit = limit.clone().acquire_owned().await.expect("semaphore open");
+                let target = targets.for_client(i);
                 let s = Socket {
                     target: target.clone(),
                     space: space_ids[i / users.len()].clone(),
@@ -157,7 +158,7 @@ pub async fn run(cli: &Cli, args: ConnectArgs) -> anyhow::Result<()> {
             ramp_seconds: ramp.as_secs_f64(),
             joins_per_second: joined as f64 / ramp.as_secs_f64().max(1e-9),
             open_at_end,
-            source_addresses: env.target.source(0, args.source_ips).map_or(1, |_| args.source_ips),
+            source_addresses: env.targets.for_client(0).source(0, args.source_ips).map_or(1, |_| args.source_ips),
             server_rss_before_kib: server_before,
             server_rss_after_kib: server_after,
             server_rss_per_socket_kib: per(server_before, server_after),
@@ -189,6 +190,7 @@ pub async fn run(cli: &Cli, args: ConnectArgs) -> anyhow::Result<()> {
          over the sockets joined, so it includes {spaces} live space(s) of {users} members; a server process that \
          held many sockets before keeps that memory, so measure on a fresh one"
     ));
+    env.note_targets(&mut report);
     report.print(args.output.json)
 }
 

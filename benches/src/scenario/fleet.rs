@@ -113,7 +113,7 @@ pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
     let move_ring = plan.walk_rate.map_or(1, |r| (r * 8.0).clamp(32.0, 128.0) as usize);
     let chat_ring = plan.chat_rate.map_or(1, |r| (r * 10.0).clamp(16.0, 1024.0) as usize);
     let ctx = Arc::new(BotCtx {
-        target: env.target.clone(),
+        targets: env.targets.clone(),
         shared: shared.clone(),
         moves: SendLog::new(epoch, if plan.walk_rate.is_some() { n } else { 0 }, move_ring),
         chats: SendLog::new(epoch, if plan.chat_rate.is_some() { n } else { 0 }, chat_ring),

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crate::{
     cli::{Cli, OnOff},
-    client::Target,
+    client::Targets,
     limits,
     procstat::Sampler,
     setup::Api,
@@ -24,7 +24,8 @@ use crate::{
 /// What every WebSocket scenario starts from.
 pub struct Env {
     pub api: Api,
-    pub target: Target,
+    /// The WebSocket endpoints (several with `--ws URL,URL`).
+    pub targets: Targets,
     pub codec: Codec,
     pub server: Option<Sampler>,
     pub harness: Option<Sampler>,
@@ -45,15 +46,15 @@ impl Env {
         }
         let codec = Codec::from(cli.codec);
         let batch = cli.batch.map(|b| b == OnOff::On);
-        let mut target = Target::resolve(&cli.ws, codec, batch).await?;
-        target.subprotocol = !cli.no_subprotocol;
+        let mut targets = Targets::resolve(&cli.ws, codec, batch).await?;
+        targets.each(|t| t.subprotocol = !cli.no_subprotocol);
         let server = match cli.server_pid {
             Some(pid) => Some(Sampler::start(pid).ok_or_else(|| anyhow::anyhow!("cannot read /proc/{pid}"))?),
             None => None,
         };
         Ok(Self {
             api: Api::new(&cli.http)?,
-            target,
+            targets,
             codec,
             server,
             harness: Sampler::start(std::process::id()),
@@ -64,6 +65,19 @@ impl Env {
 }
 
 impl Env {
+    /// With several `--ws` URLs: says so in the title and lists them in
+    /// the parameters (a single URL leaves the report as it was).
+    pub fn note_targets(&self, r: &mut crate::report::Report) {
+        let n = self.targets.len();
+        if n > 1 {
+            r.title.push_str(&format!(", clients spread over {n} WebSocket URLs"));
+            let urls: Vec<&str> = (0..n).map(|i| self.targets.for_client(i).url.as_str()).collect();
+            if let Some(p) = r.params.as_object_mut() {
+                p.insert("ws_urls".into(), serde_json::json!(urls));
+            }
+        }
+    }
+
     /// CPU and memory of the server, the harness and the machine over a
     /// window, with a note when other processes took a noticeable share.
     pub fn proc_summaries(&self, r: &mut crate::report::Report, from: Instant, to: Instant) {

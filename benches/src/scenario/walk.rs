@@ -37,6 +37,7 @@ pub async fn run(cli: &Cli, args: WalkArgs) -> anyhow::Result<()> {
         "drain_s": args.timing.drain.as_secs_f64(), "threads": crate::threads(),
     });
     report.setup = prep.summary(&env, &out);
+    env.note_targets(&mut report);
     report.print(args.output.json)
 }
 
