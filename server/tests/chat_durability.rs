@@ -21,6 +21,7 @@ use common::{
     ws::{WsClient, create_space, other},
 };
 use metaverse_protocol::{Codec, ErrorCode, ServerMsg};
+use metaverse_server::config::ServeConfig;
 use reqwest::StatusCode;
 
 const CLIENTS: usize = 10;
@@ -191,20 +192,44 @@ async fn postgres_partitioned_mid_stream() {
     stream_through_an_outage(Outage::Stall).await;
 }
 
-async fn stream_through_an_outage(outage: Outage) {
-    let (total, cut_at, restore_at) = plan(outage);
+/// A PostgreSQL app whose database connections go through a proxy the
+/// test controls; `None` when PostgreSQL is not available (and not
+/// required). The proxy is returned first, so it outlives the server.
+async fn behind_a_proxy(tweak: impl FnOnce(&mut ServeConfig)) -> Option<(Proxy, TestApp)> {
     let Some(url) = postgres_url() else {
         // Skipped, or failed under METAVERSE_REQUIRE_SERVICES=1, as every
         // PostgreSQL case is.
         assert!(TestApp::start(Backend::Postgres).await.is_none());
-        return;
+        return None;
     };
-    // Declared before the app, so it outlives the server.
     let proxy = Proxy::start(target(&url));
     let through = proxy.addr;
     let app = TestApp::start_with(Backend::Postgres, |cfg| {
         let direct = cfg.db.database_url.clone().expect("the test database's URL");
         cfg.db.database_url = Some(via(&direct, through));
+        tweak(cfg);
+    })
+    .await
+    .expect("PostgreSQL is available");
+    Some((proxy, app))
+}
+
+/// Waits until history answers again (the pool may take a moment).
+async fn wait_for_history(app: &TestApp, token: &str, room: &str) {
+    let recovered = Instant::now();
+    loop {
+        let (status, _) = page(app, token, room, "?limit=1").await;
+        if status == StatusCode::OK {
+            return;
+        }
+        assert!(recovered.elapsed() < Duration::from_secs(20), "history did not come back: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn stream_through_an_outage(outage: Outage) {
+    let (total, cut_at, restore_at) = plan(outage);
+    let Some((proxy, app)) = behind_a_proxy(|cfg| {
         cfg.chat_deadline = DEADLINE;
         cfg.chat_rate = 100_000;
         cfg.chat_burst = 100_000;
@@ -212,7 +237,9 @@ async fn stream_through_an_outage(outage: Outage) {
         cfg.ws_burst = 100_000;
     })
     .await
-    .expect("PostgreSQL is available");
+    else {
+        return;
+    };
     assert!(proxy.connections() > 0, "the server reaches PostgreSQL through the proxy");
 
     let (ada_id, ada_token) = app.user("ada").await;
@@ -271,18 +298,9 @@ async fn stream_through_an_outage(outage: Outage) {
     assert!(acked.iter().any(|&n| n < cut_at), "messages before the cut were acknowledged");
     assert!(acked.iter().any(|&n| n >= restore_at), "messages after the restore were acknowledged");
 
-    // Once history answers again (the pool may take a moment), one more
-    // message: its echo must be Ada's next answer (so no message got a
-    // second one), and Bob's last.
-    let recovered = Instant::now();
-    loop {
-        let (status, _) = page(&app, &ada_token, &room, "?limit=1").await;
-        if status == StatusCode::OK {
-            break;
-        }
-        assert!(recovered.elapsed() < Duration::from_secs(20), "history did not come back: {status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Once history answers again, one more message: its echo must be
+    // Ada's next answer (so no message got a second one), and Bob's last.
+    wait_for_history(&app, &ada_token, &room).await;
     ada.send(&chat_message(&room, "after the outage", Some("final"))).await;
     match ada.recv_until(|m| (!is_presence(m)).then(|| m.clone())).await.0 {
         ServerMsg::ChatMessage { client_id: Some(c), .. } if c == "final" => {}
@@ -325,21 +343,17 @@ async fn stream_through_an_outage(outage: Outage) {
 /// write deletes it in the same transaction).
 #[tokio::test]
 async fn a_commit_whose_answer_is_lost_leaves_no_refused_message() {
-    let Some(url) = postgres_url() else {
-        assert!(TestApp::start(Backend::Postgres).await.is_none());
-        return;
-    };
-    let proxy = Proxy::start(target(&url));
-    let through = proxy.addr;
-    let app = TestApp::start_with(Backend::Postgres, |cfg| {
-        let direct = cfg.db.database_url.clone().expect("the test database's URL");
+    let Some((proxy, app)) = behind_a_proxy(|cfg| {
         // In clear text, so the proxy can see the COMMIT.
-        let sep = if direct.contains('?') { '&' } else { '?' };
-        cfg.db.database_url = Some(format!("{}{sep}sslmode=disable", via(&direct, through)));
+        let url = cfg.db.database_url.take().expect("the proxied URL");
+        let sep = if url.contains('?') { '&' } else { '?' };
+        cfg.db.database_url = Some(format!("{url}{sep}sslmode=disable"));
         cfg.chat_deadline = Duration::from_millis(800);
     })
     .await
-    .expect("PostgreSQL is available");
+    else {
+        return;
+    };
     let (_, ada_token) = app.user("ada").await;
     let space_id = create_space(&app, &ada_token, "10x10").await;
     let room = general_room(&app, &ada_token, &space_id).await;
@@ -355,15 +369,7 @@ async fn a_commit_whose_answer_is_lost_leaves_no_refused_message() {
         other => panic!("the lost answer makes the message fail: {other:?}"),
     }
     proxy.restore();
-    let recovered = Instant::now();
-    loop {
-        let (status, _) = page(&app, &ada_token, &room, "?limit=1").await;
-        if status == StatusCode::OK {
-            break;
-        }
-        assert!(recovered.elapsed() < Duration::from_secs(20), "history did not come back: {status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_history(&app, &ada_token, &room).await;
     ada.send(&chat_message(&room, "after", Some("after"))).await;
     assert!(matches!(next_chat(&mut ada).await, ServerMsg::ChatMessage { client_id: Some(c), .. } if c == "after"));
     let stored: Vec<String> = not_system(&history(&app, &ada_token, &room).await)
