@@ -40,6 +40,8 @@ async fn openapi_documents_every_route(app: TestApp) {
         "/api/v1/admin/element/{elementId}",
         "/api/v1/admin/avatar",
         "/api/v1/admin/map",
+        "/api/v1/space/{spaceId}/route",
+        "/api/v1/space/{spaceId}/presence",
         "/health",
         "/ready",
     ] {
@@ -80,7 +82,43 @@ async fn non_object_body_is_400(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "no user was created");
 }
 
+/// Without cluster mode this node serves every space: `route` names it,
+/// `presence` asks the live space, `/cluster/node` says it is alone; bad
+/// inputs get the usual errors.
+async fn route_and_presence_on_a_single_node(app: TestApp) {
+    let (_, token) = app.user("ada").await;
+    let space = common::ws::create_space(&app, &token, "10x10").await;
+    let (status, route) = app.get(&format!("/api/v1/space/{space}/route"), None).await;
+    assert_eq!(status, StatusCode::OK, "{route}");
+    assert_eq!(route["nodeId"], "local");
+    let port = app.ws.rsplit(':').next().unwrap();
+    assert_eq!(route["url"], format!("ws://127.0.0.1:{port}"));
+    let (status, body) = app.get("/api/v1/space/no-such-space/route", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    error_code(&body);
+
+    let (status, p) = app.get(&format!("/api/v1/space/{space}/presence"), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["users"], json!([]), "nobody is in a space that is not live");
+    let mut ws = common::ws::WsClient::connect(&app.ws, metaverse_protocol::Codec::Json).await;
+    let joined = ws.join_ok(&space, &token, None).await;
+    let (_, p) = app.get(&format!("/api/v1/space/{space}/presence"), Some(&token)).await;
+    assert_eq!(p["users"][0]["userId"], joined.user_id.as_str());
+    assert_eq!(
+        (p["users"][0]["x"].as_i64(), p["users"][0]["y"].as_i64()),
+        (Some(joined.spawn.x.into()), Some(joined.spawn.y.into()))
+    );
+    let (status, body) = app.get(&format!("/api/v1/space/{space}/presence"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "presence needs a token: {body}");
+    let (status, body) = app.get("/api/v1/space/no-such-space/presence", Some(&token)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, node) = app.get("/cluster/node", None).await;
+    assert_eq!((status, node["cluster"].as_bool()), (StatusCode::OK, Some(false)));
+}
+
 on_both_backends!(
+    route_and_presence_on_a_single_node,
     non_object_body_is_400,
     health_and_ready,
     unknown_route_is_json_404,
