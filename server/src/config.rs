@@ -55,6 +55,7 @@ pub enum ClusterOp {
     /// Stop NODE taking spaces, hand each of its spaces to another node and
     /// tell its clients to reconnect.
     Drain {
+        #[arg(value_parser = parse_name)]
         node: String,
         /// Wait until the node owns no space, at most this long (`0s`: do
         /// not wait).

@@ -163,6 +163,18 @@ async fn sessions_on_two_nodes_share_a_space() {
     assert_eq!(status[1]["spaces"].as_array().unwrap().len(), 1, "{status}");
     let text = nodes.cli(&["status"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("node-1  serving"));
+    // Bad operator input: a node that is not running, a bad name, no Redis.
+    let out = nodes.cli(&["drain", "node-9", "--wait", "0s"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not running"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!nodes.cli(&["drain", "a:b"]).status.success(), "node names are checked");
+    let out = Command::new(env!("CARGO_BIN_EXE_metaverse"))
+        .args(["cluster", "status"])
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--redis-url"));
     assert_one_owner_at_a_time(nodes.tenures().await);
 }
 

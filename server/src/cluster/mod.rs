@@ -316,13 +316,10 @@ impl Cluster {
 
     /// Where a client should dial for a space, without taking anything.
     pub async fn route(&self, space: &str) -> Result<(Option<String>, String), ClusterError> {
-        if self.owns(space) {
-            return Ok((Some(self.node.clone()), self.ws_url.clone()));
-        }
-        if let Some(h) = self.holder(space).await?
-            && let Some(info) = self.node_info(&h.node).await?
-        {
-            return Ok((Some(h.node), info.ws_url));
+        match self.locate_only(space).await? {
+            Owner::Here => return Ok((Some(self.node.clone()), self.ws_url.clone())),
+            Owner::Node { id, url } => return Ok((Some(id), url)),
+            Owner::Moving { .. } => {}
         }
         // Nobody serves it: whichever node the client reaches takes it.
         if !self.is_draining() {
@@ -485,36 +482,27 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Hands an envelope to the space's owner without waiting (the
+    /// registry's callers are not async).
+    fn forward_to_owner(&self, space_id: &str, env: Envelope) {
+        let (Some(me), space) = (self.relay.me(), space_id.to_owned()) else { return };
+        actix_rt::spawn(async move { me.to_owner(&space, env).await });
+    }
+}
+
 impl Shards for Cluster {
     fn chat(&self, space_id: &str, room: &str, msg: &ServerMsg) {
         let env = Envelope::Chat { space: space_id.to_owned(), room: room.to_owned(), msg: msg.clone() };
-        let me = self.relay.me();
-        let space = space_id.to_owned();
-        actix_rt::spawn(async move {
-            if let Some(c) = me {
-                c.to_owner(&space, env).await;
-            }
-        });
+        self.forward_to_owner(space_id, env);
     }
 
     fn statics_changed(&self, space_id: &str) {
-        let env = Envelope::Statics { space: space_id.to_owned() };
-        let (me, space) = (self.relay.me(), space_id.to_owned());
-        actix_rt::spawn(async move {
-            if let Some(c) = me {
-                c.to_owner(&space, env).await;
-            }
-        });
+        self.forward_to_owner(space_id, Envelope::Statics { space: space_id.to_owned() });
     }
 
     fn close(&self, space_id: &str, reason: CloseReason) {
-        let env = Envelope::Close { space: space_id.to_owned(), code: reason.code };
-        let (me, space) = (self.relay.me(), space_id.to_owned());
-        actix_rt::spawn(async move {
-            if let Some(c) = me {
-                c.to_owner(&space, env).await;
-            }
-        });
+        self.forward_to_owner(space_id, Envelope::Close { space: space_id.to_owned(), code: reason.code });
     }
 
     fn stopped(&self, space_id: &str) {

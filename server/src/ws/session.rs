@@ -159,15 +159,14 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
         auth_failures: 0,
     };
     let cluster = session.ctx.state.cluster.clone();
-    let count = |d: i64| {
-        if let Some(c) = &cluster {
-            c.sessions.fetch_add(d as u64, Ordering::Relaxed);
-        }
-    };
     metrics::gauge!("metaverse_ws_sessions").increment(1.0);
-    count(1);
+    if let Some(c) = &cluster {
+        c.sessions.fetch_add(1, Ordering::Relaxed);
+    }
     session.serve(ws).await;
-    count(-1);
+    if let Some(c) = &cluster {
+        c.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
     metrics::gauge!("metaverse_ws_sessions").decrement(1.0);
 }
 
