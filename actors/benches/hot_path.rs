@@ -38,11 +38,13 @@ use bytes::Bytes;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use metaverse_actors::{
     Grid, Rect, SessionLink, SessionPort, SpaceSettings, UserId, ViewWindow, World,
-    aoi::Aoi,
-    fanout::{Fanout, Viewer},
     link::{self, Offer},
-    proximity::Proximity,
-    tick::{Profiles, TickLog},
+    world::{
+        aoi::Aoi,
+        fanout::{Fanout, Viewer},
+        proximity::Proximity,
+        tick::{Profiles, TickLog},
+    },
 };
 use metaverse_protocol::{Codec, Position};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};

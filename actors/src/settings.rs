@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::aoi::ViewWindow;
+use crate::world::ViewWindow;
 
 /// Tunables of live spaces, from the server's configuration.
 #[derive(Clone, Debug)]

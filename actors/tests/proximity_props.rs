@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use metaverse_actors::{Rect, UserId, proximity::Proximity};
+use metaverse_actors::{Rect, UserId, world::proximity::Proximity};
 use metaverse_protocol::Position;
 use proptest::prelude::*;
 

@@ -19,7 +19,7 @@ type HashSet<K> = rustc_hash::FxHashSet<K>;
 
 use metaverse_protocol::Position;
 
-use crate::{Rect, UserId};
+use super::{Rect, UserId};
 
 /// Groups larger than this get no pairwise hang-ups when they split (a
 /// mesh call holds a handful of peers; the clients' own `proximity`

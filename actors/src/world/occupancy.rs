@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use metaverse_protocol::Position;
 use rand::Rng;
 
-use crate::grid::{Grid, Rect};
+use super::grid::{Grid, Rect};
 
 /// A user id, shared cheaply between the world, members and events.
 pub type UserId = Arc<str>;

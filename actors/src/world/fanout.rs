@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use metaverse_protocol::{Codec, ServerMsg, batch_frames};
 
-use crate::{
+use super::{
     UserId,
     aoi::{Aoi, Cell},
-    tick::{Form, Pick, Profiles, Tally, TickLog, VIEW_ENTER, VIEW_LEAVE, View, encode, enter_msg},
+    tally::{EventType, Tally},
+    tick::{Form, Pick, Profiles, TickLog, View, encode, enter_msg},
 };
 
 /// One member as the tick sees it.
@@ -40,8 +41,8 @@ struct Item {
     index: usize,
     author: UserId,
     frame: Bytes,
-    /// Where it counts in a `Tally`.
-    slot: usize,
+    /// What it counts as in a `Tally`.
+    kind: EventType,
 }
 
 struct SharedBatch {
@@ -85,7 +86,7 @@ impl<'a> Fanout<'a> {
                 index: p.index,
                 author: log.author(p.index).clone(),
                 frame: log.frame(p.index, p.form, codec, self.profiles),
-                slot: log.type_slot(p),
+                kind: log.event_type(p),
             })
             .collect()
     }
@@ -98,13 +99,13 @@ impl<'a> Fanout<'a> {
             if !self.batches.contains_key(&(end, codec)) {
                 let items = self.items(View { start, end, since: 0, batched: true, me: None }, codec);
                 let mut tally = Tally::default();
-                items.iter().for_each(|i| tally[i.slot] += 1);
+                items.iter().for_each(|i| tally.add(i.kind));
                 let events: Vec<Bytes> = items.iter().map(|i| i.frame.clone()).collect();
                 let frames = batch_frames(codec, &events, self.limit);
                 self.batches.insert((end, codec), SharedBatch { items, frames, tally });
             }
             let batch = &self.batches[&(end, codec)];
-            self.tally.iter_mut().zip(batch.tally).for_each(|(t, n)| *t += n);
+            self.tally.merge(&batch.tally);
             if outbox.is_empty() {
                 return batch.frames.clone();
             }
@@ -122,7 +123,7 @@ impl<'a> Fanout<'a> {
             self.window_moved(user, start, end, since, codec, &mut items);
             items
         };
-        items.iter().for_each(|i| self.tally[i.slot] += 1);
+        items.iter().for_each(|i| self.tally.add(i.kind));
         let merged = merge(&items, outbox);
         if batched { batch_frames(codec, &merged, self.limit) } else { merged }
     }
@@ -141,14 +142,14 @@ impl<'a> Fanout<'a> {
         let index = self.log.len();
         let profiles = self.profiles;
         self.log.window_moved(self.aoi, start, end, user, since, |other, form| {
-            let (msg, slot) = match form {
-                Form::Leave => (ServerMsg::ViewLeave { user_id: other.to_string() }, VIEW_LEAVE),
+            let (msg, kind) = match form {
+                Form::Leave => (ServerMsg::ViewLeave { user_id: other.to_string() }, EventType::ViewLeave),
                 _ => match profiles.position(other) {
-                    Some(at) => (enter_msg(other, at, profiles), VIEW_ENTER),
+                    Some(at) => (enter_msg(other, at, profiles), EventType::ViewEnter),
                     None => return,
                 },
             };
-            items.push(Item { index, author: other.clone(), frame: encode(codec, &msg), slot });
+            items.push(Item { index, author: other.clone(), frame: encode(codec, &msg), kind });
         });
     }
 }

@@ -9,7 +9,7 @@
 
 use metaverse_protocol::Position;
 
-use crate::UserId;
+use super::UserId;
 
 /// The view window, in tiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,9 +15,10 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use metaverse_protocol::{Codec, Position, ServerMsg};
 
-use crate::{
+use super::{
     UserId,
     aoi::{Aoi, Cell},
+    tally::EventType,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,14 +274,14 @@ impl TickLog {
         b
     }
 
-    /// Where a pick counts in a `Tally`.
-    pub fn type_slot(&self, pick: Pick) -> usize {
+    /// What a pick counts as in a `Tally`.
+    pub fn event_type(&self, pick: Pick) -> EventType {
         match (self.entries[pick.index].kind, pick.form) {
-            (Kind::Join, Form::Plain) => 0,
-            (Kind::Left, _) => 1,
-            (Kind::Move, Form::Plain) => 2,
-            (_, Form::Enter) => VIEW_ENTER,
-            (_, Form::Leave) => VIEW_LEAVE,
+            (Kind::Join, Form::Plain) => EventType::UserJoin,
+            (Kind::Left, _) => EventType::UserLeft,
+            (Kind::Move, Form::Plain) => EventType::Movement,
+            (_, Form::Enter) => EventType::ViewEnter,
+            (_, Form::Leave) => EventType::ViewLeave,
         }
     }
 
@@ -289,12 +290,6 @@ impl TickLog {
         &self.entries[index].user
     }
 }
-
-/// Events sent, by type, for the messages-out metric.
-pub type Tally = [u64; 5];
-pub const TALLY_TYPES: [&str; 5] = ["user-join", "user-left", "movement", "view-enter", "view-leave"];
-pub const VIEW_ENTER: usize = 3;
-pub const VIEW_LEAVE: usize = 4;
 
 /// What a viewer knew and sees; see `TickLog::select`.
 #[derive(Clone, Copy, Debug)]
@@ -331,7 +326,7 @@ pub fn encode(codec: Codec, msg: &ServerMsg) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aoi::ViewWindow;
+    use crate::world::aoi::ViewWindow;
 
     struct NoProfiles;
     impl Profiles for NoProfiles {
@@ -447,7 +442,7 @@ mod knowledge {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::aoi::ViewWindow;
+    use crate::world::aoi::ViewWindow;
 
     struct Pos<'a>(&'a HashMap<UserId, Position>);
     impl Profiles for Pos<'_> {
