@@ -3,9 +3,11 @@
 // browser contexts sign up, enter the same space, see each other, walk next
 // to each other with the keyboard, chat in #general, and (final step, needs
 // the server's proximity feature) get each other in their Nearby lists.
+// B does all of it from a page opened as `/?api=<decoy>&ws=<decoy>` (the
+// token-stealing link of a phisher): the client must ignore both, so the
+// decoy listener here gets no connection at all while everything works.
 //
-//   METAVERSE_URL        the page (default http://127.0.0.1:3000). May carry
-//                        ?api=…&ws=… overrides while developing.
+//   METAVERSE_URL        the page (default http://127.0.0.1:3000)
 //   METAVERSE_ARTIFACTS  where screenshots and console logs go (default ../target/e2e/)
 //   METAVERSE_E2E_RTC    "require": the WebRTC call must connect; default: report only
 //   METAVERSE_E2E_SKIP_NEARBY=1  stop before the proximity step (for servers without it)
@@ -14,6 +16,7 @@
 // (window.__metaverse and data-* attributes), never fixed sleeps.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -43,6 +46,8 @@ const people = [
 
 let browser;
 const consoleLogs = { a: [], b: [] };
+// The phisher's host: any connection (HTTP, WebSocket, even a preflight) counts.
+const decoy = { server: null, port: 0, connections: 0 };
 let currentStep = 'launch';
 
 async function step(name, fn) {
@@ -142,6 +147,7 @@ async function finish(pages, failure) {
   }
   await screenshots(pages, failure ? '-failure' : '');
   await browser?.close().catch(() => {});
+  decoy.server?.close();
   if (!failure) log('PASS');
 }
 
@@ -165,8 +171,21 @@ async function run(pages) {
         '--use-fake-device-for-media-stream',
       ],
     });
+    decoy.server = net.createServer((socket) => {
+      decoy.connections += 1;
+      socket.destroy();
+    });
+    await new Promise((resolve) => decoy.server.listen(0, '127.0.0.1', resolve));
+    decoy.port = decoy.server.address().port;
     for (const p of people) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      // Anything the page's Content-Security-Policy blocks is a bug (or an
+      // attempt to reach the decoy): recorded here, asserted at the end.
+      await context.addInitScript(() => {
+        window.__cspViolations = [];
+        document.addEventListener('securitypolicyviolation', (e) =>
+          window.__cspViolations.push(`${e.effectiveDirective} ${e.blockedURI}`));
+      });
       const page = await context.newPage();
       page.on('console', (m) => consoleLogs[p.key].push(`[${m.type()}] ${m.text()}`));
       page.on('pageerror', (e) => consoleLogs[p.key].push(`[pageerror] ${e.stack || e}`));
@@ -184,6 +203,20 @@ async function run(pages) {
     return waitJoined(a, 'A');
   });
   log(`space ${sa.spaceId} (${sa.width}x${sa.height}); A is ${sa.me.userId} at ${sa.me.x},${sa.me.y}`);
+
+  await step('B, signed in, opens a link naming another API and WebSocket host', async () => {
+    const phished = new URL(url('#/'));
+    phished.search = `?api=http://127.0.0.1:${decoy.port}&ws=ws://127.0.0.1:${decoy.port}`;
+    await b.goto(phished.href, { waitUntil: 'domcontentloaded' });
+    // The lobby loads through the API (the space list needs B's token).
+    await b.waitForSelector('body[data-view="lobby"]', { timeout: STEP_TIMEOUT_MS });
+    await b.waitForFunction(() => !!document.querySelector('#avatar-list > *') &&
+      (!!document.querySelector('#space-list > *') || !document.querySelector('#space-empty').hidden));
+    const invite = await b.evaluate(async () => (await import('./api.js')).appLink('#/space/x'));
+    if (invite.includes('?') || invite.includes(String(decoy.port))) {
+      throw new Error(`the invite link keeps the page's query: ${invite}`);
+    }
+  });
 
   const sb = await step('B joins by the invite link', async () => {
     await b.fill('#join-input', url(`#/space/${sa.spaceId}`));
@@ -278,14 +311,23 @@ async function run(pages) {
 
   await screenshots(pages, '-before-nearby');
 
-  // ------------------------------------------------------------------ FINAL STEP
   // Needs the server's proximity feature (`proximity` messages, nearby chat,
   // rtc-signal relay). Everything above works without it.
-  if (SKIP_NEARBY) {
-    log('skipping the nearby step (METAVERSE_E2E_SKIP_NEARBY=1)');
-    return;
-  }
+  if (SKIP_NEARBY) log('skipping the nearby step (METAVERSE_E2E_SKIP_NEARBY=1)');
+  else await nearbySteps(a, b, aId, bId);
 
+  await step('nothing reached the decoy host, and the policy blocked nothing', async () => {
+    if (!(await b.evaluate(() => location.search.includes('api=')))) throw new Error("B's page lost its ?api= query");
+    if (decoy.connections !== 0) throw new Error(`${decoy.connections} connection(s) reached the decoy host`);
+    for (const [page, who] of [[a, 'A'], [b, 'B']]) {
+      const blocked = await page.evaluate(() => window.__cspViolations);
+      if (blocked.length) throw new Error(`${who}'s Content-Security-Policy blocked: ${blocked.join(', ')}`);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ FINAL STEP
+async function nearbySteps(a, b, aId, bId) {
   await step('FINAL: each has the other in the Nearby list', async () => {
     const near = (page, id, who) =>
       waitState(

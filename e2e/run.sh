@@ -40,7 +40,7 @@ else
   log "cargo build -p metaverse-server"
   (cd "$root" && cargo build -q -p metaverse-server)
 fi
-bin="$root/target/debug/metaverse"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/metaverse"
 
 # ---------------------------------------------------------------- ports and data
 # Two free consecutive ports: HTTP on p, WebSocket on p+1 (the client's default).

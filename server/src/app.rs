@@ -126,6 +126,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
             .configure(http::routes)
             .default_service(web::to(http::not_found))
             .wrap(Condition::new(cors_enabled, cors(&origins)))
+            .wrap(http::csp::default_headers())
             .wrap(TracingLogger::default())
     })
     .disable_signals()

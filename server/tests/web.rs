@@ -1,8 +1,11 @@
-//! The embedded browser client and the ICE configuration it fetches.
+//! The embedded browser client, its security headers, and the ICE
+//! configuration it fetches.
 
 mod common;
 
-use common::{Backend, TestApp, error_code};
+use std::collections::BTreeMap;
+
+use common::{Backend, TestApp, cluster::Nodes, error_code};
 use reqwest::{StatusCode, header};
 
 #[tokio::test]
@@ -40,6 +43,105 @@ async fn the_client_is_served_from_the_binary() {
     // The API and the docs keep their routes.
     assert_eq!(app.get("/health", None).await.0, StatusCode::OK);
     assert_eq!(app.get("/api/v1/avatars", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_page_carries_a_content_security_policy() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite is always available");
+    let ws_port = app.ws.rsplit(':').next().unwrap().to_owned();
+
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    let policy = page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+    let directives: BTreeMap<&str, &str> = policy.split(';').filter_map(|d| d.trim().split_once(' ')).collect();
+    assert_eq!(directives["default-src"], "'self'", "{policy}");
+    assert_eq!(directives["script-src"], "'self'", "no inline script: {policy}");
+    assert_eq!(
+        directives["connect-src"],
+        format!("'self' ws://127.0.0.1:{ws_port} wss://127.0.0.1:{ws_port}"),
+        "only its own origin and the WebSocket listener"
+    );
+    assert_eq!(directives["img-src"], "'self' data: blob:");
+    assert_eq!(directives["object-src"], "'none'");
+    assert_eq!(directives["base-uri"], "'none'");
+    assert_eq!(directives["frame-ancestors"], "'none'");
+    assert_eq!(page.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(page.headers()[header::REFERRER_POLICY], "no-referrer");
+
+    // The policy follows the host the page was loaded from.
+    let tag = page.headers()[header::ETAG].to_str().unwrap().to_owned();
+    let renamed = app.client.get(app.url("/")).header(header::HOST, "example.test:8080").send().await.unwrap();
+    let policy = renamed.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        policy.contains(&format!("connect-src 'self' ws://example.test:{ws_port} wss://example.test:{ws_port};")),
+        "{policy}"
+    );
+    let forged = app.client.get(app.url("/")).header(header::HOST, "evil.test,*").send().await.unwrap();
+    let policy = forged.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(policy.contains("connect-src 'self';"), "an odd Host adds no source: {policy}");
+    let cached = app.client.get(app.url("/")).header(header::IF_NONE_MATCH, &tag).send().await.unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    assert!(cached.headers().contains_key(header::CONTENT_SECURITY_POLICY), "a revalidated page keeps its policy");
+
+    // Every response, not only the client's, gets the cheap headers.
+    for path in ["/health", "/api/v1/avatars", "/api/v1/nope", "/app.js"] {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert_eq!(res.headers()[header::REFERRER_POLICY], "no-referrer", "{path}");
+        assert_eq!(res.headers()[header::X_FRAME_OPTIONS], "DENY", "{path}");
+    }
+}
+
+/// A link such as `/?api=https://evil.example` must not redirect the
+/// client's requests (and its tokens): nothing the page runs reads the URL's
+/// query, and invite links do not copy it.
+#[tokio::test]
+async fn the_client_never_takes_its_server_from_the_url() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite is always available");
+    let html = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let mut pending: Vec<String> = Vec::new();
+    for tag in html.split("<script").skip(1) {
+        let tag = &tag[..tag.find('>').unwrap()];
+        let src = tag.split("src=\"").nth(1).and_then(|s| s.split('"').next());
+        pending.push(src.expect("no inline script: the policy would block it").to_owned());
+    }
+    assert!(!html.contains(" onclick=") && !html.contains(" onload="), "no inline handlers");
+    assert!(pending.contains(&"app.js".to_owned()));
+
+    // Every module the page loads, following the imports.
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(module) = pending.pop() {
+        if !seen.insert(module.clone()) {
+            continue;
+        }
+        let res = app.client.get(app.url(&format!("/{module}"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{module}");
+        let js = res.text().await.unwrap();
+        for forbidden in ["location.search", "URLSearchParams", "get('api')", "get('ws')", "location.href.split('?')"] {
+            assert!(!js.contains(forbidden), "{module} reads the page's query ({forbidden})");
+        }
+        for import in js.split("from './").skip(1).chain(js.split("import('./").skip(1)) {
+            pending.push(import.split('\'').next().unwrap().to_owned());
+        }
+    }
+    assert!(seen.len() >= 5 && seen.contains("api.js") && seen.contains("net.js"), "{seen:?}");
+    let api = app.client.get(app.url("/api.js")).send().await.unwrap().text().await.unwrap();
+    assert!(api.contains("fetch(`/api/v1${path}`"), "the API is the page's own origin");
+    assert!(api.contains("return `${location.origin}${location.pathname}${hash}`;"), "invite links drop the query");
+}
+
+/// In cluster mode `route` sends the client to other nodes: their
+/// advertised WebSockets are allowed too.
+#[tokio::test]
+async fn the_policy_admits_every_node_of_a_cluster() {
+    let Some(nodes) = Nodes::start(2, "10s", None).await else { return };
+    let page = nodes.app(0).client.get(nodes.app(0).url("/")).send().await.unwrap();
+    let policy = page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+    let connect = policy.split(';').find(|d| d.trim().starts_with("connect-src")).unwrap();
+    let sources: Vec<&str> = connect.split_whitespace().skip(1).collect();
+    for node in &nodes.nodes {
+        assert!(sources.contains(&node.ws()), "{} missing from {connect}", node.ws());
+    }
+    assert_eq!(sources.iter().filter(|s| **s == nodes.nodes[0].ws()).count(), 1, "no duplicates: {connect}");
 }
 
 #[tokio::test]

@@ -1,19 +1,17 @@
 // HTTP side: where the server is, the signed-in session (tokens in
 // localStorage, shared between tabs), and fetch wrappers for /api/v1.
-
-const params = new URLSearchParams(location.search);
-
-/** Base of the HTTP API: `?api=http://host:port` or the page's own origin. */
-export const API_BASE = (params.get('api') || '').replace(/\/+$/, '');
+//
+// The API is always this page's own origin and the WebSocket is what the
+// server wrote into the page (or names in `route`/`reconnect`): nothing in
+// the page's URL may redirect either, or a crafted link would hand the
+// victim's tokens to another host.
 
 /**
- * The WebSocket URL: `?ws=` wins, then `<meta name="metaverse-ws">` (filled by
- * the server), else the API host with the HTTP port + 1 (the server's
- * default layout: HTTP on 3000, WebSocket on 3001).
+ * The WebSocket URL: `<meta name="metaverse-ws">` (filled by the server),
+ * else the page's host with the HTTP port + 1 (the server's default layout:
+ * HTTP on 3000, WebSocket on 3001).
  */
 export function wsUrl() {
-  const fromQuery = params.get('ws');
-  if (fromQuery) return fromQuery;
   const meta = document.querySelector('meta[name="metaverse-ws"]')?.getAttribute('content')?.trim();
   if (meta && !meta.includes('{{')) {
     // ":3001": the host the page came from, that port.
@@ -28,19 +26,18 @@ export function wsUrl() {
     if (u.protocol === 'https:') u.protocol = 'wss:';
     return u.href;
   }
-  const base = API_BASE ? new URL(API_BASE) : new URL(location.href);
-  const secure = base.protocol === 'https:';
-  const port = Number(base.port || (secure ? 443 : 80)) + 1;
-  return `${secure ? 'wss' : 'ws'}://${hostOnly(base)}:${port}/`;
+  const secure = location.protocol === 'https:';
+  const port = Number(location.port || (secure ? 443 : 80)) + 1;
+  return `${secure ? 'wss' : 'ws'}://${hostOnly(location)}:${port}/`;
 }
 
 /**
  * A WebSocket URL the server named (route, `reconnect`) if this page can
  * dial it: `ws:`/`wss:` only, no `ws:` from an HTTPS page (the browser would
- * refuse it), and none at all when `?ws=` overrides the address.
+ * refuse it).
  */
 export function usableWsUrl(url) {
-  if (typeof url !== 'string' || !url || params.get('ws')) return null;
+  if (typeof url !== 'string' || !url) return null;
   try {
     const u = new URL(url);
     if (u.protocol !== 'ws:' && u.protocol !== 'wss:') return null;
@@ -58,7 +55,6 @@ export function usableWsUrl(url) {
  * HTTP errors: callers fall back to wsUrl().
  */
 export async function routeUrl(spaceId) {
-  if (params.get('ws')) return null;
   const r = await raw('GET', `/space/${encodeURIComponent(spaceId)}/route`, undefined, current?.token);
   if (!r || r.nodeId === 'local') return null;
   return usableWsUrl(r.url);
@@ -69,9 +65,12 @@ function hostOnly(u) {
   return u.host.replace(/:\d+$/, '');
 }
 
-/** A link into this client that keeps the `?api=`/`?ws=` overrides. */
+/**
+ * A link into this client, for invites: origin and path only, so a query
+ * string the page was opened with is not passed on.
+ */
 export function appLink(hash) {
-  return `${location.origin}${location.pathname}${location.search}${hash}`;
+  return `${location.origin}${location.pathname}${hash}`;
 }
 
 export class ApiError extends Error {
@@ -136,7 +135,7 @@ async function raw(method, path, body, token) {
   if (token) headers.Authorization = `Bearer ${token}`;
   let res;
   try {
-    res = await fetch(`${API_BASE}/api/v1${path}`, {
+    res = await fetch(`/api/v1${path}`, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -2,9 +2,9 @@
 //
 // Wire format: this client speaks JSON text frames over the WebSocket
 // subprotocol `metaverse.v1.json` ({"type": "...", "payload": {...}}), never
-// MessagePack. The WebSocket URL is `?ws=…`, else <meta name="metaverse-ws">,
-// else the page's host with the HTTP port + 1. The HTTP API is same-origin
-// under /api/v1 unless `?api=http://host:port` says otherwise.
+// MessagePack. The WebSocket URL is <meta name="metaverse-ws">, else the
+// page's host with the HTTP port + 1. The HTTP API is same-origin under
+// /api/v1; the page's URL never changes either.
 //
 // Modules: api.js (HTTP, tokens), net.js (WebSocket, reconnect/resume),
 // world.js (canvas, movement), chat.js (rooms + nearby chat), rtc.js (WebRTC
@@ -12,7 +12,7 @@
 
 import * as A from './api.js';
 import { recentSpaces, SpaceSession } from './space.js';
-import { $, avatarBadge, el, initBanner, toast } from './ui.js';
+import { $, assetUrl, avatarBadge, el, initBanner, toast } from './ui.js';
 
 const catalog = { avatars: [], avatarsById: new Map(), maps: [], loaded: null };
 let space = null; // the SpaceSession we are in
@@ -256,7 +256,7 @@ function onMapChange() {
   const map = catalog.maps.find((m) => m.id === id);
   $('#create-dims').hidden = !!map;
   const thumb = $('#create-thumb');
-  const url = map && map.thumbnail;
+  const url = map && assetUrl(map.thumbnail);
   if (url) {
     thumb.onerror = () => {
       thumb.hidden = true;
@@ -265,7 +265,7 @@ function onMapChange() {
       thumb.hidden = false;
     };
     thumb.alt = `${map.name} map preview`;
-    thumb.src = url.startsWith('/') ? `${A.API_BASE}${url}` : url;
+    thumb.src = url;
   } else {
     thumb.hidden = true;
   }

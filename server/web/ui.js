@@ -1,8 +1,6 @@
 // Small DOM helpers. Everything user-controlled goes in as text
 // (textContent / attributes), never as HTML.
 
-import { API_BASE } from './api.js';
-
 export const $ = (sel, root = document) => root.querySelector(sel);
 
 /**
@@ -105,12 +103,20 @@ export function initials(name) {
   return s.toUpperCase();
 }
 
-/** Resolves an image URL from the API (paths like /assets/… live on the API origin). */
+/**
+ * An image URL from the API, if this page may load it: the page's
+ * Content-Security-Policy allows images from its own origin only, so other
+ * hosts' URLs fall back to the placeholder instead of tripping the policy.
+ */
 export function assetUrl(url) {
   if (!url) return null;
-  if (/^https?:\/\//i.test(url)) return url;
-  if (url.startsWith('/')) return `${API_BASE}${url}`;
-  return null; // other schemes are refused by the server; never load them
+  if (url.startsWith('/') && !url.startsWith('//')) return url;
+  if (!/^https?:\/\//i.test(url)) return null; // other schemes are refused by the server; never load them
+  try {
+    return new URL(url).origin === location.origin ? url : null;
+  } catch {
+    return null;
+  }
 }
 
 const images = new Map(); // url -> {img, ok: boolean|null, waiters: []}

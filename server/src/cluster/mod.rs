@@ -355,6 +355,17 @@ impl Cluster {
         Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
     }
 
+    /// The advertised WebSocket URLs of this node and every live one, for
+    /// the web client's policy; this node's alone when Redis does not answer.
+    pub async fn ws_urls(&self) -> Vec<String> {
+        let mut urls = vec![self.ws_url.clone()];
+        match status::read_nodes(&self.redis, &self.prefix).await {
+            Ok(nodes) => urls.extend(nodes.into_iter().map(|n| n.ws_url).filter(|u| *u != self.ws_url)),
+            Err(e) => tracing::warn!(error = %e, "listing the cluster's nodes for the page's policy"),
+        }
+        urls
+    }
+
     /// The live node, other than this one and not draining, with the
     /// fewest spaces.
     pub async fn pick_node(&self) -> Result<Option<NodeInfo>, ClusterError> {

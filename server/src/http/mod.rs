@@ -8,6 +8,7 @@ pub mod body;
 pub mod catalog;
 pub mod chatroom;
 pub mod cluster;
+pub mod csp;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -1,11 +1,12 @@
 //! The browser client, embedded in the binary (`server/web/`) and served
 //! at `/`, so a fresh `cargo run --release` needs no other server and no
-//! network. `index.html` is told where the WebSocket listens.
+//! network. `index.html` is told where the WebSocket listens, and its
+//! Content-Security-Policy lets it reach exactly that and its own origin.
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use rust_embed::RustEmbed;
 
-use super::error::ApiError;
+use super::{csp, error::ApiError};
 use crate::state::AppState;
 
 #[derive(RustEmbed)]
@@ -20,7 +21,12 @@ fn etag(file: &rust_embed::EmbeddedFile, variant: &str) -> String {
     format!("\"{}{variant}\"", hash[..12].iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn serve(req: &HttpRequest, path: &str, filled: Option<(Vec<u8>, String)>) -> Result<HttpResponse, ApiError> {
+fn serve(
+    req: &HttpRequest,
+    path: &str,
+    filled: Option<(Vec<u8>, String)>,
+    policy: Option<String>,
+) -> Result<HttpResponse, ApiError> {
     let Some(file) = Assets::get(path) else {
         return Err(ApiError::not_found(format!("no route for GET /{path}")));
     };
@@ -40,6 +46,9 @@ fn serve(req: &HttpRequest, path: &str, filled: Option<(Vec<u8>, String)>) -> Re
     res.insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::ETAG, tag))
         .insert_header(("x-content-type-options", "nosniff"));
+    if let Some(policy) = policy {
+        res.insert_header((header::CONTENT_SECURITY_POLICY, policy));
+    }
     if fresh {
         return Ok(res.finish());
     }
@@ -63,7 +72,39 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         }
         None => (html, String::new()),
     };
-    serve(&req, "index.html", Some((html.into_bytes(), variant)))
+    let policy = content_policy(&req, &state).await;
+    serve(&req, "index.html", Some((html.into_bytes(), variant)), Some(policy))
+}
+
+/// The page may dial the WebSocket listener on the host it was loaded
+/// from and, in cluster mode, every node's advertised URL (the `route`
+/// endpoint sends it there). Nodes that join later are not covered; the
+/// client then falls back to the default address, which relays.
+async fn content_policy(req: &HttpRequest, state: &AppState) -> String {
+    let (host, scheme) = {
+        let info = req.connection_info();
+        (info.host().to_owned(), info.scheme().to_owned())
+    };
+    let port = state.ws_port.get().copied().or_else(|| default_ws_port(&host, &scheme));
+    let mut sources = port.map(|p| csp::listener_sources(&host, p)).unwrap_or_default();
+    if let Some(cluster) = &state.cluster {
+        for source in cluster.ws_urls().await.iter().filter_map(|u| csp::url_source(u)) {
+            if !sources.contains(&source) {
+                sources.push(source);
+            }
+        }
+    }
+    csp::policy(&sources)
+}
+
+/// Before the listener is bound the client guesses HTTP port + 1.
+fn default_ws_port(host: &str, scheme: &str) -> Option<u16> {
+    let port = match host.rsplit_once(':') {
+        Some((_, p)) if !p.ends_with(']') => p.parse::<u16>().ok()?,
+        _ if scheme == "https" => 443,
+        _ => 80,
+    };
+    port.checked_add(1)
 }
 
 /// Any other file of the client (scripts, styles, images).
@@ -72,5 +113,5 @@ pub async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResp
     if path.is_empty() || path == "index.html" {
         return Err(ApiError::not_found("no route for GET /index.html; the client is at /"));
     }
-    serve(&req, &path, None)
+    serve(&req, &path, None, None)
 }
