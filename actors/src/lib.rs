@@ -11,6 +11,7 @@ pub mod registry;
 pub mod settings;
 pub mod space;
 pub mod world;
+pub mod writers;
 
 pub use link::{CloseReason, SessionLink, SessionPort, link};
 pub use registry::{Registry, Shards};

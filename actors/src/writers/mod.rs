@@ -1,0 +1,7 @@
+//! Writers: the workers that take what the hot path produces (chat
+//! messages to make durable, analytics events, last positions) and write
+//! it to a database or Kafka, all under one supervised idiom (`worker`).
+
+pub mod worker;
+
+pub use worker::{Job, Mailbox, Worker};
