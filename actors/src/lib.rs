@@ -10,6 +10,7 @@ pub mod events;
 pub mod fanout;
 pub mod grid;
 pub mod link;
+pub mod metric_names;
 pub mod proximity;
 pub mod registry;
 pub mod settings;
