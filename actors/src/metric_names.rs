@@ -110,6 +110,9 @@ mod tests {
             assert_eq!(m.name.ends_with("_total"), m.kind == MetricKind::Counter, "{}", m.name);
         }
         let hist: Vec<_> = ALL.iter().filter(|m| m.kind == MetricKind::Histogram).map(|m| m.name).collect();
-        assert_eq!(hist, [FANOUT_SECONDS, CHAT_BATCH_SIZE, CHAT_WRITE_SECONDS, KAFKA_PRODUCE_SECONDS, ANALYTICS_SESSION_SECONDS]);
+        assert_eq!(
+            hist,
+            [FANOUT_SECONDS, CHAT_BATCH_SIZE, CHAT_WRITE_SECONDS, KAFKA_PRODUCE_SECONDS, ANALYTICS_SESSION_SECONDS]
+        );
     }
 }
