@@ -7,6 +7,7 @@
 pub mod chat_writer;
 pub mod events;
 pub mod link;
+pub mod metric_names;
 pub mod registry;
 pub mod settings;
 pub mod space;

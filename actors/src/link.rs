@@ -28,6 +28,27 @@ impl CloseReason {
     pub const REVOKED: Self = Self { code: 4503, reason: "sign-in session revoked" };
     pub const SPACE_DELETED: Self = Self { code: 4504, reason: "space deleted" };
     pub const REPLACED: Self = Self { code: 4509, reason: "session replaced by a newer connection" };
+
+    /// Every reason, so a code that crossed a wire (another node, a log)
+    /// maps back to the one table above.
+    pub const ALL: &[CloseReason] = &[
+        Self::SHUTDOWN,
+        Self::IDLE,
+        Self::SLOW_CONSUMER,
+        Self::RATE_LIMITED,
+        Self::SPACE_CLOSED,
+        Self::TOKEN_EXPIRED,
+        Self::MOVED,
+        Self::AUTH_FAILED,
+        Self::PROTOCOL,
+        Self::REVOKED,
+        Self::SPACE_DELETED,
+        Self::REPLACED,
+    ];
+
+    pub fn from_code(code: u16) -> Option<CloseReason> {
+        Self::ALL.iter().copied().find(|r| r.code == code)
+    }
 }
 
 /// The space's end of one session. Frames are already encoded in `codec`;
@@ -83,5 +104,24 @@ impl SessionLink {
 
     pub fn close(&self, reason: CloseReason) {
         self.close.send_replace(Some(reason));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_close_code_round_trips_and_is_unique() {
+        let mut codes = HashSet::new();
+        for r in CloseReason::ALL {
+            assert!(codes.insert(r.code), "code {} is used twice", r.code);
+            assert_eq!(CloseReason::from_code(r.code), Some(*r));
+            assert!((4000..5000).contains(&r.code), "{} is outside the application range", r.code);
+        }
+        assert_eq!(CloseReason::from_code(1), None);
+        assert_eq!(CloseReason::from_code(4999), None);
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
+use metaverse_actors::metric_names::{ALL, MetricKind};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -31,36 +32,53 @@ pub fn install() -> PrometheusHandle {
 }
 
 fn describe() {
-    use metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_gauge!("metaverse_ws_sessions", "Open WebSocket sessions");
-    describe_gauge!("metaverse_live_spaces", "Spaces with a running SpaceActor");
-    describe_counter!("metaverse_ws_messages_in_total", "Client messages received, by type");
-    describe_counter!("metaverse_ws_messages_out_total", "Server messages queued to sockets, by type");
-    describe_counter!("metaverse_moves_rejected_total", "Moves refused, by reason");
-    describe_counter!("metaverse_slow_consumers_closed_total", "Sockets closed because their queue was full");
-    describe_counter!("metaverse_positions_dropped_total", "Last positions not saved because the writer was behind");
-    describe_histogram!("metaverse_fanout_seconds", "Time to queue one event to every recipient");
-    describe_gauge!("metaverse_chat_queue", "Chat messages waiting to become durable");
-    describe_histogram!("metaverse_chat_batch_size", "Messages per chat write batch");
-    describe_histogram!("metaverse_chat_write_seconds", "Time to make one chat batch durable, retries included");
-    describe_counter!("metaverse_chat_write_retries_total", "Failed chat batch writes that were retried");
-    describe_counter!("metaverse_chat_refused_total", "Chat messages refused because the queue was full");
-    describe_gauge!("metaverse_cluster_spaces_owned", "Cluster mode: space leases this node holds");
-    describe_counter!(
-        "metaverse_cluster_leases_lost_total",
-        "Leases lost (lapsed, or found taken), each stopping a space"
-    );
-    describe_counter!("metaverse_cluster_relay_in_total", "Envelopes received from other nodes");
-    describe_counter!("metaverse_cluster_relay_packets_total", "Packets published to other nodes");
-    describe_counter!("metaverse_cluster_relay_frames_total", "Frames relayed to sessions on other nodes");
-    describe_counter!(
-        "metaverse_cluster_relay_dropped_total",
-        "Relay packets or inputs lost (Redis away, peer gone, overload)"
-    );
-    describe_counter!("metaverse_cluster_relay_refused_total", "Undecodable packets refused");
+    for m in ALL {
+        match m.kind {
+            MetricKind::Counter => metrics::describe_counter!(m.name, m.help),
+            MetricKind::Gauge => metrics::describe_gauge!(m.name, m.help),
+            MetricKind::Histogram => metrics::describe_histogram!(m.name, m.help),
+        }
+    }
 }
 
 pub async fn render() -> HttpResponse {
     let body = HANDLE.get().map(|h| h.render()).unwrap_or_default();
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    use super::*;
+
+    /// Records one sample of every metric in the table through a private
+    /// recorder (the global one belongs to the servers under test) and
+    /// checks each comes out described, with the type its kind says.
+    #[test]
+    fn every_metric_in_the_table_is_described_with_its_type() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            for m in ALL {
+                match m.kind {
+                    MetricKind::Counter => metrics::counter!(m.name).increment(1),
+                    MetricKind::Gauge => metrics::gauge!(m.name).set(1.0),
+                    MetricKind::Histogram => metrics::histogram!(m.name).record(1.0),
+                }
+            }
+        });
+        let text = handle.render();
+        for m in ALL {
+            assert!(text.contains(&format!("# HELP {} {}\n", m.name, m.help)), "{} undescribed:\n{text}", m.name);
+            let kind = match m.kind {
+                MetricKind::Counter => "counter",
+                MetricKind::Gauge => "gauge",
+                // Without buckets the exporter renders histograms as summaries.
+                MetricKind::Histogram => "summary",
+            };
+            assert!(text.contains(&format!("# TYPE {} {kind}\n", m.name)), "{} is not a {kind}:\n{text}", m.name);
+        }
+    }
 }

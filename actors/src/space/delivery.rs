@@ -14,6 +14,7 @@ use metaverse_protocol::{Codec, Position, ServerMsg};
 use super::{Member, SpaceActor};
 use crate::{
     link::{CloseReason, Offer},
+    metric_names,
     world::{
         UserId, World,
         aoi::Cell,
@@ -43,7 +44,7 @@ impl SpaceActor {
     pub(super) fn queue_to(&mut self, user: &UserId, msg: &ServerMsg, ctx: &mut Context<Self>) {
         let Some(m) = self.members.get_mut(user) else { return };
         m.outbox.push((self.log.len(), encode(m.codec, msg)));
-        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name()).increment(1);
+        metrics::counter!(metric_names::WS_MESSAGES_OUT_TOTAL, "type" => msg.type_name()).increment(1);
         self.outbox_pending = true;
         self.schedule_flush(ctx);
     }
@@ -142,11 +143,11 @@ impl SpaceActor {
                 self.deliver(&user, frame, &mut fallout);
             }
         }
-        metrics::counter!("metaverse_ws_tick_frames_total").increment(frames);
+        metrics::counter!(metric_names::WS_TICK_FRAMES_TOTAL).increment(frames);
         for (kind, n) in tally.nonzero() {
-            metrics::counter!("metaverse_ws_messages_out_total", "type" => kind.name()).increment(n);
+            metrics::counter!(metric_names::WS_MESSAGES_OUT_TOTAL, "type" => kind.name()).increment(n);
         }
-        metrics::histogram!("metaverse_fanout_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!(metric_names::FANOUT_SECONDS).record(started.elapsed().as_secs_f64());
         self.settle(fallout, ctx);
     }
 
@@ -159,9 +160,9 @@ impl SpaceActor {
             let frame = enc.get(*codec);
             self.deliver(user, frame, &mut fallout);
         }
-        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name())
+        metrics::counter!(metric_names::WS_MESSAGES_OUT_TOTAL, "type" => msg.type_name())
             .increment(recipients.len() as u64);
-        metrics::histogram!("metaverse_fanout_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!(metric_names::FANOUT_SECONDS).record(started.elapsed().as_secs_f64());
         self.settle(fallout, ctx);
     }
 
@@ -172,7 +173,7 @@ impl SpaceActor {
         };
         let mut fallout = Vec::new();
         self.deliver(user, encode(codec, msg), &mut fallout);
-        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name()).increment(1);
+        metrics::counter!(metric_names::WS_MESSAGES_OUT_TOTAL, "type" => msg.type_name()).increment(1);
         self.settle(fallout, ctx);
     }
 
@@ -181,7 +182,7 @@ impl SpaceActor {
             match why {
                 Fallout::Slow | Fallout::Gone => {
                     if matches!(why, Fallout::Slow) {
-                        metrics::counter!("metaverse_slow_consumers_closed_total").increment(1);
+                        metrics::counter!(metric_names::SLOW_CONSUMERS_CLOSED_TOTAL).increment(1);
                     }
                     let session_id = match self.members.get(&user) {
                         Some(m) => {

@@ -10,6 +10,7 @@ use metaverse_protocol::{ErrorCode, Position, ServerMsg, SpaceSize};
 use super::{CloseSpace, Join, JoinRefused, Leave, Member, Members, PositionUpdate, Present, RECENT_LIMIT, SpaceActor};
 use crate::{
     link::{CloseReason, Offer},
+    metric_names,
     world::{UserId, tick::encode},
 };
 
@@ -214,7 +215,7 @@ impl SpaceActor {
             self.recent.insert(user.clone(), position);
             let update = PositionUpdate { space_id: self.id.clone(), user_id: user.clone(), position };
             if self.positions.try_send(update).is_err() {
-                metrics::counter!("metaverse_positions_dropped_total").increment(1);
+                metrics::counter!(metric_names::POSITIONS_DROPPED_TOTAL).increment(1);
             }
         }
         self.registry.count(&self.id, self.generation, self.members.len());

@@ -40,6 +40,7 @@ pub use messages::{
 
 use crate::{
     link::{CloseReason, SessionLink},
+    metric_names,
     registry::Registry,
     settings::SpaceSettings,
     world::{
@@ -197,13 +198,13 @@ impl Actor for SpaceActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.settings.mailbox);
-        metrics::gauge!("metaverse_live_spaces").increment(1.0);
+        metrics::gauge!(metric_names::LIVE_SPACES).increment(1.0);
         // A space started for a join that then failed must not live forever.
         self.schedule_idle_stop(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        metrics::gauge!("metaverse_live_spaces").decrement(1.0);
+        metrics::gauge!(metric_names::LIVE_SPACES).decrement(1.0);
         self.registry.forget(&self.id, self.generation);
         for m in self.members.values() {
             if let Some(link) = &m.link {

@@ -5,6 +5,7 @@ use actix::prelude::*;
 use metaverse_protocol::{RtcKind, ServerMsg};
 
 use super::{Move, SetStatic, SpaceActor};
+use crate::metric_names;
 use crate::world::proximity::Update;
 
 impl SpaceActor {
@@ -46,7 +47,7 @@ impl Handler<Move> for SpaceActor {
                 self.announce(update, ctx);
             }
             Err(reason) => {
-                metrics::counter!("metaverse_moves_rejected_total", "reason" => reason.as_str()).increment(1);
+                metrics::counter!(metric_names::MOVES_REJECTED_TOTAL, "reason" => reason.as_str()).increment(1);
                 if let Some(p) = self.world.position(&msg.user) {
                     self.send_to(&msg.user, &ServerMsg::MovementRejected { x: p.x, y: p.y }, ctx);
                 }

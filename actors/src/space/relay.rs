@@ -6,6 +6,7 @@ use actix::prelude::*;
 use metaverse_protocol::{Codec, ErrorCode, ServerMsg};
 
 use super::{ChatDeliver, ChatSubscribe, ChatUnsubscribe, NearbyChat, Signal, SpaceActor};
+use crate::metric_names;
 use crate::world::UserId;
 
 impl Handler<ChatSubscribe> for SpaceActor {
@@ -54,12 +55,12 @@ impl Handler<Signal> for SpaceActor {
         let to = self.members.get_key_value(msg.to.as_str()).map(|(k, _)| k.clone());
         match to {
             Some(to) if to != msg.from && self.proximity.connected(&msg.from, &to) => {
-                metrics::counter!("metaverse_rtc_signals_total", "result" => "relayed").increment(1);
+                metrics::counter!(metric_names::RTC_SIGNALS_TOTAL, "result" => "relayed").increment(1);
                 let relayed = ServerMsg::RtcSignal { from: msg.from.to_string(), kind: msg.kind, data: msg.data };
                 self.send_to(&to, &relayed, ctx);
             }
             _ => {
-                metrics::counter!("metaverse_rtc_signals_total", "result" => "not-nearby").increment(1);
+                metrics::counter!(metric_names::RTC_SIGNALS_TOTAL, "result" => "not-nearby").increment(1);
                 let refused = ServerMsg::error(ErrorCode::NotNearby, format!("{} is not near you", msg.to));
                 self.send_to(&msg.from, &refused, ctx);
             }

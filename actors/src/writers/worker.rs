@@ -7,6 +7,7 @@
 //! memory or stalling a space. A panic in a job loses at most the batch it
 //! held; the items still queued go to the restarted job.
 
+use crate::metric_names;
 use std::{future::Future, panic::AssertUnwindSafe, sync::Mutex, time::Duration};
 
 use futures_util::FutureExt;
@@ -117,7 +118,7 @@ impl<T: Send + 'static> Worker<T> {
                 match AssertUnwindSafe(job.run(&mut mailbox)).catch_unwind().await {
                     Ok(()) => break,
                     Err(_) => {
-                        metrics::counter!("metaverse_writer_restarts_total", "writer" => name).increment(1);
+                        metrics::counter!(metric_names::WRITER_RESTARTS_TOTAL, "writer" => name).increment(1);
                         tracing::error!(writer = name, "writer panicked; restarting it");
                     }
                 }

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use actix::{Addr, dev::SendError};
-use metaverse_actors::space::{ChatSubscribe, ChatUnsubscribe, Leave, Move, NearbyChat, Signal, SpaceActor};
+use metaverse_actors::{
+    metric_names::CLUSTER_RELAY_DROPPED_TOTAL,
+    space::{ChatSubscribe, ChatUnsubscribe, Leave, Move, NearbyChat, Signal, SpaceActor},
+};
 
 use super::{Cluster, wire::Envelope};
 
@@ -41,7 +44,7 @@ impl SpaceHandle {
         if r.cluster.relay.input(&r.owner, env) {
             Ok(())
         } else {
-            metrics::counter!("metaverse_cluster_relay_dropped_total").increment(1);
+            metrics::counter!(CLUSTER_RELAY_DROPPED_TOTAL).increment(1);
             Err(Refused::Busy)
         }
     }

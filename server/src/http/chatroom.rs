@@ -1,4 +1,4 @@
-//! Chatrooms over HTTP: CONTRACT.md's chatroom rows.
+//! Chatrooms over HTTP: the API contract's chatroom routes.
 
 use std::collections::HashMap;
 

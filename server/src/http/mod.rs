@@ -1,4 +1,4 @@
-//! The HTTP API (actix-web). Routes follow CONTRACT.md, with the old
+//! The HTTP API (actix-web). Routes follow the published API contract, with the old
 //! platform's aliases; `openapi` documents them.
 
 pub mod admin;

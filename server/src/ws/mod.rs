@@ -82,7 +82,7 @@ impl WsServer {
                             // Over the cap the connection is dropped at once:
                             // refusing is cheaper than serving badly.
                             let Ok(permit) = permits.clone().try_acquire_owned() else {
-                                metrics::counter!("metaverse_ws_refused_total").increment(1);
+                                metrics::counter!(metaverse_actors::metric_names::WS_REFUSED_TOTAL).increment(1);
                                 continue;
                             };
                             let _ = stream.set_nodelay(true);
