@@ -117,7 +117,13 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
     };
     let placed = lobby_layout()
         .into_iter()
-        .map(|(kind, x, y)| map_element::Model { id: id(), map_id: map_id.clone(), element_id: ids[kind].clone(), x, y })
+        .map(|(kind, x, y)| map_element::Model {
+            id: id(),
+            map_id: map_id.clone(),
+            element_id: ids[kind].clone(),
+            x,
+            y,
+        })
         .collect();
     catalog::seed(db, avatars, elements, NewMap { map, elements: placed }).await?;
     tracing::info!("created demo content: {} avatars, {} elements, map \"Lobby\"", AVATARS.len(), KINDS.len());

@@ -87,7 +87,9 @@ pub async fn seed(
     map: NewMap,
 ) -> Result<(), DbErr> {
     let txn = db.begin().await?;
-    avatar::Entity::insert_many(avatars.into_iter().map(avatar::ActiveModel::from)).exec_without_returning(&txn).await?;
+    avatar::Entity::insert_many(avatars.into_iter().map(avatar::ActiveModel::from))
+        .exec_without_returning(&txn)
+        .await?;
     for e in elements {
         insert_element(&txn, e).await?;
     }

@@ -26,7 +26,7 @@ use dashmap::DashMap;
 use fred::prelude::*;
 use metaverse_actors::{CloseReason, Registry, Shards};
 use metaverse_protocol::ServerMsg;
-use sea_orm::DatabaseConnection;
+use metaverse_schema::store::DatabaseConnection;
 
 use crate::config::ClusterConfig;
 use lease::{Held, Holder, Leases};

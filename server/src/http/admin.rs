@@ -219,7 +219,13 @@ pub async fn create_map(
             .get(&d.element_id)
             .ok_or_else(|| ApiError::invalid(&format!("{field}.elementId"), "no such element"))?;
         check_fits(&grid, e, d.x, d.y, &field)?;
-        rows.push(map_element::Model { id: new_id(), map_id: map_id.clone(), element_id: d.element_id, x: d.x, y: d.y });
+        rows.push(map_element::Model {
+            id: new_id(),
+            map_id: map_id.clone(),
+            element_id: d.element_id,
+            x: d.x,
+            y: d.y,
+        });
     }
     let map = map::Model {
         id: map_id.clone(),

@@ -161,7 +161,12 @@ async fn session_stats(
 ) -> Result<SessionStats, ApiError> {
     let t = read::session_totals(db, space_id, from, to).await?;
     let (count, total) = (t.count, t.total_ms);
-    Ok(SessionStats { count, average_ms: if count > 0 { total / count } else { 0 }, max_ms: t.longest_ms, total_ms: total })
+    Ok(SessionStats {
+        count,
+        average_ms: if count > 0 { total / count } else { 0 },
+        max_ms: t.longest_ms,
+        total_ms: total,
+    })
 }
 
 /// Usage of one space per minute: active users, joins, leaves and messages,

@@ -85,11 +85,7 @@ pub async fn avatars(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 /// Every element.
 #[utoipa::path(get, path = "/api/v1/elements", tag = "catalog", responses((status = 200, body = ElementList)))]
 pub async fn elements(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let elements = catalog::elements(&state.db)
-        .await?
-        .into_iter()
-        .map(ElementView::from)
-        .collect();
+    let elements = catalog::elements(&state.db).await?.into_iter().map(ElementView::from).collect();
     Ok(HttpResponse::Ok().json(ElementList { elements }))
 }
 

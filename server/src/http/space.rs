@@ -165,9 +165,7 @@ pub async fn create(
         .map(|d| input::dimensions(d, state.max_side).map_err(|e| ApiError::invalid("dimensions", e)))
         .transpose()?;
     let source = match body.map_id.as_deref() {
-        Some(id) => Some(
-            maps::find(&state.db, id).await?.ok_or_else(|| ApiError::invalid("mapId", "no such map"))?,
-        ),
+        Some(id) => Some(maps::find(&state.db, id).await?.ok_or_else(|| ApiError::invalid("mapId", "no such map"))?),
         None => None,
     };
     let (width, height, thumbnail) = match (&source, size) {
@@ -295,7 +293,8 @@ pub async fn add_element(
         .ok_or_else(|| ApiError::invalid("elementId", "no such element"))?;
     check_fits(&Grid::new(s.width, s.height), &e, body.x, body.y, "x")?;
     let id = new_id();
-    let placed = space_element::Model { id: id.clone(), space_id: s.id.clone(), element_id: e.id, x: body.x, y: body.y };
+    let placed =
+        space_element::Model { id: id.clone(), space_id: s.id.clone(), element_id: e.id, x: body.x, y: body.y };
     spaces::place(&state.db, placed).await?;
     if e.is_static || e.private_area {
         refresh_live_grid(&state, &s.id).await?;
@@ -304,8 +303,9 @@ pub async fn add_element(
 }
 
 async fn remove_element(state: &AppState, caller: &AuthUser, id: &str) -> Result<HttpResponse, ApiError> {
-    let placed =
-        spaces::find_placed(&state.db, id).await?.ok_or_else(|| ApiError::invalid("id", "no such element in any space"))?;
+    let placed = spaces::find_placed(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::invalid("id", "no such element in any space"))?;
     let s = find_space(state, &placed.space_id).await?;
     require_creator(&s, caller)?;
     spaces::remove_placed(&state.db, &placed.id).await?;

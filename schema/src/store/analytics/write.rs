@@ -104,7 +104,9 @@ pub async fn add_room_minutes<C: ConnectionTrait>(
     let rows: Vec<analytics_room_minute::ActiveModel> = rows.into_iter().map(Into::into).collect();
     for chunk in rows.chunks(CHUNK) {
         Entity::insert_many(chunk.to_vec())
-            .on_conflict(OnConflict::columns([R::ChatroomId, R::Minute]).value(R::Messages, add(Entity, R::Messages)).to_owned())
+            .on_conflict(
+                OnConflict::columns([R::ChatroomId, R::Minute]).value(R::Messages, add(Entity, R::Messages)).to_owned(),
+            )
             .exec_without_returning(db)
             .await?;
     }
