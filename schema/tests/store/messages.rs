@@ -17,7 +17,7 @@ fn msg(room: &str, user_id: &str, i: usize) -> message::Model {
         username: "ann".into(),
         content: format!("hello {i}"),
         kind: "text".into(),
-        client_id: (i % 2 == 0).then(|| format!("c{i}")),
+        client_id: i.is_multiple_of(2).then(|| format!("c{i}")),
         sent_at: 1_000 + i as i64,
     }
     .into()

@@ -79,7 +79,7 @@ pub async fn enter(db: &DatabaseConnection, space_id: &str, user_id: &str) -> Re
 
 async fn save_position(db: &DatabaseConnection, u: &PositionUpdate) -> Result<(), DbErr> {
     let at = (u.position.x, u.position.y);
-    positions::save_last(db, &u.space_id, &u.user_id.to_string(), at, now_millis()).await
+    positions::save_last(db, &u.space_id, u.user_id.as_ref(), at, now_millis()).await
 }
 
 /// Starts the task that saves last positions; spaces send to the returned
