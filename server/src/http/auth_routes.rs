@@ -162,7 +162,7 @@ pub async fn signin(state: web::Data<AppState>, body: Json<SigninRequest>) -> Re
 #[utoipa::path(post, path = "/api/v1/token/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 403, body = ErrorBody)))]
 pub async fn refresh(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    // CONTRACT.md lists only 403 here, for a malformed body too.
+    // The public API answers 403 here, for a malformed body too.
     let raw = crate::http::body::decode::<RefreshRequest>(&body)
         .map_err(|_| ApiError::forbidden("invalid refresh token"))?
         .refresh_token;

@@ -1,4 +1,5 @@
-//! Chatrooms over HTTP: CONTRACT.md's chatroom rows.
+//! Chatrooms over HTTP: listing, creating, joining, editing and deleting
+//! rooms, and their history and sending.
 
 use std::collections::HashMap;
 
