@@ -24,16 +24,13 @@ use std::{
 
 use actix::prelude::*;
 use metaverse_schema::{
+    ChatMessage,
     entity::message,
-    sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait},
-    store::insert_messages,
+    store::{DatabaseConnection, DbErr, errors::is_constraint_violation, messages::insert_replacing},
 };
 use tokio::sync::oneshot;
 
-use crate::events::{
-    record::{ChatRecord, SCHEMA_VERSION},
-    writer::EventWriterHandle,
-};
+use crate::events::{record::ChatRecord, writer::EventWriterHandle};
 
 #[derive(Clone, Debug)]
 pub struct ChatWriterSettings {
@@ -66,9 +63,8 @@ type Ack = oneshot::Sender<Result<(), ChatWriteError>>;
 
 /// Constraint violations are about the rows, not the database's health:
 /// retrying them would only hold up everyone else's messages.
-fn is_permanent(e: &metaverse_schema::sea_orm::DbErr) -> bool {
-    use metaverse_schema::sea_orm::SqlErr;
-    matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_) | SqlErr::UniqueConstraintViolation(_)))
+fn is_permanent(e: &DbErr) -> bool {
+    is_constraint_violation(e)
 }
 
 /// One insert, bounded by the deadline: a stalled connection must not keep
@@ -78,7 +74,7 @@ async fn attempt(
     rows: Vec<message::Model>,
     refused: &[String],
     deadline: Instant,
-) -> Result<(), Option<metaverse_schema::sea_orm::DbErr>> {
+) -> Result<(), Option<DbErr>> {
     let left = deadline.saturating_duration_since(Instant::now());
     match tokio::time::timeout(left, insert_atomically(db, rows, refused)).await {
         Ok(Ok(_)) => Ok(()),
@@ -87,29 +83,20 @@ async fn attempt(
     }
 }
 
-/// All of a batch or none of it: `insert_messages` may split it into
-/// several statements, and a message answered `chat-unavailable` must not
-/// be in history.
+/// All of a batch or none of it: a message answered `chat-unavailable`
+/// must not be in history.
 /// `refused` are ids answered `chat-unavailable` whose write may have
-/// committed anyway: they go in the same transaction.
+/// committed anyway: they are deleted in the same transaction.
 async fn insert_atomically(
     db: &DatabaseConnection,
     rows: Vec<message::Model>,
     refused: &[String],
 ) -> Result<u64, DbErr> {
-    let txn = db.begin().await?;
-    if !refused.is_empty() {
-        let gone = message::Entity::delete_many()
-            .filter(message::Column::Id.is_in(refused.iter().cloned()))
-            .exec(&txn)
-            .await?;
-        if gone.rows_affected > 0 {
-            tracing::warn!(n = gone.rows_affected, "deleted messages whose failed write had committed after all");
-        }
+    let done = insert_replacing(db, rows, refused).await?;
+    if done.deleted > 0 {
+        tracing::warn!(n = done.deleted, "deleted messages whose failed write had committed after all");
     }
-    let n = insert_messages(&txn, rows).await?;
-    txn.commit().await?;
-    Ok(n)
+    Ok(done.inserted)
 }
 
 /// Writes `rows` before `deadline`, retrying transient failures with
@@ -315,22 +302,11 @@ impl ChatStore {
 
     /// Makes the message durable: in Kafka when configured and taking
     /// records, otherwise in the database.
-    pub async fn persist(&self, space_id: &str, msg: message::Model) -> Result<(), ChatWriteError> {
+    pub async fn persist(&self, space_id: &str, msg: ChatMessage) -> Result<(), ChatWriteError> {
         let Some(kafka) = &self.kafka else {
-            return self.persist_in_db(msg).await;
+            return self.persist_in_db(msg.into()).await;
         };
-        let record = ChatRecord {
-            v: SCHEMA_VERSION,
-            id: msg.id.clone(),
-            space_id: space_id.to_owned(),
-            chatroom_id: msg.chatroom_id.clone(),
-            user_id: msg.user_id.clone(),
-            username: msg.username.clone(),
-            content: msg.content.clone(),
-            kind: msg.kind.clone(),
-            client_id: msg.client_id.clone(),
-            sent_at: msg.sent_at,
-        };
+        let record = ChatRecord::new(space_id, msg);
         match kafka.publish_chat(&record).await {
             Ok(()) => {
                 if self.falling_back.swap(false, Ordering::AcqRel) {
@@ -346,7 +322,7 @@ impl ChatStore {
                         "Kafka did not take a chat message; writing chat straight to the database until it does"
                     );
                 }
-                self.persist_in_db(msg).await
+                self.persist_in_db(record.message.into()).await
             }
         }
     }

@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr};
 use actix_cors::Cors;
 use actix_web::{App, HttpServer, dev::ServerHandle, middleware::Condition, web};
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
+use metaverse_schema::store::DatabaseConnection;
 use tracing_actix_web::TracingLogger;
 
 use crate::{

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, SecondsFormat, Utc};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metaverse_actors::{
     Registry,
@@ -17,12 +16,10 @@ use metaverse_actors::{
 };
 use metaverse_protocol::ServerMsg;
 use metaverse_schema::{
-    entity::{chatroom, chatroom_member, message, space, space_member},
-    now_millis,
-};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::OnConflict,
+    ChatMessage,
+    entity::chatroom,
+    now_millis, rfc3339_millis,
+    store::{DatabaseConnection, DbErr, chatrooms, members, messages},
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -50,7 +47,8 @@ pub enum ChatError {
     Db(#[from] DbErr),
 }
 
-/// A message as history and live delivery show it.
+/// A message as the HTTP API shows it: a [`ChatMessage`] with `sentAt`
+/// as an RFC 3339 string.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageView {
@@ -67,11 +65,11 @@ pub struct MessageView {
 }
 
 pub fn sent_at(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
+    rfc3339_millis(ms)
 }
 
-impl From<message::Model> for MessageView {
-    fn from(m: message::Model) -> Self {
+impl From<ChatMessage> for MessageView {
+    fn from(m: ChatMessage) -> Self {
         Self {
             sent_at: sent_at(m.sent_at),
             id: m.id,
@@ -81,21 +79,6 @@ impl From<message::Model> for MessageView {
             content: m.content,
             kind: m.kind,
             client_id: m.client_id,
-        }
-    }
-}
-
-impl MessageView {
-    pub fn to_server_msg(&self) -> ServerMsg {
-        ServerMsg::ChatMessage {
-            id: self.id.clone(),
-            chatroom_id: self.chatroom_id.clone(),
-            user_id: self.user_id.clone(),
-            username: self.username.clone(),
-            content: self.content.clone(),
-            kind: self.kind.clone(),
-            sent_at: self.sent_at.clone(),
-            client_id: self.client_id.clone(),
         }
     }
 }
@@ -181,19 +164,16 @@ impl ChatService {
         if id.len() > 64 {
             return Err(ChatError::UnknownRoom);
         }
-        chatroom::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or(ChatError::UnknownRoom)
+        chatrooms::find(&self.db, id).await?.ok_or(ChatError::UnknownRoom)
     }
 
     pub async fn is_member(&self, room_id: &str, user_id: &str) -> Result<bool, ChatError> {
-        Ok(chatroom_member::Entity::find_by_id((room_id.to_owned(), user_id.to_owned())).one(&self.db).await?.is_some())
+        Ok(members::is_room_member(&self.db, room_id, user_id).await?)
     }
 
     /// Members of a space: its creator and everyone who entered it.
     pub async fn in_space(&self, space_id: &str, user_id: &str) -> Result<bool, ChatError> {
-        if space_member::Entity::find_by_id((space_id.to_owned(), user_id.to_owned())).one(&self.db).await?.is_some() {
-            return Ok(true);
-        }
-        Ok(space::Entity::find_by_id(space_id.to_owned()).one(&self.db).await?.is_some_and(|s| s.creator_id == user_id))
+        Ok(members::in_space(&self.db, space_id, user_id).await?)
     }
 
     /// Makes the user a member (checking space membership and passcode).
@@ -220,23 +200,7 @@ impl ChatService {
                 return Err(ChatError::Forbidden("wrong passcode"));
             }
         }
-        let added = chatroom_member::Entity::insert(chatroom_member::ActiveModel {
-            chatroom_id: Set(room.id.clone()),
-            user_id: Set(user_id.to_owned()),
-            joined_at: Set(now_millis()),
-        })
-        .on_conflict(
-            OnConflict::columns([chatroom_member::Column::ChatroomId, chatroom_member::Column::UserId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&self.db)
-        .await;
-        let new = match added {
-            Ok(n) => n > 0,
-            Err(DbErr::RecordNotInserted) => false,
-            Err(e) => return Err(e.into()),
-        };
+        let new = members::join_room(&self.db, &room.id, user_id, now_millis()).await?;
         if new {
             // Best effort: the join stands even if the notice cannot be written.
             let notice = Outgoing {
@@ -265,7 +229,7 @@ impl ChatService {
     }
 
     async fn deliver(&self, out: Outgoing<'_>) -> Result<MessageView, ChatError> {
-        let model = message::Model {
+        let msg = ChatMessage {
             id: uuid::Uuid::now_v7().to_string(),
             chatroom_id: out.room.id.clone(),
             user_id: out.user_id.to_owned(),
@@ -275,24 +239,23 @@ impl ChatService {
             client_id: out.client_id,
             sent_at: now_millis(),
         };
-        self.store.persist(&out.room.space_id, model.clone()).await.map_err(|e| match e {
+        self.store.persist(&out.room.space_id, msg.clone()).await.map_err(|e| match e {
             ChatWriteError::Unavailable => ChatError::Unavailable,
             ChatWriteError::Rejected => ChatError::UnknownRoom,
         })?;
-        if model.kind != "system" {
+        if msg.kind != "system" {
             self.record_fact(
-                &model.id,
+                &msg.id,
                 &out.room.space_id,
-                &model.chatroom_id,
-                &model.user_id,
-                &model.content,
-                &model.kind,
-                model.sent_at,
+                &msg.chatroom_id,
+                &msg.user_id,
+                &msg.content,
+                &msg.kind,
+                msg.sent_at,
             );
         }
-        let view = MessageView::from(model);
-        self.registry.deliver_chat(&out.room.space_id, &out.room.id, view.to_server_msg());
-        Ok(view)
+        self.registry.deliver_chat(&out.room.space_id, &out.room.id, ServerMsg::from(msg.clone()));
+        Ok(MessageView::from(msg))
     }
 
     /// Checks and rate-limits a nearby message and makes it (not stored:
@@ -313,16 +276,16 @@ impl ChatService {
         let id = uuid::Uuid::now_v7().to_string();
         let at = now_millis();
         self.record_fact(&id, space_id, NEARBY, user_id, &content, kind, at);
-        Ok(ServerMsg::ChatMessage {
+        Ok(ServerMsg::from(ChatMessage {
             id,
             chatroom_id: NEARBY.to_owned(),
             user_id: user_id.to_owned(),
             username: username.to_owned(),
             content,
             kind: kind.to_owned(),
-            sent_at: sent_at(at),
             client_id,
-        })
+            sent_at: at,
+        }))
     }
 
     /// Tells analytics a message was sent (its facts, not its content).
@@ -352,34 +315,19 @@ impl ChatService {
         before: Option<&str>,
         limit: u64,
     ) -> Result<(Vec<MessageView>, Option<String>), ChatError> {
-        let mut q = message::Entity::find().filter(message::Column::ChatroomId.eq(room_id));
-        if let Some(cursor) = before {
-            q = q.filter(message::Column::Id.lt(decode_cursor(cursor)?));
-        }
-        let mut rows = q.order_by_desc(message::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|m| encode_cursor(&m.id))
-        } else {
-            None
-        };
+        let before = before.map(decode_cursor).transpose()?;
+        let (rows, more) = messages::history_page(&self.db, room_id, before.as_deref(), limit).await?;
+        let next = if more { rows.last().map(|m| encode_cursor(&m.id)) } else { None };
         Ok((rows.into_iter().map(MessageView::from).collect(), next))
     }
 
     /// Messages newer than `since` (oldest first), for a reconnecting
     /// client; at most `limit`.
-    pub async fn since(&self, room_id: &str, since: &str, limit: u64) -> Result<Vec<MessageView>, ChatError> {
+    pub async fn since(&self, room_id: &str, since: &str, limit: u64) -> Result<Vec<ChatMessage>, ChatError> {
         if since.len() > 64 {
             return Err(ChatError::Invalid("since: not a message id".into()));
         }
-        let rows = message::Entity::find()
-            .filter(message::Column::ChatroomId.eq(room_id))
-            .filter(message::Column::Id.gt(since))
-            .order_by_asc(message::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(MessageView::from).collect())
+        Ok(messages::since(&self.db, room_id, since, limit).await?)
     }
 }
 

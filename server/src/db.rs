@@ -1,10 +1,10 @@
 //! Database connection and migrations.
 
-use std::time::Duration;
-
 use anyhow::Context;
-use metaverse_schema::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use metaverse_schema::{
+    Migrator, MigratorTrait,
+    store::{DatabaseConnection, connect},
+};
 
 use crate::config::DbConfig;
 
@@ -26,19 +26,9 @@ pub fn database_url(cfg: &DbConfig) -> anyhow::Result<String> {
 
 pub async fn connect(cfg: &DbConfig) -> anyhow::Result<DatabaseConnection> {
     let url = database_url(cfg)?;
-    let mut opts = ConnectOptions::new(url.clone());
-    opts.max_connections(cfg.db_max_connections)
-        .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
-    let db = Database::connect(opts).await.with_context(|| format!("connecting to the database ({})", redact(&url)))?;
-    if url.starts_with("sqlite:") {
-        // WAL lets readers run beside the one writer; the setting is kept in
-        // the file, so doing it on one connection is enough.
-        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-    }
-    Ok(db)
+    connect::open(&url, cfg.db_max_connections)
+        .await
+        .with_context(|| format!("connecting to the database ({})", redact(&url)))
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

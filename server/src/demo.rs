@@ -4,8 +4,8 @@
 use metaverse_schema::{
     entity::{avatar, element, map, map_element},
     now_millis,
+    store::{DatabaseConnection, catalog, maps::NewMap},
 };
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait, TransactionTrait};
 
 fn id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -77,64 +77,55 @@ fn lobby_layout() -> Vec<(&'static str, i32, i32)> {
 /// Seeds the catalogue when it is empty (no avatars, elements or maps).
 /// Returns whether it did.
 pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
-    if avatar::Entity::find().count(db).await? > 0
-        || element::Entity::find().count(db).await? > 0
-        || map::Entity::find().count(db).await? > 0
-    {
+    if !catalog::is_empty(db).await? {
         return Ok(false);
     }
     let now = now_millis();
-    let txn = db.begin().await?;
-    avatar::Entity::insert_many(AVATARS.iter().map(|name| avatar::ActiveModel {
-        id: Set(id()),
-        name: Set((*name).to_owned()),
-        image_url: Set(format!("/assets/avatars/{}.png", name.to_lowercase())),
-        created_at: Set(now),
-    }))
-    .exec_without_returning(&txn)
-    .await?;
+    let avatars = AVATARS
+        .iter()
+        .map(|name| avatar::Model {
+            id: id(),
+            name: (*name).to_owned(),
+            image_url: format!("/assets/avatars/{}.png", name.to_lowercase()),
+            created_at: now,
+        })
+        .collect();
     let mut ids = std::collections::HashMap::new();
+    let mut elements = Vec::with_capacity(KINDS.len());
     for k in KINDS {
         let eid = id();
         ids.insert(k.name, eid.clone());
-        element::Entity::insert(element::ActiveModel {
-            id: Set(eid),
-            image_url: Set(format!("/assets/elements/{}.png", k.name)),
-            width: Set(k.width),
-            height: Set(k.height),
-            is_static: Set(k.is_static),
+        elements.push(element::Model {
+            id: eid,
+            image_url: format!("/assets/elements/{}.png", k.name),
+            width: k.width,
+            height: k.height,
+            is_static: k.is_static,
             // The meeting room's rug is a private area.
-            private_area: Set(k.name == "rug"),
-            created_at: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+            private_area: k.name == "rug",
+            created_at: now,
+        });
     }
     let map_id = id();
-    map::Entity::insert(map::ActiveModel {
-        id: Set(map_id.clone()),
-        name: Set("Lobby".into()),
-        width: Set(LOBBY_WIDTH),
-        height: Set(LOBBY_HEIGHT),
-        thumbnail: Set("/assets/maps/lobby.png".into()),
-        created_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    let rows: Vec<_> = lobby_layout()
+    let map = map::Model {
+        id: map_id.clone(),
+        name: "Lobby".into(),
+        width: LOBBY_WIDTH,
+        height: LOBBY_HEIGHT,
+        thumbnail: "/assets/maps/lobby.png".into(),
+        created_at: now,
+    };
+    let placed = lobby_layout()
         .into_iter()
-        .map(|(kind, x, y)| map_element::ActiveModel {
-            id: Set(id()),
-            map_id: Set(map_id.clone()),
-            element_id: Set(ids[kind].clone()),
-            x: Set(x),
-            y: Set(y),
+        .map(|(kind, x, y)| map_element::Model {
+            id: id(),
+            map_id: map_id.clone(),
+            element_id: ids[kind].clone(),
+            x,
+            y,
         })
         .collect();
-    for chunk in rows.chunks(500) {
-        map_element::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-    }
-    txn.commit().await?;
+    catalog::seed(db, avatars, elements, NewMap { map, elements: placed }).await?;
     tracing::info!("created demo content: {} avatars, {} elements, map \"Lobby\"", AVATARS.len(), KINDS.len());
     Ok(true)
 }

@@ -12,8 +12,8 @@ use metaverse_actors::events::{
     local::LocalAnalytics,
     writer::EventWriterHandle,
 };
+use metaverse_schema::store::DatabaseConnection;
 use rskafka::client::partition::Compression;
-use sea_orm::DatabaseConnection;
 
 use crate::config::{ConsumerConfig, KafkaCompression, KafkaConfig, SaslMechanism, ServeConfig};
 

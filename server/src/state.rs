@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use metaverse_schema::store::DatabaseConnection;
 
 use crate::{
     auth::TokenIssuer,

@@ -15,15 +15,12 @@
 use std::{sync::Arc, time::Duration};
 
 use metaverse_schema::{
-    entity::{chatroom, event_offset, message},
     now_millis,
-    sea_orm::{
-        ActiveValue::Set,
-        ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-        TransactionTrait,
-        sea_query::{Expr, OnConflict},
+    store::{
+        ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, chatrooms,
+        messages::insert_messages,
+        offsets::{self, Advance, Partition},
     },
-    store::insert_messages,
 };
 use rskafka::client::{
     Client,
@@ -246,53 +243,22 @@ impl Worker {
         if self.held_until == 0 {
             return;
         }
-        use event_offset::Column as C;
-        let _ = event_offset::Entity::update_many()
-            .col_expr(C::Owner, Expr::value(Option::<String>::None))
-            .col_expr(C::LeaseUntil, Expr::value(0i64))
-            .filter(C::Topic.eq(&self.name))
-            .filter(C::Partition.eq(self.partition))
-            .filter(C::Owner.eq(&self.s.owner))
-            .exec(&self.db)
-            .await;
+        let _ = offsets::release(&self.db, self.key()).await;
+    }
+
+    fn key(&self) -> Partition<'_> {
+        Partition { topic: &self.name, partition: self.partition, owner: &self.s.owner }
     }
 
     /// Takes or renews the lease; on taking it, reads the stored offset.
     async fn lease(&mut self) -> Result<bool, DbErr> {
-        use event_offset::Column as C;
         let now = now_millis();
         let lease_ms = self.s.lease.as_millis() as i64;
         if self.held_until - now > lease_ms / 2 {
             return Ok(true);
         }
         let fresh = self.held_until == 0 || self.held_until <= now;
-        let row = event_offset::ActiveModel {
-            topic: Set(self.name.clone()),
-            partition: Set(self.partition),
-            next_offset: Set(-1),
-            last_digest: Set(None),
-            owner: Set(None),
-            lease_until: Set(0),
-            updated_at: Set(now),
-        };
-        match event_offset::Entity::insert(row)
-            .on_conflict(OnConflict::columns([C::Topic, C::Partition]).do_nothing().to_owned())
-            .exec_without_returning(&self.db)
-            .await
-        {
-            Ok(_) | Err(DbErr::RecordNotInserted) => {}
-            Err(e) => return Err(e),
-        }
-        let taken = event_offset::Entity::update_many()
-            .col_expr(C::Owner, Expr::value(self.s.owner.clone()))
-            .col_expr(C::LeaseUntil, Expr::value(now + lease_ms))
-            .col_expr(C::UpdatedAt, Expr::value(now))
-            .filter(C::Topic.eq(&self.name))
-            .filter(C::Partition.eq(self.partition))
-            .filter(Condition::any().add(C::Owner.is_null()).add(C::Owner.eq(&self.s.owner)).add(C::LeaseUntil.lt(now)))
-            .exec(&self.db)
-            .await?;
-        if taken.rows_affected != 1 {
+        if !offsets::take_lease(&self.db, self.key(), now, now + lease_ms).await? {
             if self.held_until != 0 {
                 tracing::info!(topic = %self.name, partition = self.partition, "lease taken by another consumer");
             }
@@ -301,7 +267,7 @@ impl Worker {
         }
         if fresh {
             // Someone else may have moved on while we did not hold it.
-            let row = event_offset::Entity::find_by_id((self.name.clone(), self.partition)).one(&self.db).await?;
+            let row = offsets::find(&self.db, &self.name, self.partition).await?;
             self.stored = row.as_ref().map(|r| r.next_offset).unwrap_or(-1);
             self.digest = row.and_then(|r| r.last_digest);
             self.next = self.stored;
@@ -446,7 +412,6 @@ impl Worker {
         to: i64,
         digest: Option<String>,
     ) -> Result<Step, WorkError> {
-        use event_offset::Column as C;
         let n = values.len();
         let now = now_millis();
         let lease_ms = self.s.lease.as_millis() as i64;
@@ -465,18 +430,8 @@ impl Worker {
                 Some(fold.apply(&txn).await?)
             }
         };
-        let moved = event_offset::Entity::update_many()
-            .col_expr(C::NextOffset, Expr::value(to))
-            .col_expr(C::LastDigest, Expr::value(digest.clone()))
-            .col_expr(C::LeaseUntil, Expr::value(now + lease_ms))
-            .col_expr(C::UpdatedAt, Expr::value(now))
-            .filter(C::Topic.eq(&self.name))
-            .filter(C::Partition.eq(self.partition))
-            .filter(C::Owner.eq(&self.s.owner))
-            .filter(C::NextOffset.eq(self.stored))
-            .exec(&txn)
-            .await?;
-        if moved.rows_affected != 1 {
+        let advance = Advance { from: self.stored, to, digest: digest.clone(), now, lease_until: now + lease_ms };
+        if !offsets::advance(&txn, self.key(), advance).await? {
             txn.rollback().await?;
             tracing::info!(topic = %self.name, partition = self.partition, "lost the partition before committing");
             self.held_until = 0;
@@ -537,35 +492,15 @@ async fn store_chat<C: ConnectionTrait>(db: &C, records: Vec<ChatRecord>) -> Res
     if records.is_empty() {
         return Ok(());
     }
-    let mut rooms: Vec<String> = records.iter().map(|r| r.chatroom_id.clone()).collect();
+    let mut rooms: Vec<String> = records.iter().map(|r| r.message.chatroom_id.clone()).collect();
     rooms.sort();
     rooms.dedup();
-    let live: std::collections::HashSet<String> = chatroom::Entity::find()
-        .select_only()
-        .column(chatroom::Column::Id)
-        .filter(chatroom::Column::Id.is_in(rooms))
-        .into_tuple::<String>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    let (keep, gone): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| live.contains(&r.chatroom_id));
+    let live = chatrooms::existing(db, rooms).await?;
+    let (keep, gone): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| live.contains(&r.message.chatroom_id));
     if !gone.is_empty() {
         metrics::counter!("metaverse_consumer_skipped_total", "reason" => "unknown-room").increment(gone.len() as u64);
     }
-    let rows = keep
-        .into_iter()
-        .map(|r| message::Model {
-            id: r.id,
-            chatroom_id: r.chatroom_id,
-            user_id: r.user_id,
-            username: r.username,
-            content: r.content,
-            kind: r.kind,
-            client_id: r.client_id,
-            sent_at: r.sent_at,
-        })
-        .collect();
+    let rows = keep.into_iter().map(|r| r.message.into()).collect();
     insert_messages(db, rows).await?;
     Ok(())
 }

@@ -11,11 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use metaverse_schema::{
     entity::{analytics_minute_user, analytics_room_minute, analytics_seen, analytics_session, analytics_space_minute},
-    sea_orm::{
-        ActiveValue::Set,
-        ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement,
-        sea_query::{Alias, Expr, OnConflict},
-    },
+    store::{ConnectionTrait, DbErr, analytics::write},
 };
 
 use super::record::{AnalyticsEvent, UserEventKind};
@@ -24,8 +20,6 @@ pub const MINUTE_MS: i64 = 60_000;
 /// A visit marks each of its minutes as present, up to this many (the
 /// last day of a longer one).
 pub const MAX_SPAN_MINUTES: i64 = 1_440;
-/// Rows per insert statement (SQLite allows 32,766 parameters).
-const CHUNK: usize = 1_000;
 
 pub fn minute_of(ms: i64) -> i64 {
     ms - ms.rem_euclid(MINUTE_MS)
@@ -85,33 +79,14 @@ impl Fold {
         // Repeats inside the batch, then repeats of earlier batches.
         let mut in_batch = std::collections::HashSet::new();
         keys.retain(|(k, _, _)| in_batch.insert(k.clone()));
-        let mut seen = std::collections::HashSet::new();
-        for chunk in keys.chunks(500) {
-            let found: Vec<String> = analytics_seen::Entity::find()
-                .select_only()
-                .column(analytics_seen::Column::EventKey)
-                .filter(analytics_seen::Column::EventKey.is_in(chunk.iter().map(|k| k.0.clone())))
-                .into_tuple()
-                .all(db)
-                .await?;
-            seen.extend(found);
-        }
+        let wanted: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let seen: std::collections::HashSet<String> = write::seen_keys(db, &wanted).await?.into_iter().collect();
         if !seen.is_empty() {
             metrics::counter!("metaverse_analytics_repeats_total").increment(seen.len() as u64);
         }
         keys.retain(|(k, _, _)| !seen.contains(k));
-        let rows: Vec<_> = keys
-            .iter()
-            .map(|(k, at, _)| analytics_seen::ActiveModel { event_key: Set(k.clone()), at: Set(*at) })
-            .collect();
-        for chunk in rows.chunks(CHUNK) {
-            ignore_none(
-                analytics_seen::Entity::insert_many(chunk.to_vec())
-                    .on_conflict(OnConflict::column(analytics_seen::Column::EventKey).do_nothing().to_owned())
-                    .exec_without_returning(db)
-                    .await,
-            )?;
-        }
+        let rows = keys.iter().map(|(k, at, _)| analytics_seen::Model { event_key: k.clone(), at: *at }).collect();
+        write::remember_keys(db, rows).await?;
         let mut tally = Tally::default();
         for (_, _, e) in keys {
             tally.add(e);
@@ -123,9 +98,7 @@ impl Fold {
 
 /// Forgets event keys older than the repeat window.
 pub async fn prune_seen<C: ConnectionTrait>(db: &C, now: i64) -> Result<u64, DbErr> {
-    let r =
-        analytics_seen::Entity::delete_many().filter(analytics_seen::Column::At.lt(now - SEEN_TTL_MS)).exec(db).await?;
-    Ok(r.rows_affected)
+    write::forget_keys_before(db, now - SEEN_TTL_MS).await
 }
 
 /// Events aggregated in memory before one write.
@@ -181,53 +154,34 @@ impl Tally {
     }
 
     async fn write<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
-        use analytics_space_minute::Column as M;
         // Every minute someone was present in needs a row for its count.
         let mut minutes = self.minutes.clone();
         for (space, minute, _) in &self.present {
             minutes.entry((space.clone(), *minute)).or_default();
         }
-        let rows: Vec<_> = minutes
+        let rows = minutes
             .iter()
-            .map(|((space_id, minute), c)| analytics_space_minute::ActiveModel {
-                space_id: Set(space_id.clone()),
-                minute: Set(*minute),
-                joins: Set(c.joins),
-                leaves: Set(c.leaves),
-                messages: Set(c.messages),
-                active_users: Set(0),
+            .map(|((space_id, minute), c)| analytics_space_minute::Model {
+                space_id: space_id.clone(),
+                minute: *minute,
+                joins: c.joins,
+                leaves: c.leaves,
+                messages: c.messages,
+                active_users: 0,
             })
             .collect();
-        for chunk in rows.chunks(CHUNK) {
-            let on_conflict = OnConflict::columns([M::SpaceId, M::Minute])
-                .value(M::Joins, add(analytics_space_minute::Entity, M::Joins))
-                .value(M::Leaves, add(analytics_space_minute::Entity, M::Leaves))
-                .value(M::Messages, add(analytics_space_minute::Entity, M::Messages))
-                .to_owned();
-            analytics_space_minute::Entity::insert_many(chunk.to_vec())
-                .on_conflict(on_conflict)
-                .exec_without_returning(db)
-                .await?;
-        }
+        write::add_space_minutes(db, rows).await?;
 
-        let present: Vec<_> = self
+        let present = self
             .present
             .iter()
-            .map(|(space_id, minute, user_id)| analytics_minute_user::ActiveModel {
-                space_id: Set(space_id.clone()),
-                minute: Set(*minute),
-                user_id: Set(user_id.clone()),
+            .map(|(space_id, minute, user_id)| analytics_minute_user::Model {
+                space_id: space_id.clone(),
+                minute: *minute,
+                user_id: user_id.clone(),
             })
             .collect();
-        for chunk in present.chunks(CHUNK) {
-            use analytics_minute_user::Column as U;
-            ignore_none(
-                analytics_minute_user::Entity::insert_many(chunk.to_vec())
-                    .on_conflict(OnConflict::columns([U::SpaceId, U::Minute, U::UserId]).do_nothing().to_owned())
-                    .exec_without_returning(db)
-                    .await,
-            )?;
-        }
+        write::mark_present(db, present).await?;
 
         // Recount presence over each touched space's span of minutes.
         let mut spans: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
@@ -236,46 +190,22 @@ impl Tally {
             span.0 = span.0.min(*minute);
             span.1 = span.1.max(*minute);
         }
-        let backend = db.get_database_backend();
         for (space, (from, to)) in spans {
-            let sql = recount_sql(backend);
-            db.execute_raw(Statement::from_sql_and_values(backend, sql, [space.into(), from.into(), to.into()]))
-                .await?;
+            write::recount_active(db, space, from, to).await?;
         }
 
-        let rooms: Vec<_> = self
+        let rooms = self
             .rooms
             .iter()
-            .map(|((room, minute), (space, n))| analytics_room_minute::ActiveModel {
-                chatroom_id: Set(room.clone()),
-                minute: Set(*minute),
-                space_id: Set(space.clone()),
-                messages: Set(*n),
+            .map(|((room, minute), (space, n))| analytics_room_minute::Model {
+                chatroom_id: room.clone(),
+                minute: *minute,
+                space_id: space.clone(),
+                messages: *n,
             })
             .collect();
-        for chunk in rooms.chunks(CHUNK) {
-            use analytics_room_minute::Column as R;
-            analytics_room_minute::Entity::insert_many(chunk.to_vec())
-                .on_conflict(
-                    OnConflict::columns([R::ChatroomId, R::Minute])
-                        .value(R::Messages, add(analytics_room_minute::Entity, R::Messages))
-                        .to_owned(),
-                )
-                .exec_without_returning(db)
-                .await?;
-        }
-
-        let sessions: Vec<_> =
-            self.sessions.values().cloned().map(analytics_session::ActiveModel::from).collect::<Vec<_>>();
-        for chunk in sessions.chunks(CHUNK) {
-            ignore_none(
-                analytics_session::Entity::insert_many(chunk.to_vec())
-                    .on_conflict(OnConflict::column(analytics_session::Column::SessionId).do_nothing().to_owned())
-                    .exec_without_returning(db)
-                    .await,
-            )?;
-        }
-        Ok(())
+        write::add_room_minutes(db, rooms).await?;
+        write::insert_sessions(db, self.sessions.values().cloned().collect()).await
     }
 
     /// Exports what was folded (call after the write committed).
@@ -291,39 +221,6 @@ impl Tally {
         metrics::counter!("metaverse_analytics_messages_total").increment(messages as u64);
         for s in self.sessions.values() {
             metrics::histogram!("metaverse_analytics_session_seconds").record(s.duration_ms as f64 / 1000.0);
-        }
-    }
-}
-
-/// `table.col + excluded.col`, the upsert that adds to a counter.
-fn add<E: metaverse_schema::sea_orm::EntityName + 'static, C: metaverse_schema::sea_orm::sea_query::IntoIden + Copy>(
-    table: E,
-    col: C,
-) -> Expr {
-    use metaverse_schema::sea_orm::sea_query::ExprTrait;
-    Expr::col((table, col)).add(Expr::col((Alias::new("excluded"), col)))
-}
-
-/// sea-orm reports an insert that changed nothing as an error on some
-/// backends.
-fn ignore_none(r: Result<u64, DbErr>) -> Result<(), DbErr> {
-    match r {
-        Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-fn recount_sql(backend: DbBackend) -> &'static str {
-    match backend {
-        DbBackend::Postgres => {
-            "UPDATE analytics_space_minutes SET active_users = (SELECT COUNT(*) FROM analytics_minute_users u \
-             WHERE u.space_id = analytics_space_minutes.space_id AND u.minute = analytics_space_minutes.minute) \
-             WHERE space_id = $1 AND minute >= $2 AND minute <= $3"
-        }
-        _ => {
-            "UPDATE analytics_space_minutes SET active_users = (SELECT COUNT(*) FROM analytics_minute_users u \
-             WHERE u.space_id = analytics_space_minutes.space_id AND u.minute = analytics_space_minutes.minute) \
-             WHERE space_id = ? AND minute >= ? AND minute <= ?"
         }
     }
 }
@@ -418,11 +315,9 @@ mod db_tests {
         again.add(fact("m2"));
         again.add(fact("m3"));
         again.apply(&db).await.unwrap();
-        let row = analytics_space_minute::Entity::find_by_id(("s".to_owned(), 5 * MINUTE_MS))
-            .one(&db)
-            .await
-            .unwrap()
-            .unwrap();
+        let rows = metaverse_schema::store::analytics::read::space_minutes(&db, "s", 0, 10 * MINUTE_MS).await.unwrap();
+        let row = &rows[0];
+        assert_eq!((rows.len(), row.minute), (1, 5 * MINUTE_MS));
         assert_eq!(row.messages, 3);
         assert_eq!(row.active_users, 1);
         assert_eq!(prune_seen(&db, 5 * MINUTE_MS + SEEN_TTL_MS - 1).await.unwrap(), 0);

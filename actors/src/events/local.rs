@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use metaverse_schema::sea_orm::{DatabaseConnection, TransactionTrait};
+use metaverse_schema::store::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, watch};
 
 use super::{
@@ -98,7 +98,7 @@ async fn write(db: &DatabaseConnection, fold: Fold) {
             let txn = db.begin().await?;
             let tally = fold.apply(&txn).await?;
             txn.commit().await?;
-            Ok::<_, metaverse_schema::sea_orm::DbErr>(tally)
+            Ok::<_, DbErr>(tally)
         }
         .await;
         match result {

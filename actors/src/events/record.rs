@@ -3,28 +3,28 @@
 //! are camelCase like the WebSocket protocol's. Readers must ignore fields
 //! they do not know; a new `v` means an incompatible change.
 
+use metaverse_schema::ChatMessage;
 use serde::{Deserialize, Serialize};
 
 /// The version every record written here carries.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// A chat message on `chat-messages`: everything needed to store it.
+/// A chat message on `chat-messages`: everything needed to store it. The
+/// message's fields sit beside `v` and `spaceId` at the top level (the
+/// record's shape predates `ChatMessage`, and other readers rely on it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatRecord {
     pub v: u32,
-    pub id: String,
     pub space_id: String,
-    pub chatroom_id: String,
-    pub user_id: String,
-    pub username: String,
-    pub content: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// Unix milliseconds.
-    pub sent_at: i64,
+    #[serde(flatten)]
+    pub message: ChatMessage,
+}
+
+impl ChatRecord {
+    pub fn new(space_id: &str, message: ChatMessage) -> Self {
+        Self { v: SCHEMA_VERSION, space_id: space_id.to_owned(), message }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,16 +105,17 @@ impl ChatRecord {
     pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
         let r: Self = serde_json::from_slice(bytes)?;
         version(r.v)?;
-        if !(fits(&r.id, 36) && fits(&r.space_id, 36) && fits(&r.chatroom_id, 36) && fits(&r.user_id, 36)) {
+        let m = &r.message;
+        if !(fits(&m.id, 36) && fits(&r.space_id, 36) && fits(&m.chatroom_id, 36) && fits(&m.user_id, 36)) {
             return Err(RecordError::Invalid("an id is empty or too long"));
         }
-        if !fits(&r.username, 64) || !fits(&r.kind, 16) {
+        if !fits(&m.username, 64) || !fits(&m.kind, 16) {
             return Err(RecordError::Invalid("username or type is empty or too long"));
         }
-        if r.client_id.as_deref().is_some_and(|c| c.len() > 64) {
+        if m.client_id.as_deref().is_some_and(|c| c.len() > 64) {
             return Err(RecordError::Invalid("clientId is too long"));
         }
-        if r.content.is_empty() || r.content.chars().count() > MAX_CONTENT_CHARS {
+        if m.content.is_empty() || m.content.chars().count() > MAX_CONTENT_CHARS {
             return Err(RecordError::Invalid("content is empty or too long"));
         }
         Ok(r)
@@ -175,6 +176,21 @@ mod tests {
         assert_eq!(json["durationMs"], 6);
         assert_eq!(json["v"], 1);
         assert_eq!(AnalyticsEvent::decode_user(json.to_string().as_bytes()).unwrap(), AnalyticsEvent::User(e));
+    }
+
+    #[test]
+    fn chat_records_keep_their_flat_json() {
+        let old = br#"{"v":1,"id":"m","spaceId":"s","chatroomId":"r","userId":"u","username":"n","content":"c","type":"text","sentAt":7,"extra":0}"#;
+        let r = ChatRecord::decode(old).unwrap();
+        assert_eq!((r.space_id.as_str(), r.message.id.as_str(), r.message.sent_at), ("s", "m", 7));
+        assert_eq!(r.message.client_id, None);
+        let json = serde_json::to_value(&r).unwrap();
+        let expected = serde_json::json!({"v":1,"id":"m","spaceId":"s","chatroomId":"r","userId":"u","username":"n",
+            "content":"c","type":"text","sentAt":7});
+        assert_eq!(json, expected, "same fields, no nesting, unknown ones dropped");
+        let with_client = ChatRecord::new("s", ChatMessage { client_id: Some("c1".into()), ..r.message });
+        let back = ChatRecord::decode(serde_json::to_string(&with_client).unwrap().as_bytes()).unwrap();
+        assert_eq!(back, with_client);
     }
 
     #[test]

@@ -21,5 +21,5 @@ pub enum AuthError {
     #[error("token error: {0}")]
     Crypto(String),
     #[error(transparent)]
-    Db(#[from] sea_orm::DbErr),
+    Db(#[from] metaverse_schema::store::DbErr),
 }

@@ -10,14 +10,11 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use metaverse_schema::{
-    entity::{auth_session, refresh_token, user},
+    entity::{refresh_token, user},
     now_millis,
+    store::{ConnectionTrait, DatabaseConnection, auth, users},
 };
 use rand::RngCore;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::Expr,
-};
 use sha2::{Digest, Sha256};
 
 use super::{AuthError, Role, TokenIssuer};
@@ -44,26 +41,21 @@ fn new_refresh_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-async fn insert_refresh(
-    db: &impl ConnectionTrait,
-    session_id: &str,
-    user_id: &str,
-    refresh_ttl: std::time::Duration,
-) -> Result<String, AuthError> {
+/// A fresh refresh token for the session: the secret for the client and
+/// the row to store (which holds only its hash).
+fn new_refresh(session_id: &str, user_id: &str, refresh_ttl: std::time::Duration) -> (String, refresh_token::Model) {
     let raw = new_refresh_secret();
     let now = now_millis();
-    refresh_token::Entity::insert(refresh_token::ActiveModel {
-        id: Set(new_id()),
-        session_id: Set(session_id.to_owned()),
-        user_id: Set(user_id.to_owned()),
-        token_hash: Set(hash_refresh(&raw)),
-        expires_at: Set(now + refresh_ttl.as_millis() as i64),
-        used_at: Set(None),
-        created_at: Set(now),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(raw)
+    let row = refresh_token::Model {
+        id: new_id(),
+        session_id: session_id.to_owned(),
+        user_id: user_id.to_owned(),
+        token_hash: hash_refresh(&raw),
+        expires_at: now + refresh_ttl.as_millis() as i64,
+        used_at: None,
+        created_at: now,
+    };
+    (raw, row)
 }
 
 fn pair(
@@ -85,17 +77,9 @@ pub async fn start(
     refresh_ttl: std::time::Duration,
 ) -> Result<TokenPair, AuthError> {
     let sid = new_id();
-    let txn = db.begin().await?;
-    auth_session::Entity::insert(auth_session::ActiveModel {
-        id: Set(sid.clone()),
-        user_id: Set(u.id.clone()),
-        created_at: Set(now_millis()),
-        revoked_at: Set(None),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    let refresh = insert_refresh(&txn, &sid, &u.id, refresh_ttl).await?;
-    txn.commit().await?;
+    let at = now_millis();
+    let (refresh, row) = new_refresh(&sid, &u.id, refresh_ttl);
+    auth::start_session(db, &sid, &u.id, at, row).await?;
     pair(issuer, u, &sid, refresh)
 }
 
@@ -107,11 +91,7 @@ pub async fn refresh(
     refresh_ttl: std::time::Duration,
 ) -> Result<TokenPair, AuthError> {
     let now = now_millis();
-    let stored = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(hash_refresh(raw)))
-        .one(db)
-        .await?
-        .ok_or(AuthError::InvalidToken)?;
+    let stored = auth::find_refresh(db, &hash_refresh(raw)).await?.ok_or(AuthError::InvalidToken)?;
     if !is_active(db, &stored.session_id).await? {
         return Err(AuthError::Revoked);
     }
@@ -122,22 +102,13 @@ pub async fn refresh(
     if stored.expires_at <= now {
         return Err(AuthError::InvalidToken);
     }
-    let u = user::Entity::find_by_id(stored.user_id.clone()).one(db).await?.ok_or(AuthError::InvalidToken)?;
-    let txn = db.begin().await?;
-    let consumed = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
-        .filter(refresh_token::Column::Id.eq(stored.id.clone()))
-        .filter(refresh_token::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if consumed.rows_affected != 1 {
+    let u = users::find(db, &stored.user_id).await?.ok_or(AuthError::InvalidToken)?;
+    let (next, row) = new_refresh(&stored.session_id, &u.id, refresh_ttl);
+    if !auth::rotate_refresh(db, &stored.id, now, row).await? {
         // Another request consumed it between our read and this update.
-        txn.rollback().await?;
         revoke(db, &stored.session_id).await?;
         return Err(AuthError::Reused { session_id: stored.session_id });
     }
-    let next = insert_refresh(&txn, &stored.session_id, &u.id, refresh_ttl).await?;
-    txn.commit().await?;
     pair(issuer, &u, &stored.session_id, next)
 }
 
@@ -146,9 +117,7 @@ pub async fn refresh(
 /// idempotent and reveals nothing.
 /// Returns the revoked session's id, if the token was known.
 pub async fn revoke_by_refresh(db: &impl ConnectionTrait, raw: &str) -> Result<Option<String>, AuthError> {
-    if let Some(stored) =
-        refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(hash_refresh(raw))).one(db).await?
-    {
+    if let Some(stored) = auth::find_refresh(db, &hash_refresh(raw)).await? {
         revoke(db, &stored.session_id).await?;
         return Ok(Some(stored.session_id));
     }
@@ -156,16 +125,10 @@ pub async fn revoke_by_refresh(db: &impl ConnectionTrait, raw: &str) -> Result<O
 }
 
 pub async fn revoke(db: &impl ConnectionTrait, session_id: &str) -> Result<(), AuthError> {
-    auth_session::Entity::update_many()
-        .col_expr(auth_session::Column::RevokedAt, Expr::value(now_millis()))
-        .filter(auth_session::Column::Id.eq(session_id))
-        .filter(auth_session::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(())
+    Ok(auth::revoke_session(db, session_id, now_millis()).await?)
 }
 
 /// Whether the session exists and is not revoked.
 pub async fn is_active(db: &impl ConnectionTrait, session_id: &str) -> Result<bool, AuthError> {
-    Ok(auth_session::Entity::find_by_id(session_id.to_owned()).one(db).await?.is_some_and(|s| s.revoked_at.is_none()))
+    Ok(auth::session_active(db, session_id).await?)
 }

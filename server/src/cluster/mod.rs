@@ -32,7 +32,7 @@ use std::{
 use dashmap::DashMap;
 use fred::prelude::*;
 use metaverse_actors::Registry;
-use sea_orm::DatabaseConnection;
+use metaverse_schema::store::DatabaseConnection;
 
 use crate::config::ClusterConfig;
 pub use connection::{connect, redis_client};

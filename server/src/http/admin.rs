@@ -7,8 +7,11 @@ use metaverse_actors::Grid;
 use metaverse_schema::{
     entity::{avatar, element, map, map_element},
     now_millis,
+    store::{
+        catalog,
+        maps::{self, NewMap},
+    },
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -134,17 +137,16 @@ pub async fn create_element(
     side("width", body.width, state.max_side)?;
     side("height", body.height, state.max_side)?;
     let id = new_id();
-    element::Entity::insert(element::ActiveModel {
-        id: Set(id.clone()),
-        image_url: Set(body.image_url),
-        width: Set(body.width),
-        height: Set(body.height),
-        is_static: Set(body.is_static),
-        private_area: Set(body.private_area),
-        created_at: Set(now_millis()),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
+    let e = element::Model {
+        id: id.clone(),
+        image_url: body.image_url,
+        width: body.width,
+        height: body.height,
+        is_static: body.is_static,
+        private_area: body.private_area,
+        created_at: now_millis(),
+    };
+    catalog::insert_element(&state.db, e).await?;
     Ok(HttpResponse::Ok().json(IdResponse { id }))
 }
 
@@ -160,12 +162,7 @@ pub async fn update_element(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
-    let done = element::Entity::update_many()
-        .col_expr(element::Column::ImageUrl, Expr::value(body.image_url))
-        .filter(element::Column::Id.eq(path.into_inner()))
-        .exec(&state.db)
-        .await?;
-    if done.rows_affected == 0 {
+    if !catalog::set_element_image(&state.db, &path, body.image_url).await? {
         return Err(ApiError::invalid("elementId", "no such element"));
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
@@ -183,14 +180,13 @@ pub async fn create_avatar(
     let body = body.into_inner();
     body.validate()?;
     let avatar_id = new_id();
-    avatar::Entity::insert(avatar::ActiveModel {
-        id: Set(avatar_id.clone()),
-        name: Set(body.name.trim().to_owned()),
-        image_url: Set(body.image_url),
-        created_at: Set(now_millis()),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
+    let a = avatar::Model {
+        id: avatar_id.clone(),
+        name: body.name.trim().to_owned(),
+        image_url: body.image_url,
+        created_at: now_millis(),
+    };
+    catalog::insert_avatar(&state.db, a).await?;
     Ok(HttpResponse::Ok().json(AvatarCreated { avatar_id }))
 }
 
@@ -213,13 +209,7 @@ pub async fn create_map(
     let mut ids: Vec<String> = body.default_elements.iter().map(|d| d.element_id.clone()).collect();
     ids.sort();
     ids.dedup();
-    let kinds: HashMap<String, element::Model> = element::Entity::find()
-        .filter(element::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|e| (e.id.clone(), e))
-        .collect();
+    let kinds: HashMap<String, element::Model> = catalog::elements_by_id(&state.db, ids).await?;
     let grid = Grid::new(width, height);
     let map_id = new_id();
     let mut rows = Vec::with_capacity(body.default_elements.len());
@@ -229,28 +219,22 @@ pub async fn create_map(
             .get(&d.element_id)
             .ok_or_else(|| ApiError::invalid(&format!("{field}.elementId"), "no such element"))?;
         check_fits(&grid, e, d.x, d.y, &field)?;
-        rows.push(map_element::ActiveModel {
-            id: Set(new_id()),
-            map_id: Set(map_id.clone()),
-            element_id: Set(d.element_id),
-            x: Set(d.x),
-            y: Set(d.y),
+        rows.push(map_element::Model {
+            id: new_id(),
+            map_id: map_id.clone(),
+            element_id: d.element_id,
+            x: d.x,
+            y: d.y,
         });
     }
-    let txn = state.db.begin().await?;
-    map::Entity::insert(map::ActiveModel {
-        id: Set(map_id.clone()),
-        name: Set(body.name.trim().to_owned()),
-        width: Set(width),
-        height: Set(height),
-        thumbnail: Set(body.thumbnail),
-        created_at: Set(now_millis()),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    for chunk in rows.chunks(500) {
-        map_element::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-    }
-    txn.commit().await?;
+    let map = map::Model {
+        id: map_id.clone(),
+        name: body.name.trim().to_owned(),
+        width,
+        height,
+        thumbnail: body.thumbnail,
+        created_at: now_millis(),
+    };
+    maps::create(&state.db, NewMap { map, elements: rows }).await?;
     Ok(HttpResponse::Ok().json(IdResponse { id: map_id }))
 }

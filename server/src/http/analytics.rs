@@ -7,13 +7,13 @@ use actix_web::{HttpResponse, web};
 use chrono::DateTime;
 use metaverse_actors::events::fold::{MINUTE_MS, minute_of};
 use metaverse_schema::{
-    entity::{
-        analytics_minute_user as mu, analytics_room_minute as rm, analytics_session as sess,
-        analytics_space_minute as sm, chatroom, space,
-    },
     now_millis,
+    store::{
+        DatabaseConnection,
+        analytics::read::{self, SpaceTotals},
+        chatrooms, spaces,
+    },
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -150,15 +150,7 @@ pub struct Overview {
 
 /// Distinct users present in the range (in one space, or everywhere).
 async fn distinct_users(db: &DatabaseConnection, space_id: Option<&str>, from: i64, to: i64) -> Result<i64, ApiError> {
-    let mut q = mu::Entity::find()
-        .select_only()
-        .column_as(Expr::cust("COUNT(DISTINCT user_id)"), "n")
-        .filter(mu::Column::Minute.gte(from))
-        .filter(mu::Column::Minute.lt(to));
-    if let Some(id) = space_id {
-        q = q.filter(mu::Column::SpaceId.eq(id));
-    }
-    Ok(q.into_tuple::<i64>().one(db).await?.unwrap_or(0))
+    Ok(read::distinct_users(db, space_id, from, to).await?)
 }
 
 async fn session_stats(
@@ -167,18 +159,14 @@ async fn session_stats(
     from: i64,
     to: i64,
 ) -> Result<SessionStats, ApiError> {
-    let mut q = sess::Entity::find()
-        .select_only()
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .column_as(Expr::cust("CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT)"), "total")
-        .column_as(Expr::cust("CAST(COALESCE(MAX(duration_ms), 0) AS BIGINT)"), "longest")
-        .filter(sess::Column::LeftAt.gte(from))
-        .filter(sess::Column::LeftAt.lt(to));
-    if let Some(id) = space_id {
-        q = q.filter(sess::Column::SpaceId.eq(id));
-    }
-    let (count, total, max) = q.into_tuple::<(i64, i64, i64)>().one(db).await?.unwrap_or((0, 0, 0));
-    Ok(SessionStats { count, average_ms: if count > 0 { total / count } else { 0 }, max_ms: max, total_ms: total })
+    let t = read::session_totals(db, space_id, from, to).await?;
+    let (count, total) = (t.count, t.total_ms);
+    Ok(SessionStats {
+        count,
+        average_ms: if count > 0 { total / count } else { 0 },
+        max_ms: t.longest_ms,
+        total_ms: total,
+    })
 }
 
 /// Usage of one space per minute: active users, joins, leaves and messages,
@@ -197,8 +185,7 @@ pub async fn space_analytics(
     let space_id = path.into_inner();
     let (from, to) = range(&query)?;
     let admin = caller.0.role == Role::Admin;
-    let found =
-        if space_id.len() <= 64 { space::Entity::find_by_id(space_id.clone()).one(&state.db).await? } else { None };
+    let found = if space_id.len() <= 64 { spaces::find(&state.db, &space_id).await? } else { None };
     match &found {
         Some(s) if s.creator_id == caller.0.user_id || admin => {}
         // An admin may read what remains of a deleted space.
@@ -207,13 +194,7 @@ pub async fn space_analytics(
         None => return Err(ApiError::not_found("no such space")),
     }
     let db = &state.db;
-    let rows = sm::Entity::find()
-        .filter(sm::Column::SpaceId.eq(&space_id))
-        .filter(sm::Column::Minute.gte(from))
-        .filter(sm::Column::Minute.lt(to))
-        .order_by_asc(sm::Column::Minute)
-        .all(db)
-        .await?;
+    let rows = read::space_minutes(db, &space_id, from, to).await?;
     let mut totals = Totals::default();
     for r in &rows {
         totals.joins += r.joins;
@@ -233,24 +214,8 @@ pub async fn space_analytics(
         })
         .collect();
 
-    let counts: Vec<(String, i64)> = rm::Entity::find()
-        .select_only()
-        .column(rm::Column::ChatroomId)
-        .column_as(Expr::cust("CAST(SUM(messages) AS BIGINT)"), "n")
-        .filter(rm::Column::SpaceId.eq(&space_id))
-        .filter(rm::Column::Minute.gte(from))
-        .filter(rm::Column::Minute.lt(to))
-        .group_by(rm::Column::ChatroomId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let names: HashMap<String, String> = chatroom::Entity::find()
-        .filter(chatroom::Column::Id.is_in(counts.iter().map(|c| c.0.clone())))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.name))
-        .collect();
+    let counts = read::room_messages(db, &space_id, from, to).await?;
+    let names: HashMap<String, String> = chatrooms::names(db, counts.iter().map(|c| c.0.clone()).collect()).await?;
     let mut rooms: Vec<RoomCount> = counts
         .into_iter()
         .map(|(id, n)| RoomCount { name: names.get(&id).cloned(), chatroom_id: id, messages: n })
@@ -280,35 +245,12 @@ pub async fn overview(
 ) -> Result<HttpResponse, ApiError> {
     let (from, to) = range(&query)?;
     let db = &state.db;
-    let per_space: Vec<(String, i64, i64, i64, i64)> = sm::Entity::find()
-        .select_only()
-        .column(sm::Column::SpaceId)
-        .column_as(Expr::cust("CAST(SUM(joins) AS BIGINT)"), "joins")
-        .column_as(Expr::cust("CAST(SUM(leaves) AS BIGINT)"), "leaves")
-        .column_as(Expr::cust("CAST(SUM(messages) AS BIGINT)"), "messages")
-        .column_as(Expr::cust("CAST(MAX(active_users) AS BIGINT)"), "peak")
-        .filter(sm::Column::Minute.gte(from))
-        .filter(sm::Column::Minute.lt(to))
-        .group_by(sm::Column::SpaceId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let active: HashMap<String, i64> = mu::Entity::find()
-        .select_only()
-        .column(mu::Column::SpaceId)
-        .column_as(Expr::cust("COUNT(DISTINCT user_id)"), "n")
-        .filter(mu::Column::Minute.gte(from))
-        .filter(mu::Column::Minute.lt(to))
-        .group_by(mu::Column::SpaceId)
-        .into_tuple::<(String, i64)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let per_space = read::per_space(db, from, to).await?;
+    let active: HashMap<String, i64> = read::distinct_users_per_space(db, from, to).await?;
     let mut totals = Totals::default();
     let mut spaces: Vec<SpaceSummary> = per_space
         .into_iter()
-        .map(|(space_id, joins, leaves, messages, peak)| {
+        .map(|SpaceTotals { space_id, joins, leaves, messages, peak_active_users: peak }| {
             totals.joins += joins;
             totals.leaves += leaves;
             totals.messages += messages;
@@ -325,13 +267,7 @@ pub async fn overview(
         .collect();
     spaces.sort_by(|a, b| (b.messages, b.joins).cmp(&(a.messages, a.joins)).then_with(|| a.space_id.cmp(&b.space_id)));
     spaces.truncate(OVERVIEW_SPACES);
-    let names: HashMap<String, String> = space::Entity::find()
-        .filter(space::Column::Id.is_in(spaces.iter().map(|s| s.space_id.clone())))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
+    let names: HashMap<String, String> = spaces::names(db, spaces.iter().map(|s| s.space_id.clone()).collect()).await?;
     for s in &mut spaces {
         s.name = names.get(&s.space_id).cloned();
     }

@@ -1,8 +1,7 @@
 //! Sign-up, sign-in, token refresh and sign-out.
 
 use actix_web::{HttpResponse, web};
-use metaverse_schema::{entity::user, now_millis};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, SqlErr};
+use metaverse_schema::{entity::user, now_millis, store::users};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -108,7 +107,7 @@ pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Re
         }
         (Role::Admin, AdminSignup::First) => {
             let guard = state.first_admin_lock.lock().await;
-            if user::Entity::find().count(&state.db).await? > 0 {
+            if users::count(&state.db).await? > 0 {
                 return Err(ApiError::invalid("type", "only the first account may sign up as admin"));
             }
             Some(guard)
@@ -117,23 +116,19 @@ pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Re
     };
 
     let id = uuid::Uuid::now_v7().to_string();
-    let insert = user::Entity::insert(user::ActiveModel {
-        id: Set(id.clone()),
-        username: Set(body.username),
-        password_hash: Set(hash),
-        role: Set(role.as_str().to_owned()),
-        email: Set(body.email),
-        avatar_id: Set(None),
-        created_at: Set(now_millis()),
-    })
-    .exec_without_returning(&state.db)
-    .await;
-    match insert {
-        Ok(_) => Ok(HttpResponse::Ok().json(SignupResponse { user_id: id })),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            Err(ApiError::bad_request("username-taken", "username: already taken"))
-        }
-        Err(e) => Err(e.into()),
+    let account = user::Model {
+        id: id.clone(),
+        username: body.username,
+        password_hash: hash,
+        role: role.as_str().to_owned(),
+        email: body.email,
+        avatar_id: None,
+        created_at: now_millis(),
+    };
+    if users::insert(&state.db, account).await? {
+        Ok(HttpResponse::Ok().json(SignupResponse { user_id: id }))
+    } else {
+        Err(ApiError::bad_request("username-taken", "username: already taken"))
     }
 }
 
@@ -145,7 +140,7 @@ pub async fn signin(state: web::Data<AppState>, body: Json<SigninRequest>) -> Re
     if body.username.is_empty() || body.username.len() > 256 || body.password.len() > 1024 {
         return Err(ApiError::invalid("username", "missing or too long"));
     }
-    let found = user::Entity::find().filter(user::Column::Username.eq(body.username)).one(&state.db).await?;
+    let found = users::find_by_username(&state.db, &body.username).await?;
     let pw = body.password;
     let ok_user = match found {
         Some(u) => {
@@ -167,7 +162,7 @@ pub async fn signin(state: web::Data<AppState>, body: Json<SigninRequest>) -> Re
 #[utoipa::path(post, path = "/api/v1/token/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 403, body = ErrorBody)))]
 pub async fn refresh(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    // The API contract lists only 403 here, for a malformed body too.
+    // The public API answers 403 here, for a malformed body too.
     let raw = crate::http::body::decode::<RefreshRequest>(&body)
         .map_err(|_| ApiError::forbidden("invalid refresh token"))?
         .refresh_token;

@@ -1,8 +1,10 @@
 //! The public catalogue: avatars, elements and maps that admins made.
 
 use actix_web::{HttpResponse, web};
-use metaverse_schema::entity::{avatar, element, map};
-use sea_orm::{EntityTrait, QueryOrder};
+use metaverse_schema::{
+    entity::element,
+    store::{catalog, maps},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -72,9 +74,7 @@ pub struct MapList {
 /// Every avatar.
 #[utoipa::path(get, path = "/api/v1/avatars", tag = "catalog", responses((status = 200, body = AvatarList)))]
 pub async fn avatars(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let avatars = avatar::Entity::find()
-        .order_by_asc(avatar::Column::Id)
-        .all(&state.db)
+    let avatars = catalog::avatars(&state.db)
         .await?
         .into_iter()
         .map(|a| AvatarView { id: a.id, image_url: a.image_url, name: a.name })
@@ -85,22 +85,14 @@ pub async fn avatars(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 /// Every element.
 #[utoipa::path(get, path = "/api/v1/elements", tag = "catalog", responses((status = 200, body = ElementList)))]
 pub async fn elements(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let elements = element::Entity::find()
-        .order_by_asc(element::Column::Id)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(ElementView::from)
-        .collect();
+    let elements = catalog::elements(&state.db).await?.into_iter().map(ElementView::from).collect();
     Ok(HttpResponse::Ok().json(ElementList { elements }))
 }
 
 /// Every map a space can be created from.
 #[utoipa::path(get, path = "/api/v1/maps", tag = "catalog", responses((status = 200, body = MapList)))]
 pub async fn maps(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let maps = map::Entity::find()
-        .order_by_asc(map::Column::Id)
-        .all(&state.db)
+    let maps = maps::all(&state.db)
         .await?
         .into_iter()
         .map(|m| MapView {

@@ -1,15 +1,16 @@
-//! Chatrooms over HTTP: the API contract's chatroom routes.
+//! Chatrooms over HTTP: listing, creating, joining, editing and deleting
+//! rooms, and their history and sending.
 
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use metaverse_schema::{
-    entity::{chatroom, chatroom_member, space},
+    entity::chatroom,
     now_millis,
-};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, sea_query::Expr,
+    store::{
+        chatrooms::{self, RoomChanges},
+        spaces,
+    },
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -133,30 +134,8 @@ pub struct SentMessage {
     pub message: MessageView,
 }
 
-/// Inserts a room with its creator as its first member.
-pub(super) async fn insert_room(txn: &impl ConnectionTrait, room: &chatroom::Model) -> Result<(), sea_orm::DbErr> {
-    chatroom::Entity::insert(chatroom::ActiveModel::from(room.clone())).exec_without_returning(txn).await?;
-    chatroom_member::Entity::insert(chatroom_member::ActiveModel {
-        chatroom_id: Set(room.id.clone()),
-        user_id: Set(room.creator_id.clone()),
-        joined_at: Set(room.created_at),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
-}
-
 async fn counts(state: &AppState, ids: Vec<String>) -> Result<HashMap<String, u64>, ApiError> {
-    let rows: Vec<(String, i64)> = chatroom_member::Entity::find()
-        .select_only()
-        .column(chatroom_member::Column::ChatroomId)
-        .column_as(chatroom_member::Column::UserId.count(), "n")
-        .filter(chatroom_member::Column::ChatroomId.is_in(ids))
-        .group_by(chatroom_member::Column::ChatroomId)
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    Ok(rows.into_iter().map(|(id, n)| (id, n.max(0) as u64)).collect())
+    Ok(chatrooms::member_counts(&state.db, ids).await?)
 }
 
 fn view(r: chatroom::Model, member_count: u64) -> ChatroomView {
@@ -190,11 +169,7 @@ pub async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let space_id = find_space(&state, &path).await?.id;
-    let rooms = chatroom::Entity::find()
-        .filter(chatroom::Column::SpaceId.eq(space_id))
-        .order_by_asc(chatroom::Column::Id)
-        .all(&state.db)
-        .await?;
+    let rooms = chatrooms::in_space(&state.db, &space_id).await?;
     let n = counts(&state, rooms.iter().map(|r| r.id.clone()).collect()).await?;
     let chatrooms = rooms
         .into_iter()
@@ -235,9 +210,7 @@ pub async fn create(
         creator_id: caller.0.user_id.clone(),
         created_at: now,
     };
-    let txn = state.db.begin().await?;
-    insert_room(&txn, &room).await?;
-    txn.commit().await?;
+    chatrooms::create(&state.db, &room).await?;
     Ok(HttpResponse::Created().json(ChatroomResponse { chatroom: view(room, 1) }))
 }
 
@@ -263,10 +236,8 @@ async fn managed_room(state: &AppState, caller: &AuthUser, id: &str) -> Result<c
     if room.creator_id == caller.0.user_id {
         return Ok(room);
     }
-    let space_creator = space::Entity::find_by_id(room.space_id.clone())
-        .one(&state.db)
-        .await?
-        .is_some_and(|s| s.creator_id == caller.0.user_id);
+    let space_creator =
+        spaces::find(&state.db, &room.space_id).await?.is_some_and(|s| s.creator_id == caller.0.user_id);
     if space_creator {
         Ok(room)
     } else {
@@ -287,24 +258,14 @@ pub async fn update(
     let body = body.into_inner();
     body.validate()?;
     let room = managed_room(&state, &caller, &path).await?;
-    let changes = body.name.is_some() || body.description.is_some() || body.passcode.is_some();
-    let mut upd = chatroom::Entity::update_many().filter(chatroom::Column::Id.eq(room.id.clone()));
-    if let Some(name) = &body.name {
-        upd = upd.col_expr(chatroom::Column::Name, Expr::value(name.trim().to_owned()));
-    }
-    if let Some(d) = &body.description {
-        upd = upd.col_expr(chatroom::Column::Description, Expr::value(d.clone()));
-    }
-    match body.passcode {
-        Some(p) if p.is_empty() => {
-            upd = upd.col_expr(chatroom::Column::PasscodeHash, Expr::value(Option::<String>::None))
-        }
-        Some(p) => upd = upd.col_expr(chatroom::Column::PasscodeHash, Expr::value(hash_passcode(p).await?)),
-        None => {}
-    }
-    if changes {
-        upd.exec(&state.db).await?;
-    }
+    let passcode_hash = match body.passcode {
+        Some(p) if p.is_empty() => Some(None),
+        Some(p) => Some(Some(hash_passcode(p).await?)),
+        None => None,
+    };
+    let changes =
+        RoomChanges { name: body.name.map(|n| n.trim().to_owned()), description: body.description, passcode_hash };
+    chatrooms::update(&state.db, &room.id, changes).await?;
     let room = state.chat.room(&room.id).await?;
     Ok(HttpResponse::Ok().json(ChatroomResponse { chatroom: view_one(&state, room).await? }))
 }
@@ -319,7 +280,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let room = managed_room(&state, &caller, &path).await?;
-    chatroom::Entity::delete_by_id(room.id).exec(&state.db).await?;
+    chatrooms::delete(&state.db, &room.id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
 

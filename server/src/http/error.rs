@@ -1,6 +1,7 @@
 //! The one error shape of the HTTP API: `{"error": {"code", "message"}}`.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use metaverse_schema::store::{DbErr, errors::is_unavailable};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -64,31 +65,14 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Whether the database is unreachable (as opposed to a query being wrong):
-/// clients should retry later, so that is 503, not 500.
-fn is_unavailable(e: &sea_orm::DbErr) -> bool {
-    use sea_orm::{DbErr, RuntimeErr, sqlx::Error as Sqlx};
-    match e {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => {
-            matches!(**x, Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed)
-        }
-        _ => false,
-    }
-}
-
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(e: sea_orm::DbErr) -> Self {
+/// An unreachable database is 503 (clients should retry later), any other
+/// database error 500.
+impl From<DbErr> for ApiError {
+    fn from(e: DbErr) -> Self {
         if is_unavailable(&e) {
             tracing::warn!(error = %e, "database unavailable");
             return Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; retry");
         }
-        Self::internal(e)
-    }
-}
-
-impl From<sea_orm::TransactionError<sea_orm::DbErr>> for ApiError {
-    fn from(e: sea_orm::TransactionError<sea_orm::DbErr>) -> Self {
         Self::internal(e)
     }
 }

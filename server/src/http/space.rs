@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use metaverse_actors::{Grid, Rect};
 use metaverse_schema::{
-    entity::{chatroom, element, map, map_element, space, space_element, space_member},
+    entity::{chatroom, element, space, space_element},
     now_millis,
+    store::{catalog, maps, spaces},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -137,10 +137,7 @@ async fn refresh_live_grid(state: &AppState, space_id: &str) -> Result<(), ApiEr
 }
 
 pub(super) async fn find_space(state: &AppState, id: &str) -> Result<space::Model, ApiError> {
-    space::Entity::find_by_id(id.to_owned())
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::invalid("spaceId", "no such space"))
+    spaces::find(&state.db, id).await?.ok_or_else(|| ApiError::invalid("spaceId", "no such space"))
 }
 
 fn require_creator(s: &space::Model, caller: &AuthUser) -> Result<(), ApiError> {
@@ -168,12 +165,7 @@ pub async fn create(
         .map(|d| input::dimensions(d, state.max_side).map_err(|e| ApiError::invalid("dimensions", e)))
         .transpose()?;
     let source = match body.map_id.as_deref() {
-        Some(id) => Some(
-            map::Entity::find_by_id(id.to_owned())
-                .one(&state.db)
-                .await?
-                .ok_or_else(|| ApiError::invalid("mapId", "no such map"))?,
-        ),
+        Some(id) => Some(maps::find(&state.db, id).await?.ok_or_else(|| ApiError::invalid("mapId", "no such map"))?),
         None => None,
     };
     let (width, height, thumbnail) = match (&source, size) {
@@ -185,45 +177,31 @@ pub async fn create(
     };
     let space_id = new_id();
     let now = now_millis();
-    let copies: Vec<space_element::ActiveModel> = match &source {
-        Some(m) => map_element::Entity::find()
-            .filter(map_element::Column::MapId.eq(m.id.clone()))
-            .all(&state.db)
+    let copies: Vec<space_element::Model> = match &source {
+        Some(m) => maps::elements(&state.db, &m.id)
             .await?
             .into_iter()
-            .map(|me| space_element::ActiveModel {
-                id: Set(new_id()),
-                space_id: Set(space_id.clone()),
-                element_id: Set(me.element_id),
-                x: Set(me.x),
-                y: Set(me.y),
+            .map(|me| space_element::Model {
+                id: new_id(),
+                space_id: space_id.clone(),
+                element_id: me.element_id,
+                x: me.x,
+                y: me.y,
             })
             .collect(),
         None => vec![],
     };
-    let txn = state.db.begin().await?;
-    space::Entity::insert(space::ActiveModel {
-        id: Set(space_id.clone()),
-        name: Set(body.name.trim().to_owned()),
-        width: Set(width),
-        height: Set(height),
-        thumbnail: Set(thumbnail),
-        creator_id: Set(caller.0.user_id.clone()),
-        map_id: Set(source.map(|m| m.id)),
-        created_at: Set(now),
-        proximity_radius: Set(body.proximity_radius.unwrap_or(3)),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    space_member::Entity::insert(space_member::ActiveModel {
-        space_id: Set(space_id.clone()),
-        user_id: Set(caller.0.user_id.clone()),
-        last_x: Set(None),
-        last_y: Set(None),
-        joined_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await?;
+    let new_space = space::Model {
+        id: space_id.clone(),
+        name: body.name.trim().to_owned(),
+        width,
+        height,
+        thumbnail,
+        creator_id: caller.0.user_id.clone(),
+        map_id: source.map(|m| m.id),
+        created_at: now,
+        proximity_radius: body.proximity_radius.unwrap_or(3),
+    };
     // Every space starts with a `general` room, its creator a member.
     let general = chatroom::Model {
         id: new_id(),
@@ -234,12 +212,7 @@ pub async fn create(
         creator_id: caller.0.user_id.clone(),
         created_at: now,
     };
-    super::chatroom::insert_room(&txn, &general).await?;
-    // Chunked: SQLite caps bound parameters per statement.
-    for chunk in copies.chunks(500) {
-        space_element::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-    }
-    txn.commit().await?;
+    spaces::create(&state.db, new_space, &general, copies).await?;
     Ok(HttpResponse::Ok().json(CreateSpaceResponse { space_id }))
 }
 
@@ -254,7 +227,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let s = find_space(&state, &path).await?;
     require_creator(&s, &caller)?;
-    space::Entity::delete_by_id(s.id.clone()).exec(&state.db).await?;
+    spaces::delete(&state.db, &s.id).await?;
     state.registry.close(&s.id, metaverse_actors::CloseReason::SPACE_DELETED);
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }
@@ -263,10 +236,7 @@ pub async fn delete(
 #[utoipa::path(get, path = "/api/v1/space/all", tag = "space", security(("bearer" = [])),
     responses((status = 200, body = SpaceList), (status = 403, body = ErrorBody)))]
 pub async fn mine(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
-    let spaces = space::Entity::find()
-        .filter(space::Column::CreatorId.eq(caller.0.user_id))
-        .order_by_asc(space::Column::Id)
-        .all(&state.db)
+    let spaces = spaces::created_by(&state.db, &caller.0.user_id)
         .await?
         .into_iter()
         .map(|s| SpaceSummary {
@@ -284,21 +254,12 @@ pub async fn mine(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpRe
     responses((status = 200, body = SpaceDetail), (status = 400, body = ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let s = find_space(&state, &path).await?;
-    let placed = space_element::Entity::find()
-        .filter(space_element::Column::SpaceId.eq(s.id.clone()))
-        .order_by_asc(space_element::Column::Id)
-        .all(&state.db)
-        .await?;
+    let placed = spaces::placed(&state.db, &s.id).await?;
     let mut ids: Vec<String> = placed.iter().map(|p| p.element_id.clone()).collect();
     ids.sort();
     ids.dedup();
-    let kinds: HashMap<String, ElementView> = element::Entity::find()
-        .filter(element::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|e| (e.id.clone(), ElementView::from(e)))
-        .collect();
+    let kinds: HashMap<String, ElementView> =
+        catalog::elements_by_id(&state.db, ids).await?.into_iter().map(|(id, e)| (id, ElementView::from(e))).collect();
     let elements = placed
         .into_iter()
         .filter_map(|p| {
@@ -327,21 +288,14 @@ pub async fn add_element(
     let body = body.into_inner();
     let s = find_space(&state, &body.space_id).await?;
     require_creator(&s, &caller)?;
-    let e = element::Entity::find_by_id(body.element_id.clone())
-        .one(&state.db)
+    let e = catalog::find_element(&state.db, &body.element_id)
         .await?
         .ok_or_else(|| ApiError::invalid("elementId", "no such element"))?;
     check_fits(&Grid::new(s.width, s.height), &e, body.x, body.y, "x")?;
     let id = new_id();
-    space_element::Entity::insert(space_element::ActiveModel {
-        id: Set(id.clone()),
-        space_id: Set(s.id.clone()),
-        element_id: Set(e.id),
-        x: Set(body.x),
-        y: Set(body.y),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
+    let placed =
+        space_element::Model { id: id.clone(), space_id: s.id.clone(), element_id: e.id, x: body.x, y: body.y };
+    spaces::place(&state.db, placed).await?;
     if e.is_static || e.private_area {
         refresh_live_grid(&state, &s.id).await?;
     }
@@ -349,13 +303,12 @@ pub async fn add_element(
 }
 
 async fn remove_element(state: &AppState, caller: &AuthUser, id: &str) -> Result<HttpResponse, ApiError> {
-    let placed = space_element::Entity::find_by_id(id.to_owned())
-        .one(&state.db)
+    let placed = spaces::find_placed(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::invalid("id", "no such element in any space"))?;
     let s = find_space(state, &placed.space_id).await?;
     require_creator(&s, caller)?;
-    space_element::Entity::delete_by_id(placed.id).exec(&state.db).await?;
+    spaces::remove_placed(&state.db, &placed.id).await?;
     refresh_live_grid(state, &s.id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }

@@ -3,8 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
-use metaverse_schema::entity::{avatar, user};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use metaverse_schema::store::{catalog, users};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -55,15 +54,10 @@ pub async fn set_metadata(
     body: Json<MetadataRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let avatar_id = body.into_inner().avatar_id;
-    if avatar::Entity::find_by_id(avatar_id.clone()).one(&state.db).await?.is_none() {
+    if !catalog::avatar_exists(&state.db, &avatar_id).await? {
         return Err(ApiError::invalid("avatarId", "no such avatar"));
     }
-    let updated = user::Entity::update_many()
-        .col_expr(user::Column::AvatarId, Expr::value(avatar_id.clone()))
-        .filter(user::Column::Id.eq(caller.0.user_id))
-        .exec(&state.db)
-        .await?;
-    if updated.rows_affected == 0 {
+    if !users::set_avatar(&state.db, &caller.0.user_id, &avatar_id).await? {
         return Err(ApiError::forbidden("account no longer exists"));
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "avatarId": avatar_id })))
@@ -77,15 +71,9 @@ pub async fn bulk_metadata(state: web::Data<AppState>, query: web::Query<BulkQue
     if ids.is_empty() {
         return Ok(HttpResponse::Ok().json(BulkResponse { avatars: vec![] }));
     }
-    let users = user::Entity::find().filter(user::Column::Id.is_in(ids)).all(&state.db).await?;
+    let users = users::by_ids(&state.db, ids).await?;
     let avatar_ids: Vec<String> = users.iter().filter_map(|u| u.avatar_id.clone()).collect();
-    let images: HashMap<String, String> = avatar::Entity::find()
-        .filter(avatar::Column::Id.is_in(avatar_ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.image_url))
-        .collect();
+    let images: HashMap<String, String> = catalog::avatar_images(&state.db, avatar_ids).await?;
     let avatars = users
         .into_iter()
         .map(|u| UserAvatar {

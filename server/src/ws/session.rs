@@ -676,7 +676,7 @@ impl Session {
         match replay {
             Ok(msgs) => {
                 for m in msgs {
-                    self.reply(ws, codec, &m.to_server_msg()).await;
+                    self.reply(ws, codec, &ServerMsg::from(m)).await;
                 }
             }
             Err(e) => self.error(ws, codec, chat_error(&e), e.to_string()).await,

@@ -1,0 +1,48 @@
+//! Accounts.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
+
+use super::errors::is_unique_violation;
+use crate::entity::user;
+
+pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    user::Entity::find().count(db).await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await
+}
+
+/// The given users that exist (in no particular order).
+pub async fn by_ids<C: ConnectionTrait>(db: &C, ids: Vec<String>) -> Result<Vec<user::Model>, DbErr> {
+    user::Entity::find().filter(user::Column::Id.is_in(ids)).all(db).await
+}
+
+/// Inserts an account; `Ok(false)` when its username is taken (the unique
+/// index decides, so two racing sign-ups cannot both get the name).
+pub async fn insert<C: ConnectionTrait>(db: &C, u: user::Model) -> Result<bool, DbErr> {
+    match user::Entity::insert(user::ActiveModel::from(u)).exec_without_returning(db).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The user's avatar, if they chose one (and exist).
+pub async fn avatar_of<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Option<String>, DbErr> {
+    Ok(find(db, user_id).await?.and_then(|u| u.avatar_id))
+}
+
+/// Sets the user's avatar; returns whether the user exists.
+pub async fn set_avatar<C: ConnectionTrait>(db: &C, user_id: &str, avatar_id: &str) -> Result<bool, DbErr> {
+    let updated = user::Entity::update_many()
+        .col_expr(user::Column::AvatarId, Expr::value(avatar_id.to_owned()))
+        .filter(user::Column::Id.eq(user_id.to_owned()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
