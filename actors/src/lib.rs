@@ -8,6 +8,7 @@ pub mod chat_writer;
 pub mod events;
 pub mod link;
 pub mod registry;
+pub mod session;
 pub mod settings;
 pub mod space;
 pub mod world;
