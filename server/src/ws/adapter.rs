@@ -47,7 +47,9 @@ pub fn to_message(frame: Frame) -> Message {
         Frame::Text(t) => Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(t.into_bytes()) }),
         Frame::Ping(b) => Message::Ping(b),
         Frame::Pong(b) => Message::Pong(b),
-        Frame::Close(code, reason) => Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() })),
+        Frame::Close(code, reason) => {
+            Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }))
+        }
     }
 }
 

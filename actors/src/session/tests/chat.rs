@@ -90,7 +90,6 @@ async fn a_chat_message_is_sent_as_its_author_and_a_failure_comes_back() {
         peer.send(&say("r1", "hello"));
         peer.send(&ClientMsg::Heartbeat {});
         assert_eq!(peer.msg().await["type"], "heartbeat");
-        tokio::task::yield_now().await;
         {
             let state = fake.state();
             let (room, out) = &state.sent[0];

@@ -66,7 +66,7 @@ impl Fake {
         self.0.borrow_mut()
     }
 
-    /// The space's end of the newest joined session.
+    /// Queues a frame to the newest joined session, as its space would.
     pub(super) fn offer(&self, frame: &'static str) {
         let state = self.0.borrow();
         let link = state.links.last().expect("nobody joined");
@@ -193,13 +193,13 @@ impl Services for Fake {
         }
     }
 
+    /// Records the message at once (the session's task only awaits the
+    /// outcome), so a test can look without waiting for that task.
     fn send(&self, room: Room, out: OutgoingChat) -> LocalBoxFuture<'static, Result<(), Refusal>> {
-        let fake = self.clone();
-        Box::pin(async move {
-            let mut state = fake.state();
-            state.sent.push((room.id, out));
-            state.send_fails.clone().map_or(Ok(()), Err)
-        })
+        let mut state = self.state();
+        state.sent.push((room.id, out));
+        let outcome = state.send_fails.clone().map_or(Ok(()), Err);
+        Box::pin(async move { outcome })
     }
 
     fn nearby(&self, space_id: &str, out: OutgoingChat) -> Result<ServerMsg, Refusal> {
