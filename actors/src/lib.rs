@@ -9,6 +9,7 @@ pub mod events;
 pub mod link;
 pub mod metric_names;
 pub mod registry;
+pub mod session;
 pub mod settings;
 pub mod space;
 pub mod world;

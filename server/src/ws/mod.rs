@@ -1,8 +1,11 @@
 //! The WebSocket server (tokio-tungstenite): one session task per socket,
-//! talking to SpaceActors through the registry.
+//! talking to SpaceActors through the registry. The session itself lives in
+//! `metaverse_actors::session`; this module accepts, upgrades, and adapts.
 
+pub mod adapter;
+pub mod connection;
 pub mod handshake;
-pub mod session;
+pub mod services;
 pub mod store;
 
 use std::{
@@ -88,7 +91,7 @@ impl WsServer {
                             let _ = stream.set_nodelay(true);
                             let ctx = accept_ctx.clone();
                             actix_rt::spawn(async move {
-                                session::run(stream, peer, ctx).await;
+                                connection::run(stream, peer, ctx).await;
                                 drop(permit);
                             });
                         }

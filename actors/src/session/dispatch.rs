@@ -1,0 +1,64 @@
+//! One client frame: limits, decoding, then the command's handler.
+
+use futures_util::Sink;
+use metaverse_protocol::{ClientMsg, Codec, ErrorCode, ServerMsg};
+
+use super::{Frame, Services, Session, Step, limits::Admit};
+use crate::CloseReason;
+
+impl<S: Services> Session<S> {
+    pub(super) async fn on_frame<W: Sink<Frame> + Unpin>(&mut self, io: &mut W, frame: Frame) -> Step {
+        let (codec, bytes) = match frame {
+            Frame::Binary(b) => (Codec::MsgPack, b),
+            Frame::Text(t) => (Codec::Json, t.into_bytes()),
+            Frame::Close(..) => return Step::PeerClosed,
+            Frame::Ping(_) | Frame::Pong(_) => return Step::Continue,
+        };
+        match self.guard.admit() {
+            Admit::Pass => {}
+            Admit::Warn => {
+                self.error(io, codec, ErrorCode::RateLimited, "too many messages; slow down").await;
+                return Step::Continue;
+            }
+            Admit::Close => return Step::Close(CloseReason::RATE_LIMITED),
+        }
+        let msg = match codec.decode_client(&bytes, self.limits.max_frame) {
+            Ok(m) => {
+                self.guard.decoded();
+                m
+            }
+            Err(e) => {
+                if self.guard.undecodable() {
+                    return Step::Close(CloseReason::PROTOCOL);
+                }
+                self.error(io, codec, e.code(), e.to_string()).await;
+                return Step::Continue;
+            }
+        };
+        metrics::counter!("metaverse_ws_messages_in_total", "type" => msg.type_name()).increment(1);
+        self.route(io, codec, msg).await
+    }
+
+    async fn route<W: Sink<Frame> + Unpin>(&mut self, io: &mut W, codec: Codec, msg: ClientMsg) -> Step {
+        match msg {
+            ClientMsg::Heartbeat {} => self.reply(io, codec, &ServerMsg::Heartbeat {}).await,
+            ClientMsg::Join { space_id, token, resume_token, batch } => {
+                return self.join(io, codec, space_id, token, resume_token, batch).await;
+            }
+            ClientMsg::Move { x, y } => self.move_to(io, codec, x, y).await,
+            ClientMsg::Leave {} => self.leave(io, codec).await,
+            ClientMsg::ChatJoin { chatroom_id, passcode, since } => {
+                self.chat_join(io, codec, chatroom_id, passcode, since).await
+            }
+            ClientMsg::ChatLeave { chatroom_id } => self.chat_leave(io, codec, chatroom_id).await,
+            ClientMsg::ChatMessage { chatroom_id, content, kind, client_id } if chatroom_id == S::NEARBY => {
+                self.nearby_message(io, codec, content, kind, client_id).await
+            }
+            ClientMsg::ChatMessage { chatroom_id, content, kind, client_id } => {
+                self.chat_message(io, codec, chatroom_id, content, kind, client_id).await
+            }
+            ClientMsg::RtcSignal { to, kind, data } => self.rtc_signal(io, codec, to, kind, data).await,
+        }
+        Step::Continue
+    }
+}

@@ -1,0 +1,114 @@
+//! `join`: check the token, record the membership, then enter the space
+//! wherever it runs (the services decide: here, or through another node).
+
+use std::{collections::HashMap, sync::Arc};
+
+use futures_util::Sink;
+use metaverse_protocol::{Codec, ErrorCode};
+
+use super::{AuthFailure, Claims, EnterFailure, Frame, JoinFail, JoinSpec, Joined, Services, Session, Step};
+use crate::{CloseReason, UserId};
+
+/// Longest space id looked up; longer ones cannot exist.
+const MAX_SPACE_ID: usize = 64;
+
+impl<S: Services> Session<S> {
+    pub(super) async fn join<W: Sink<Frame> + Unpin>(
+        &mut self,
+        io: &mut W,
+        codec: Codec,
+        space_id: String,
+        token: String,
+        resume_token: Option<String>,
+        batch: Option<bool>,
+    ) -> Step {
+        let claims = match self.services.authenticate(&token).await {
+            Ok(c) => c,
+            Err(AuthFailure::Invalid) => return self.auth_failed(io, codec, "invalid or expired token").await,
+            Err(AuthFailure::Revoked) => return self.auth_failed(io, codec, "token was revoked").await,
+            Err(AuthFailure::Unavailable) => {
+                self.error(io, codec, ErrorCode::Internal, "could not check the token; try again").await;
+                return Step::Continue;
+            }
+        };
+        self.guard.signed_in();
+        // Joining while in a space leaves that space first.
+        self.leave_space();
+        let Some(spec) = self.spec(io, codec, space_id, &claims, resume_token, batch).await else {
+            return Step::Continue;
+        };
+        match self.services.join(&spec).await {
+            Ok(entered) => {
+                self.auth = Some((claims.session_id, tokio::time::Instant::now() + claims.expires_in));
+                self.joined = Some(Joined {
+                    space: entered.space,
+                    space_id: spec.space_id,
+                    user: spec.user,
+                    username: spec.username,
+                    codec: spec.events,
+                    port: entered.port,
+                    tx: entered.tx,
+                    rooms: HashMap::new(),
+                });
+            }
+            Err(JoinFail::Full) => self.error(io, codec, ErrorCode::Busy, "the space has no free tile").await,
+            Err(JoinFail::Unknown) => self.error(io, codec, ErrorCode::UnknownSpace, "no such space").await,
+            Err(JoinFail::Moving(after)) => {
+                let why = format!("the space is moving between nodes; join again in {} ms", after.as_millis());
+                self.error(io, codec, ErrorCode::SpaceMoving, why).await
+            }
+            Err(JoinFail::Internal(why)) => self.error(io, codec, ErrorCode::Internal, why).await,
+        }
+        Step::Continue
+    }
+
+    /// Records the membership and gathers what the space needs; `None`
+    /// when the client was already told why not.
+    async fn spec<W: Sink<Frame> + Unpin>(
+        &mut self,
+        io: &mut W,
+        codec: Codec,
+        space_id: String,
+        claims: &Claims,
+        resume_token: Option<String>,
+        batch: Option<bool>,
+    ) -> Option<JoinSpec> {
+        if space_id.len() > MAX_SPACE_ID {
+            self.error(io, codec, ErrorCode::UnknownSpace, "no such space").await;
+            return None;
+        }
+        let preferred = match self.services.enter(&space_id, &claims.user_id).await {
+            Ok(p) => p,
+            Err(EnterFailure::UnknownSpace) => {
+                self.error(io, codec, ErrorCode::UnknownSpace, "no such space").await;
+                return None;
+            }
+            Err(EnterFailure::Internal) => {
+                self.error(io, codec, ErrorCode::Internal, "could not join; try again").await;
+                return None;
+            }
+        };
+        let avatar_id = self.services.avatar_of(&claims.user_id).await;
+        let user: UserId = Arc::from(claims.user_id.as_str());
+        let events = self.negotiated.unwrap_or(codec);
+        Some(JoinSpec {
+            session_id: self.id,
+            space_id,
+            user,
+            preferred,
+            resume_token,
+            username: claims.username.clone(),
+            avatar_id,
+            events,
+            batched: batch.unwrap_or(events == Codec::MsgPack),
+        })
+    }
+
+    async fn auth_failed<W: Sink<Frame> + Unpin>(&mut self, io: &mut W, codec: Codec, why: &str) -> Step {
+        if self.guard.sign_in_failed() {
+            return Step::Close(CloseReason::AUTH_FAILED);
+        }
+        self.error(io, codec, ErrorCode::Unauthorized, why).await;
+        Step::Continue
+    }
+}

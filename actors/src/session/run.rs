@@ -1,0 +1,168 @@
+//! The session's loop: one `select!` over the socket, the space's queue and
+//! close signal, shutdown, revocation, token expiry and the ping timer.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use metaverse_protocol::Codec;
+use tokio::{
+    sync::{mpsc, watch},
+    time::{Instant, MissedTickBehavior},
+};
+
+use super::{
+    Frame, Services, Session, Step,
+    output::{close, timed},
+};
+use crate::CloseReason;
+
+enum Event<E> {
+    Close(CloseReason),
+    SpaceClosed(CloseReason),
+    Frame(Option<(Codec, Bytes)>),
+    Incoming(Option<Result<Frame, E>>),
+    Tick,
+    /// Something that needs no action (another session's revocation).
+    Nothing,
+}
+
+/// How the loop ended: closed by us with a reason, or the peer is gone.
+enum End {
+    Close(CloseReason),
+    Gone,
+}
+
+impl<S: Services> Session<S> {
+    pub(super) async fn run<I, E>(mut self, mut io: I)
+    where
+        I: Stream<Item = Result<Frame, E>> + Sink<Frame> + Unpin,
+        E: std::fmt::Display,
+    {
+        let idle = self.limits.idle_timeout;
+        let mut ping = tokio::time::interval((idle / 3).max(Duration::from_millis(100)));
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_seen = Instant::now();
+        let end = loop {
+            let event = self.next_event(&mut io, &mut ping).await;
+            let step = match event {
+                Event::Incoming(Some(Ok(frame))) => {
+                    last_seen = Instant::now();
+                    self.on_frame(&mut io, frame).await
+                }
+                Event::Incoming(Some(Err(e))) => {
+                    tracing::debug!(session = self.id, error = %e, "socket error");
+                    break End::Gone;
+                }
+                Event::Incoming(None) => break End::Gone,
+                Event::Tick => {
+                    if last_seen.elapsed() > idle {
+                        Step::Close(CloseReason::IDLE)
+                    } else if !timed(io.send(Frame::Ping(Bytes::new()))).await {
+                        break End::Gone;
+                    } else {
+                        Step::Continue
+                    }
+                }
+                other => self.on_event(&mut io, other).await,
+            };
+            match step {
+                Step::Continue => {}
+                Step::Close(reason) => break End::Close(reason),
+                Step::PeerClosed => {
+                    // Sends the close reply the transport queued.
+                    let _ = timed(io.flush()).await;
+                    break End::Gone;
+                }
+            }
+        };
+        if let End::Close(reason) = end {
+            close(&mut io, reason).await;
+        }
+        self.drop_out();
+    }
+
+    async fn next_event<I, E>(&mut self, io: &mut I, ping: &mut tokio::time::Interval) -> Event<E>
+    where
+        I: Stream<Item = Result<Frame, E>> + Unpin,
+    {
+        let (close_rx, frame_rx) = match self.joined.as_mut() {
+            Some(j) => (Some(&mut j.port.close), Some((&mut j.port.rx, j.codec))),
+            None => (None, None),
+        };
+        let expiry = self.auth.as_ref().map(|a| a.1);
+        tokio::select! {
+            biased;
+            // A space's own reason (e.g. `reconnect` elsewhere during a
+            // drain) beats the shutdown that may follow it at once.
+            reason = wait_closed(close_rx) => Event::SpaceClosed(reason),
+            _ = self.shutdown.changed() => Event::Close(CloseReason::SHUTDOWN),
+            _ = until(expiry) => Event::Close(CloseReason::TOKEN_EXPIRED),
+            sid = self.revoked.recv() => match sid {
+                Ok(sid) if self.auth.as_ref().is_some_and(|a| a.0 == sid) => Event::Close(CloseReason::REVOKED),
+                _ => Event::Nothing,
+            },
+            // Reading first: inbound is rate-limited, outbound may be a
+            // flood, and reading must not starve.
+            incoming = io.next() => Event::Incoming(incoming),
+            frame = next_frame(frame_rx) => Event::Frame(frame),
+            _ = ping.tick() => Event::Tick,
+        }
+    }
+
+    /// Everything but socket input and the ping timer.
+    async fn on_event<W: Sink<Frame> + Unpin, E>(&mut self, io: &mut W, event: Event<E>) -> Step {
+        match event {
+            Event::Close(reason) => Step::Close(reason),
+            Event::SpaceClosed(reason) => {
+                // Deliver what the space queued before closing (e.g. the
+                // `error` or `reconnect` that says why, after the last
+                // tick's batch).
+                if let Some(first) = self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok()) {
+                    let codec = self.joined.as_ref().map(|j| j.codec).unwrap_or(Codec::Json);
+                    let _ = self.write_batch(io, codec, first).await;
+                }
+                Step::Close(reason)
+            }
+            Event::Frame(Some((codec, first))) => self.write_batch(io, codec, first).await,
+            // The space dropped our queue (it stopped): we are out of it.
+            Event::Frame(None) => {
+                self.joined = None;
+                Step::Continue
+            }
+            Event::Nothing | Event::Tick | Event::Incoming(_) => Step::Continue,
+        }
+    }
+}
+
+/// Resolves at `at`; never when there is none.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the space closes this session; never while not joined.
+async fn wait_closed(rx: Option<&mut watch::Receiver<Option<CloseReason>>>) -> CloseReason {
+    if let Some(rx) = rx {
+        loop {
+            if let Some(r) = *rx.borrow_and_update() {
+                return r;
+            }
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    }
+    std::future::pending().await
+}
+
+/// The next queued frame with the codec it was encoded in; `None` when the
+/// space dropped the queue. Never resolves while not joined.
+async fn next_frame(rx: Option<(&mut mpsc::Receiver<Bytes>, Codec)>) -> Option<(Codec, Bytes)> {
+    match rx {
+        Some((rx, codec)) => rx.recv().await.map(|f| (codec, f)),
+        None => std::future::pending().await,
+    }
+}

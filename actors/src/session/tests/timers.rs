@@ -1,0 +1,141 @@
+//! Pings, the idle timeout, token expiry, shutdown, revocation and the
+//! space's own close (a slow consumer), all on paused time.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use metaverse_protocol::ClientMsg;
+use tokio::time::Instant;
+
+use super::{
+    Fake,
+    fake::{Call, SIGN_IN},
+    joined, limits, local, start,
+};
+use crate::{
+    CloseReason,
+    session::{Frame, WRITE_TIMEOUT},
+};
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_socket_is_pinged_then_closed_4001() {
+    local(async {
+        let mut l = limits();
+        l.idle_timeout = Duration::from_secs(3);
+        let started = Instant::now();
+        let (mut peer, _run) = start(&Fake::default(), l, None);
+        let (pings, next) = peer.pings_then().await;
+        assert!(matches!(next, Some(Frame::Close(4001, _))), "{next:?}");
+        // A ping every second from the start; the close on the first tick
+        // past the timeout.
+        assert_eq!(pings, 4);
+        assert!((Duration::from_secs(4)..Duration::from_millis(4100)).contains(&started.elapsed()));
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn any_frame_counts_as_life() {
+    local(async {
+        let mut l = limits();
+        l.idle_timeout = Duration::from_secs(3);
+        let started = Instant::now();
+        let (mut peer, _run) = start(&Fake::default(), l, None);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        peer.send_frame(Frame::Pong(Bytes::new()));
+        assert_eq!(peer.closed().await, 4001);
+        assert!(started.elapsed() > Duration::from_millis(5500), "{:?}", started.elapsed());
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_token_closes_4005() {
+    local(async {
+        let fake = Fake::with(|s| s.expires_in = Some(Duration::from_secs(60)));
+        let mut l = limits();
+        l.idle_timeout = Duration::from_secs(600);
+        let started = Instant::now();
+        let (mut peer, _run) = start(&fake, l, None);
+        peer.join("s1", super::fake::GOOD_TOKEN, None);
+        peer.msg().await;
+        assert_eq!(peer.closed().await, 4005);
+        assert!((Duration::from_secs(60)..Duration::from_millis(60100)).contains(&started.elapsed()));
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_closes_4000_and_holds_the_presence() {
+    local(async {
+        let fake = Fake::default();
+        let (mut peer, run) = joined(&fake).await;
+        run.shutdown.send_replace(true);
+        assert_eq!(peer.closed().await, 4000);
+        run.task.await.unwrap();
+        assert_eq!(fake.state().calls, vec![Call::Leave { dropped: true, unsent: vec![] }]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_its_own_sign_in_s_revocation_closes_4503() {
+    local(async {
+        let fake = Fake::default();
+        let (mut peer, run) = joined(&fake).await;
+        run.revoked.send("someone-else".into()).unwrap();
+        peer.send(&ClientMsg::Heartbeat {});
+        assert_eq!(peer.msg().await["type"], "heartbeat");
+        run.revoked.send(SIGN_IN.into()).unwrap();
+        assert_eq!(peer.closed().await, 4503);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_consumer_gets_the_space_s_last_word_then_4002() {
+    local(async {
+        let fake = Fake::default();
+        let (mut peer, _run) = joined(&fake).await;
+        fake.offer("{\"type\":\"error\",\"payload\":{\"code\":\"busy\",\"message\":\"too slow\"}}");
+        fake.state().links.last().unwrap().close(CloseReason::SLOW_CONSUMER);
+        peer.error("busy").await;
+        assert_eq!(peer.closed().await, 4002);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn space_frames_are_written_in_order() {
+    local(async {
+        let fake = Fake::default();
+        let (mut peer, _run) = joined(&fake).await;
+        for frame in ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"] {
+            fake.offer(frame);
+        }
+        for n in 1..=3 {
+            assert_eq!(peer.msg().await["n"], n);
+        }
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stops_reading_is_given_up_after_the_write_timeout() {
+    local(async {
+        let fake = Fake::default();
+        let (peer, run) = joined(&fake).await;
+        peer.stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+        let started = Instant::now();
+        fake.offer("{\"n\":1}");
+        fake.offer("{\"n\":2}");
+        run.task.await.unwrap();
+        // One timeout for the frame, one for the close that follows it.
+        let timeouts = 2 * WRITE_TIMEOUT;
+        assert!((timeouts..timeouts + Duration::from_millis(100)).contains(&started.elapsed()));
+        let calls = std::mem::take(&mut fake.state().calls);
+        assert_eq!(calls, vec![Call::Leave { dropped: true, unsent: vec![Bytes::from_static(b"{\"n\":2}")] }]);
+        drop(peer);
+    })
+    .await;
+}

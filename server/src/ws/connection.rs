@@ -1,0 +1,89 @@
+//! One accepted TCP connection: the WebSocket upgrade, then the session
+//! over it until either side closes.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use metaverse_actors::session::{self, SessionLimits, SessionSetup};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{WebSocketStream, tungstenite::protocol::WebSocketConfig};
+
+use super::{WsContext, adapter::FrameSocket, handshake, services::WsServices};
+
+/// A connection must finish its upgrade within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
+    let Some((ws, negotiated)) = upgrade(stream, peer, &ctx).await else {
+        return;
+    };
+    let limits = &ctx.limits;
+    let setup = SessionSetup {
+        id: ctx.next_session.fetch_add(1, Ordering::Relaxed),
+        services: WsServices::new(ctx.clone()),
+        limits: SessionLimits {
+            max_frame: limits.max_frame,
+            idle_timeout: limits.idle_timeout,
+            rate: limits.rate,
+            burst: limits.burst,
+        },
+        negotiated,
+        shutdown: ctx.shutdown.clone(),
+        revoked: ctx.state.revoked.subscribe(),
+    };
+    let cluster = ctx.state.cluster.clone();
+    metrics::gauge!("metaverse_ws_sessions").increment(1.0);
+    if let Some(c) = &cluster {
+        c.sessions.fetch_add(1, Ordering::Relaxed);
+    }
+    session::serve(FrameSocket(ws), setup).await;
+    if let Some(c) = &cluster {
+        c.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
+    metrics::gauge!("metaverse_ws_sessions").decrement(1.0);
+}
+
+/// The upgrade, with the origin check and subprotocol choice; `None` when
+/// it failed or took too long.
+async fn upgrade(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &WsContext,
+) -> Option<(WebSocketStream<TcpStream>, Option<metaverse_protocol::Codec>)> {
+    // Tungstenite's own limit is a hard stop (it drops the connection); ours,
+    // checked per frame, answers with `error`. The hard one sits well above.
+    let hard_limit = ctx.limits.max_frame.saturating_mul(16).max(1 << 20);
+    // The read buffer is allocated up front per socket; tungstenite's
+    // default (128 KiB) made an idle socket cost ~127 KiB of RSS. Frames
+    // here are small, and a larger one still reads (the buffer grows).
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .max_message_size(Some(hard_limit))
+        .max_frame_size(Some(hard_limit))
+        .write_buffer_size(64 * 1024)
+        .max_write_buffer_size(4 << 20);
+    let mut negotiated = None;
+    let origins = ctx.origins.clone();
+    #[allow(clippy::result_large_err)] // tungstenite's Callback contract
+    let callback = |req: &handshake::Request, resp: handshake::Response| {
+        handshake::check(&origins, req, resp).map(|(resp, codec)| {
+            negotiated = codec;
+            resp
+        })
+    };
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(ws)) => Some((ws, negotiated)),
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "WebSocket handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "WebSocket handshake timed out");
+            None
+        }
+    }
+}
