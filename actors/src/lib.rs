@@ -4,7 +4,6 @@
 //! plain structs under `world`, with unit and property tests; the
 //! SpaceActor (`space`) owns them and moves data in and out.
 
-pub mod chat_writer;
 pub mod events;
 pub mod link;
 pub mod metric_names;

@@ -1,6 +1,6 @@
 //! Starting and stopping the server: database, demo content, keys, HTTP.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use actix_cors::Cors;
 use actix_web::{App, HttpServer, dev::ServerHandle, middleware::Condition, web};
@@ -19,7 +19,12 @@ use std::sync::Arc;
 
 use metaverse_actors::{
     Registry, SpaceSettings,
-    chat_writer::{ChatStore, ChatWriterSettings},
+    space::PositionUpdate,
+    writers::{
+        self,
+        chat::{ChatStore, ChatWriterSettings},
+        worker::Worker,
+    },
 };
 
 use crate::chat::ChatService;
@@ -34,6 +39,31 @@ pub struct Started {
     db: DatabaseConnection,
     pipeline: crate::events::Pipeline,
     cluster: Option<Arc<crate::cluster::Cluster>>,
+    writers: Writers,
+}
+
+/// What must be drained, in order, after the sockets close: the spaces
+/// hand their members' last positions over as they stop, then the
+/// positions and chat writers finish what they hold.
+struct Writers {
+    registry: Arc<Registry>,
+    positions: Worker<PositionUpdate>,
+    chat: ChatStore,
+}
+
+impl Writers {
+    async fn drain(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.registry.live() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if self.registry.live() > 0 {
+            tracing::warn!(spaces = self.registry.live(), "spaces still running at shutdown");
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(100));
+        self.positions.shutdown(left).await;
+        self.chat.shutdown(left).await;
+    }
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -62,7 +92,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let key = key::load_or_create(cfg.token_key.as_deref(), &cfg.db.data_dir)?;
     let tokens = TokenIssuer::new(&key, cfg.token_ttl).context("token key")?;
     crate::metrics::install();
-    let positions = ws::store::spawn_position_writer(db.clone(), 4096);
+    let positions = writers::positions::start(db.clone(), 4096);
     let settings = SpaceSettings {
         resume_grace: cfg.resume_grace,
         idle_stop: cfg.space_idle,
@@ -71,7 +101,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         ..SpaceSettings::default()
     };
     let pipeline = crate::events::Pipeline::start(&db, cfg)?;
-    let registry = Registry::new(settings, positions, pipeline.sink.clone());
+    let registry = Registry::new(settings, positions.sender(), pipeline.sink.clone());
     let mut store = ChatStore::start(
         db.clone(),
         ChatWriterSettings {
@@ -84,6 +114,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         store = store.with_kafka(kafka.clone());
     }
     let nz = |n: u32| std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
+    let chat_writer = store.clone();
     let chat = Arc::new(ChatService::new(
         db.clone(),
         store,
@@ -108,6 +139,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         }
         None => None,
     };
+    let writers = Writers { registry: registry.clone(), positions, chat: chat_writer };
     let state = AppState::new(db.clone(), tokens, registry, chat, pipeline.kafka.clone(), cluster.clone(), cfg)?;
     if let Some(c) = &cluster {
         let _ = c.revoked.set(state.revoked.clone());
@@ -142,7 +174,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let ws_port = ws_state.clone();
     let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
     let _ = ws_port.ws_port.set(ws.addr.port());
-    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws, pipeline, cluster })
+    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws, pipeline, cluster, writers })
 }
 
 impl Started {
@@ -171,6 +203,7 @@ impl Started {
         let result = self.server.await.context("HTTP server");
         stopper.abort();
         // Sockets are closed and requests done: nothing produces any more.
+        self.writers.drain(Duration::from_secs(5)).await;
         self.pipeline.shutdown(std::time::Duration::from_secs(5)).await;
         self.db.close().await.context("closing the database")?;
         tracing::info!("stopped");

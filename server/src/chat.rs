@@ -8,11 +8,11 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metaverse_actors::{
     Registry,
-    chat_writer::{ChatStore, ChatWriteError},
     events::{
         EventSink,
         record::{ChatFact, SCHEMA_VERSION},
     },
+    writers::chat::{ChatStore, ChatWriteError},
 };
 use metaverse_protocol::ServerMsg;
 use metaverse_schema::{

@@ -98,7 +98,28 @@ async fn a_space_started_for_a_refused_join_stops(app: TestApp, codec: Codec) {
     until_live(&app, base, "after a refused join").await;
 }
 
+/// A graceful shutdown with people inside keeps where each stood: the
+/// spaces hand the positions over as they stop, and the writer drains
+/// them before the database closes.
+async fn a_graceful_shutdown_keeps_where_everyone_stood(mut app: TestApp, codec: Codec) {
+    let _turn = SERIAL.lock().await;
+    let (_, token) = app.user("ada").await;
+    let space_id = create_space(&app, &token, "5x5").await;
+    let mut ada = WsClient::connect(&app.ws, codec).await;
+    let j = ada.join_ok(&space_id, &token, None).await;
+    let to = step(j.spawn, (5, 5), &[]);
+    ada.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
+    ada.assert_at(to).await;
+
+    app.restart();
+
+    let mut again = WsClient::connect(&app.ws, codec).await;
+    let j = again.join_ok(&space_id, &token, None).await;
+    assert_eq!(j.spawn, to, "spawned where she stood when the server stopped");
+}
+
 ws_cases!(@config short_idle;
     an_empty_space_stops_and_a_join_restarts_it,
+    a_graceful_shutdown_keeps_where_everyone_stood,
     a_space_started_for_a_refused_join_stops,
 );

@@ -2,6 +2,9 @@
 //! messages to make durable, analytics events, last positions) and write
 //! it to a database or Kafka, all under one supervised idiom (`worker`).
 
+pub mod chat;
+mod chat_write;
+pub mod positions;
 pub mod worker;
 
 pub use worker::{Job, Mailbox, Worker};

@@ -1,17 +1,14 @@
 //! What the real-time side reads and writes in the database, all off the
 //! SpaceActor's path: loading a space before its actor starts, membership
-//! and last position at join, and the writer that saves positions on leave.
+//! and last position at join. (Positions saved on leave go through
+//! `metaverse_actors::writers::positions`.)
 
-use metaverse_actors::{
-    Rect,
-    space::{PositionUpdate, SpaceInit},
-};
+use metaverse_actors::{Rect, space::SpaceInit};
 use metaverse_protocol::Position;
 use metaverse_schema::{
     now_millis,
-    store::{DatabaseConnection, DbErr, members, positions, spaces, users},
+    store::{DatabaseConnection, DbErr, members, spaces, users},
 };
-use tokio::sync::mpsc;
 
 /// Re-reads a space's static elements and hands them to its live actor
 /// (called after an element edit commits, and by a join that may have read
@@ -75,25 +72,4 @@ pub async fn avatar_of(db: &DatabaseConnection, user_id: &str) -> Result<Option<
 pub async fn enter(db: &DatabaseConnection, space_id: &str, user_id: &str) -> Result<Option<Position>, DbErr> {
     let last = members::enter_space(db, space_id, user_id, now_millis()).await?;
     Ok(last.map(|(x, y)| Position { x, y }))
-}
-
-async fn save_position(db: &DatabaseConnection, u: &PositionUpdate) -> Result<(), DbErr> {
-    let at = (u.position.x, u.position.y);
-    positions::save_last(db, &u.space_id, u.user_id.as_ref(), at, now_millis()).await
-}
-
-/// Starts the task that saves last positions; spaces send to the returned
-/// channel with `try_send` and never wait for it.
-pub fn spawn_position_writer(db: DatabaseConnection, capacity: usize) -> mpsc::Sender<PositionUpdate> {
-    let (tx, mut rx) = mpsc::channel::<PositionUpdate>(capacity);
-    actix_rt::spawn(async move {
-        while let Some(update) = rx.recv().await {
-            if let Err(e) = save_position(&db, &update).await {
-                // A deleted space or user makes the row impossible; anything
-                // else is worth a warning, not a retry (positions are a hint).
-                tracing::warn!(error = %e, space = %update.space_id, "saving a last position failed");
-            }
-        }
-    });
-    tx
 }

@@ -1,0 +1,214 @@
+//! The chat writer: makes chat messages durable, off the hot path.
+//!
+//! Senders hand a message (with its server-made id) to the writer and wait
+//! for the ack; only then is the message acknowledged and fanned out. The
+//! writer batches (up to `batch_max` messages or `linger`), writes each
+//! batch in one idempotent statement (a retry of a batch that did commit
+//! inserts nothing), and retries with backoff until the oldest message's
+//! deadline. It runs as a `Worker`: the mailbox is the bounded queue: when it is full, or the
+//! deadline passes, the sender is told `chat-unavailable`. Nothing is
+//! dropped silently.
+//!
+//! A failed write may still have committed (the connection died between
+//! COMMIT and its answer). Messages answered `chat-unavailable` after such
+//! a failure are deleted again in the writer's next transaction, so a
+//! message refused to its sender does not stay in history.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use metaverse_schema::{ChatMessage, entity::message, store::DatabaseConnection};
+use tokio::sync::oneshot;
+
+use super::{
+    chat_write::write_batch,
+    worker::{Job, Mailbox, Worker},
+};
+use crate::{
+    events::{record::ChatRecord, writer::EventWriterHandle},
+    metric_names,
+};
+
+/// How the chat writer batches and how long a message may wait.
+#[derive(Clone, Debug)]
+pub struct ChatWriterSettings {
+    pub batch_max: usize,
+    pub linger: Duration,
+    /// Messages waiting to be written, at most; more are refused at once.
+    pub queue: usize,
+    /// How long a message may wait for durability before its sender is told
+    /// chat is unavailable.
+    pub deadline: Duration,
+}
+
+impl Default for ChatWriterSettings {
+    fn default() -> Self {
+        Self { batch_max: 256, linger: Duration::from_millis(2), queue: 10_000, deadline: Duration::from_secs(5) }
+    }
+}
+
+/// Why a message was not made durable; its sender is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChatWriteError {
+    /// The database did not take it in time; it was not written.
+    #[error("chat is unavailable: the message could not be made durable")]
+    Unavailable,
+    /// The database refused this message for good (its room is gone).
+    #[error("the message was refused by the database (its room no longer exists)")]
+    Rejected,
+}
+
+type Ack = oneshot::Sender<Result<(), ChatWriteError>>;
+
+/// One message waiting for durability, with its sender's ack.
+pub struct Persist {
+    msg: message::Model,
+    ack: Ack,
+    at: Instant,
+}
+
+/// Refused-but-maybe-committed ids kept for deletion, at most.
+const MAX_REFUSED: usize = 10_000;
+
+/// The writer's job: one batch at a time, so the next one collects in the
+/// mailbox while a write (and its retries) run.
+struct ChatJob {
+    db: DatabaseConnection,
+    settings: ChatWriterSettings,
+    /// Ids answered `chat-unavailable` whose write may have committed; the
+    /// next write deletes them.
+    refused: Vec<String>,
+}
+
+impl Job for ChatJob {
+    type Item = Persist;
+
+    async fn run(&mut self, mailbox: &mut Mailbox<Persist>) {
+        while let Some(batch) = mailbox.batch(self.settings.batch_max, self.settings.linger).await {
+            self.write(batch).await;
+        }
+    }
+}
+
+impl ChatJob {
+    async fn write(&mut self, batch: Vec<Persist>) {
+        // A message whose sender has already been told it failed must not
+        // be written afterwards.
+        let now = Instant::now();
+        let deadline_of = |at: Instant| at + self.settings.deadline;
+        let (expired, batch): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| deadline_of(p.at) <= now);
+        metrics::gauge!(metric_names::CHAT_QUEUE).decrement(expired.len() as f64);
+        for p in expired {
+            let _ = p.ack.send(Err(ChatWriteError::Unavailable));
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let deadline = batch.iter().map(|p| deadline_of(p.at)).min().unwrap_or(now);
+        let rows: Vec<message::Model> = batch.iter().map(|p| p.msg.clone()).collect();
+        metrics::histogram!(metric_names::CHAT_BATCH_SIZE).record(batch.len() as f64);
+        let (results, refused) = write_batch(self.db.clone(), rows, std::mem::take(&mut self.refused), deadline).await;
+        self.refused = refused;
+        // Bounded: during a long outage the oldest doubts are given up.
+        if self.refused.len() > MAX_REFUSED {
+            let over = self.refused.len() - MAX_REFUSED;
+            tracing::warn!(over, "too many messages in doubt; some refused ones may stay in history");
+            self.refused.drain(..over);
+        }
+        metrics::gauge!(metric_names::CHAT_QUEUE).decrement(batch.len() as f64);
+        for (p, result) in batch.into_iter().zip(results) {
+            let _ = p.ack.send(result);
+        }
+    }
+}
+
+/// The senders' handle. With Kafka, a message is durable once Kafka has
+/// it (the consumer stores it); when Kafka does not take it in time, or its
+/// backlog is full, it is written straight to the database instead, and a
+/// metric and a log line say so. A message that reaches both lands once:
+/// inserts skip ids already stored.
+#[derive(Clone)]
+pub struct ChatStore {
+    worker: Arc<Worker<Persist>>,
+    deadline: Duration,
+    kafka: Option<EventWriterHandle>,
+    falling_back: Arc<AtomicBool>,
+}
+
+impl ChatStore {
+    /// Starts the writer on the current tokio runtime. After a panic it
+    /// restarts; the acks of the batch it held are dropped, so those
+    /// senders are told `chat-unavailable`.
+    pub fn start(db: DatabaseConnection, settings: ChatWriterSettings) -> Self {
+        let deadline = settings.deadline;
+        let queue = settings.queue;
+        let worker = Worker::start("chat", queue, move || ChatJob {
+            db: db.clone(),
+            settings: settings.clone(),
+            refused: Vec::new(),
+        });
+        Self { worker: Arc::new(worker), deadline, kafka: None, falling_back: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Writes what is queued, then stops the writer; false when that took
+    /// longer than `within` (the rest is answered `chat-unavailable`).
+    pub async fn shutdown(&self, within: Duration) -> bool {
+        self.worker.shutdown(within).await
+    }
+
+    /// Makes Kafka the durable log, with the database as the fallback.
+    pub fn with_kafka(mut self, kafka: EventWriterHandle) -> Self {
+        self.kafka = Some(kafka);
+        self
+    }
+
+    /// Makes the message durable: in Kafka when configured and taking
+    /// records, otherwise in the database.
+    pub async fn persist(&self, space_id: &str, msg: ChatMessage) -> Result<(), ChatWriteError> {
+        let Some(kafka) = &self.kafka else {
+            return self.persist_in_db(msg.into()).await;
+        };
+        let record = ChatRecord::new(space_id, msg);
+        match kafka.publish_chat(&record).await {
+            Ok(()) => {
+                if self.falling_back.swap(false, Ordering::AcqRel) {
+                    tracing::info!("chat is going through Kafka again");
+                }
+                Ok(())
+            }
+            Err(why) => {
+                metrics::counter!(metric_names::CHAT_FALLBACK_TOTAL, "reason" => why.label()).increment(1);
+                if !self.falling_back.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        reason = why.label(),
+                        "Kafka did not take a chat message; writing chat straight to the database until it does"
+                    );
+                }
+                self.persist_in_db(record.message.into()).await
+            }
+        }
+    }
+
+    /// Resolves once the message is durable, or with `ChatUnavailable` when
+    /// the queue is full or the deadline passes. Never blocks the caller's
+    /// thread.
+    async fn persist_in_db(&self, msg: message::Model) -> Result<(), ChatWriteError> {
+        let (ack, rx) = oneshot::channel();
+        self.worker.try_send(Persist { msg, ack, at: Instant::now() }).map_err(|_| {
+            metrics::counter!(metric_names::CHAT_REFUSED_TOTAL).increment(1);
+            ChatWriteError::Unavailable
+        })?;
+        metrics::gauge!(metric_names::CHAT_QUEUE).increment(1.0);
+        // The writer answers by the deadline (each attempt is bounded by
+        // it); this outer bound only guards against a writer that died.
+        match tokio::time::timeout(self.deadline + Duration::from_secs(5), rx).await {
+            Ok(Ok(result)) => result,
+            _ => Err(ChatWriteError::Unavailable),
+        }
+    }
+}
