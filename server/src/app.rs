@@ -102,6 +102,38 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     };
     let pipeline = crate::events::Pipeline::start(&db, cfg)?;
     let registry = Registry::new(settings, positions.sender(), pipeline.sink.clone());
+    let (chat, chat_writer) = start_chat(&db, cfg, &pipeline, &registry);
+    let cluster = match &cfg.cluster.redis.redis_url {
+        Some(url) => {
+            let ws_url = cfg.cluster.ws_url(cfg.ws_addr)?;
+            Some(crate::cluster::Cluster::start(&cfg.cluster, url, ws_url, registry.clone(), db.clone()).await?)
+        }
+        None => None,
+    };
+    let writers = Writers { registry: registry.clone(), positions, chat: chat_writer };
+    let state = AppState::new(db.clone(), tokens, registry, chat, pipeline.kafka.clone(), cluster.clone(), cfg)?;
+    if let Some(c) = &cluster {
+        let _ = c.revoked.set(state.revoked.clone());
+    }
+    let ws_state = state.clone();
+    let (server, http_addr) = bind_http(cfg, state)?;
+    let handle = server.handle();
+    tracing::info!(%http_addr, "serving HTTP");
+    let ws_port = ws_state.clone();
+    let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
+    let _ = ws_port.ws_port.set(ws.addr.port());
+    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws, pipeline, cluster, writers })
+}
+
+/// The chat writer and the chat service on top of it, with the sweep that
+/// forgets idle rate-limit buckets. The writer is also returned, to be
+/// drained at shutdown.
+fn start_chat(
+    db: &DatabaseConnection,
+    cfg: &ServeConfig,
+    pipeline: &crate::events::Pipeline,
+    registry: &Arc<Registry>,
+) -> (Arc<ChatService>, ChatStore) {
     let mut store = ChatStore::start(
         db.clone(),
         ChatWriterSettings {
@@ -132,19 +164,11 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
             sweeper.forget_idle();
         }
     });
-    let cluster = match &cfg.cluster.redis.redis_url {
-        Some(url) => {
-            let ws_url = cfg.cluster.ws_url(cfg.ws_addr)?;
-            Some(crate::cluster::Cluster::start(&cfg.cluster, url, ws_url, registry.clone(), db.clone()).await?)
-        }
-        None => None,
-    };
-    let writers = Writers { registry: registry.clone(), positions, chat: chat_writer };
-    let state = AppState::new(db.clone(), tokens, registry, chat, pipeline.kafka.clone(), cluster.clone(), cfg)?;
-    if let Some(c) = &cluster {
-        let _ = c.revoked.set(state.revoked.clone());
-    }
-    let ws_state = state.clone();
+    (chat, chat_writer)
+}
+
+/// Binds the HTTP API with its middleware; the server runs once awaited.
+fn bind_http(cfg: &ServeConfig, state: AppState) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
     let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
     let origins = cfg.cors_origins.clone();
     let body_limit = cfg.max_body_bytes;
@@ -169,12 +193,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let server = server.bind(cfg.http_addr).with_context(|| format!("binding HTTP on {}", cfg.http_addr))?;
     let http_addr = *server.addrs().first().context("no bound address")?;
     let server = server.run();
-    let handle = server.handle();
-    tracing::info!(%http_addr, "serving HTTP");
-    let ws_port = ws_state.clone();
-    let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
-    let _ = ws_port.ws_port.set(ws.addr.port());
-    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws, pipeline, cluster, writers })
+    Ok((server, http_addr))
 }
 
 impl Started {

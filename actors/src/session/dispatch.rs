@@ -35,7 +35,7 @@ impl<S: Services> Session<S> {
                 return Step::Continue;
             }
         };
-        metrics::counter!("metaverse_ws_messages_in_total", "type" => msg.type_name()).increment(1);
+        metrics::counter!(crate::metric_names::WS_MESSAGES_IN_TOTAL, "type" => msg.type_name()).increment(1);
         self.route(io, codec, msg).await
     }
 

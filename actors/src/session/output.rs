@@ -50,7 +50,7 @@ impl<S: Services> Session<S> {
     }
 
     pub(super) async fn reply<W: Sink<Frame> + Unpin>(&self, io: &mut W, codec: Codec, msg: &ServerMsg) {
-        metrics::counter!("metaverse_ws_messages_out_total", "type" => msg.type_name()).increment(1);
+        metrics::counter!(crate::metric_names::WS_MESSAGES_OUT_TOTAL, "type" => msg.type_name()).increment(1);
         if let Ok(b) = codec.encode(msg) {
             let _ = timed(io.send(encoded(codec, Bytes::from(b)))).await;
         }

@@ -21,6 +21,7 @@ fn fk<F: IntoIden, T: IntoIden, C: IntoIden>(from_col: F, to_table: T, to_col: C
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // size: one table per statement, in dependency order; a released migration is never edited, only added to.
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
             Table::create()

@@ -23,6 +23,7 @@ fn count<T: IntoIden>(col: T) -> ColumnDef {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // size: one table per statement, in dependency order; a released migration is never edited, only added to.
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
             Table::create()

@@ -177,18 +177,8 @@ pub async fn create(
     };
     let space_id = new_id();
     let now = now_millis();
-    let copies: Vec<space_element::Model> = match &source {
-        Some(m) => maps::elements(&state.db, &m.id)
-            .await?
-            .into_iter()
-            .map(|me| space_element::Model {
-                id: new_id(),
-                space_id: space_id.clone(),
-                element_id: me.element_id,
-                x: me.x,
-                y: me.y,
-            })
-            .collect(),
+    let copies = match &source {
+        Some(m) => copy_map_elements(&state, &m.id, &space_id).await?,
         None => vec![],
     };
     let new_space = space::Model {
@@ -214,6 +204,25 @@ pub async fn create(
     };
     spaces::create(&state.db, new_space, &general, copies).await?;
     Ok(HttpResponse::Ok().json(CreateSpaceResponse { space_id }))
+}
+
+/// A map's placed elements, copied into a new space.
+async fn copy_map_elements(
+    state: &AppState,
+    map_id: &str,
+    space_id: &str,
+) -> Result<Vec<space_element::Model>, ApiError> {
+    Ok(maps::elements(&state.db, map_id)
+        .await?
+        .into_iter()
+        .map(|me| space_element::Model {
+            id: new_id(),
+            space_id: space_id.to_owned(),
+            element_id: me.element_id,
+            x: me.x,
+            y: me.y,
+        })
+        .collect())
 }
 
 /// Delete one of your spaces.

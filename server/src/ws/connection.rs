@@ -35,7 +35,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
         revoked: ctx.state.revoked.subscribe(),
     };
     let cluster = ctx.state.cluster.clone();
-    metrics::gauge!("metaverse_ws_sessions").increment(1.0);
+    metrics::gauge!(metaverse_actors::metric_names::WS_SESSIONS).increment(1.0);
     if let Some(c) = &cluster {
         c.sessions.fetch_add(1, Ordering::Relaxed);
     }
@@ -43,7 +43,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
     if let Some(c) = &cluster {
         c.sessions.fetch_sub(1, Ordering::Relaxed);
     }
-    metrics::gauge!("metaverse_ws_sessions").decrement(1.0);
+    metrics::gauge!(metaverse_actors::metric_names::WS_SESSIONS).decrement(1.0);
 }
 
 /// The upgrade, with the origin check and subprotocol choice; `None` when
