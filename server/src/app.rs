@@ -27,7 +27,10 @@ use metaverse_actors::{
     },
 };
 
-use crate::chat::ChatService;
+use crate::{
+    auth::hashing::HashPool,
+    chat::{ChatLimits, ChatService},
+};
 
 /// A bound, running server. Dropping it does not stop it; call `shutdown`.
 pub struct Started {
@@ -147,15 +150,10 @@ fn start_chat(
     }
     let nz = |n: u32| std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
     let chat_writer = store.clone();
-    let chat = Arc::new(ChatService::new(
-        db.clone(),
-        store,
-        pipeline.sink.clone(),
-        registry.clone(),
-        nz(cfg.chat_rate),
-        nz(cfg.chat_burst),
-        cfg.chat_max_length as usize,
-    ));
+    let limits =
+        ChatLimits { rate: nz(cfg.chat_rate), burst: nz(cfg.chat_burst), max_len: cfg.chat_max_length as usize };
+    let hashes = Arc::new(HashPool::new(cfg.max_concurrent_hashes));
+    let chat = Arc::new(ChatService::new(db.clone(), store, pipeline.sink.clone(), registry.clone(), limits, hashes));
     let sweeper = chat.clone();
     actix_rt::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));

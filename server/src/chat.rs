@@ -2,6 +2,7 @@
 //! and post in a room, what a message may hold, and the durable send path
 //! (rate limit → ChatWriter → ack → fan-out to the live space).
 
+use crate::auth::hashing::HashPool;
 use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -43,6 +44,9 @@ pub enum ChatError {
     RateLimited,
     #[error("chat is unavailable right now; the message was not sent")]
     Unavailable,
+    /// The argon2 pool is full (passcode checks).
+    #[error("too many passcode checks at once; retry")]
+    Busy,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -128,6 +132,17 @@ pub struct ChatService {
     pub registry: Arc<Registry>,
     limiter: DefaultKeyedRateLimiter<(String, String)>,
     pub max_len: usize,
+    /// Passcode checks share the server's one argon2 pool.
+    pub hashes: Arc<HashPool>,
+}
+
+/// How fast and how long people may write.
+pub struct ChatLimits {
+    /// Messages per second per (room, user).
+    pub rate: std::num::NonZeroU32,
+    pub burst: std::num::NonZeroU32,
+    /// Characters per message.
+    pub max_len: usize,
 }
 
 /// What a sender gives.
@@ -146,17 +161,17 @@ impl ChatService {
         store: ChatStore,
         events: EventSink,
         registry: Arc<Registry>,
-        rate: std::num::NonZeroU32,
-        burst: std::num::NonZeroU32,
-        max_len: usize,
+        limits: ChatLimits,
+        hashes: Arc<HashPool>,
     ) -> Self {
         Self {
             db,
             store,
             events,
             registry,
-            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
-            max_len,
+            limiter: RateLimiter::keyed(Quota::per_second(limits.rate).allow_burst(limits.burst)),
+            max_len: limits.max_len,
+            hashes,
         }
     }
 
@@ -192,10 +207,7 @@ impl ChatService {
             return Ok(false);
         }
         if let Some(hash) = room.passcode_hash.clone() {
-            let given = passcode.unwrap_or_default();
-            let ok = tokio::task::spawn_blocking(move || crate::auth::password::verify(&given, &hash))
-                .await
-                .unwrap_or(false);
+            let ok = self.hashes.verify(passcode.unwrap_or_default(), hash).await.map_err(|_| ChatError::Busy)?;
             if !ok {
                 return Err(ChatError::Forbidden("wrong passcode"));
             }

@@ -28,7 +28,8 @@ pub struct Inner {
     pub first_admin_lock: tokio::sync::Mutex<()>,
     /// Bounds concurrent argon2 work (19 MiB each), so a flood of sign-ins
     /// queues instead of exhausting memory.
-    pub hash_permits: tokio::sync::Semaphore,
+    /// The one argon2 pool (shared with the chat service's passcode checks).
+    pub hashes: Arc<crate::auth::hashing::HashPool>,
     /// Revoked sign-in sessions, so open WebSockets of that session close.
     pub revoked: tokio::sync::broadcast::Sender<String>,
     /// ICE servers for `/api/v1/rtc/config`.
@@ -67,6 +68,7 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let ice = crate::http::rtc::IceConfig::new(&cfg.ice_servers, cfg.turn_secret.clone(), cfg.turn_ttl.as_secs())
             .map_err(anyhow::Error::msg)?;
+        let hashes = chat.hashes.clone();
         Ok(Self(Arc::new(Inner {
             ice,
             ws_port: std::sync::OnceLock::new(),
@@ -80,10 +82,7 @@ impl AppState {
             refresh_ttl: cfg.refresh_ttl,
             max_side: cfg.max_space_side,
             first_admin_lock: tokio::sync::Mutex::new(()),
-            hash_permits: tokio::sync::Semaphore::new(match cfg.max_concurrent_hashes {
-                0 => 2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
-                n => n,
-            }),
+            hashes,
             revoked: tokio::sync::broadcast::channel(1024).0,
         })))
     }

@@ -74,17 +74,9 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Runs argon2 work on the blocking pool, at most `hash_permits` at once.
+/// Runs argon2 work through the server's one bounded pool.
 async fn hashing<T: Send + 'static>(state: &AppState, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    let permit = tokio::time::timeout(std::time::Duration::from_secs(10), state.hash_permits.acquire())
-        .await
-        .map_err(|_| {
-            ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "busy", "too many sign-ins at once; retry")
-        })?
-        .map_err(ApiError::internal)?;
-    let out = web::block(f).await.map_err(ApiError::internal);
-    drop(permit);
-    out
+    state.hashes.run(f).await.map_err(ApiError::from)
 }
 
 /// Create an account.

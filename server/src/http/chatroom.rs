@@ -36,6 +36,7 @@ impl From<ChatError> for ApiError {
             ChatError::Forbidden(m) => ApiError::forbidden(m),
             ChatError::RateLimited => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", e.to_string()),
             ChatError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "chat-unavailable", e.to_string()),
+            ChatError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
             ChatError::Db(e) => e.into(),
         }
     }
@@ -155,8 +156,8 @@ async fn view_one(state: &AppState, r: chatroom::Model) -> Result<ChatroomView, 
     Ok(view(r, n))
 }
 
-async fn hash_passcode(p: String) -> Result<String, ApiError> {
-    web::block(move || crate::auth::password::hash(&p)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)
+async fn hash_passcode(state: &AppState, p: String) -> Result<String, ApiError> {
+    state.hashes.hash(p).await?.map_err(ApiError::internal)
 }
 
 /// The rooms of a space.
@@ -197,7 +198,7 @@ pub async fn create(
         return Err(ApiError::forbidden("not a member of this space"));
     }
     let passcode_hash = match body.passcode {
-        Some(p) => Some(hash_passcode(p).await?),
+        Some(p) => Some(hash_passcode(&state, p).await?),
         None => None,
     };
     let now = now_millis();
@@ -260,7 +261,7 @@ pub async fn update(
     let room = managed_room(&state, &caller, &path).await?;
     let passcode_hash = match body.passcode {
         Some(p) if p.is_empty() => Some(None),
-        Some(p) => Some(Some(hash_passcode(p).await?)),
+        Some(p) => Some(Some(hash_passcode(&state, p).await?)),
         None => None,
     };
     let changes =

@@ -122,6 +122,12 @@ fn camel_case(snake: &str) -> String {
     out
 }
 
+impl From<crate::auth::hashing::Busy> for ApiError {
+    fn from(e: crate::auth::hashing::Busy) -> Self {
+        ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

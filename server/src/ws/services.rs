@@ -49,6 +49,7 @@ fn chat_error(e: &ChatError) -> ErrorCode {
         ChatError::Forbidden(_) => ErrorCode::Forbidden,
         ChatError::RateLimited => ErrorCode::RateLimited,
         ChatError::Unavailable => ErrorCode::ChatUnavailable,
+        ChatError::Busy => ErrorCode::Busy,
         ChatError::Db(_) => ErrorCode::Internal,
     }
 }
