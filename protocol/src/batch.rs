@@ -13,6 +13,9 @@ use crate::Codec;
 
 /// `{"type":"batch","payload":{"events":` as a MessagePack map prefix.
 const MSGPACK_HEAD: &[u8] = b"\x82\xa4type\xa5batch\xa7payload\x81\xa6events";
+/// The most events one batch holds: MessagePack's largest array header
+/// (array32) cannot count more.
+const MAX_EVENTS: usize = u32::MAX as usize;
 const JSON_HEAD: &[u8] = br#"{"type":"batch","payload":{"events":["#;
 const JSON_TAIL: &[u8] = b"]}}";
 
@@ -25,7 +28,7 @@ pub fn batch_frames(codec: Codec, events: &[Bytes], limit: usize) -> Vec<Bytes> 
     while start < events.len() {
         let mut end = start;
         let mut size = 0;
-        while end < events.len() && (end == start || size + events[end].len() < limit) {
+        while end < events.len() && end - start < MAX_EVENTS && (end == start || size + events[end].len() < limit) {
             size += events[end].len() + 1;
             end += 1;
         }
@@ -40,16 +43,7 @@ fn pack(codec: Codec, events: &[Bytes], size: usize) -> Bytes {
     match codec {
         Codec::MsgPack => {
             out.put_slice(MSGPACK_HEAD);
-            let n = events.len();
-            if n < 16 {
-                out.put_u8(0x90 | n as u8);
-            } else if n <= u16::MAX as usize {
-                out.put_u8(0xdc);
-                out.put_u16(n as u16);
-            } else {
-                out.put_u8(0xdd);
-                out.put_u32(n as u32);
-            }
+            put_array_header(&mut out, events.len());
             for e in events {
                 out.put_slice(e);
             }
@@ -66,4 +60,20 @@ fn pack(codec: Codec, events: &[Bytes], size: usize) -> Bytes {
         }
     }
     out.freeze()
+}
+
+/// MessagePack's array header for `n` elements, in its shortest form.
+/// `batch_frames` never packs more than [`MAX_EVENTS`], so array32 fits.
+fn put_array_header(out: &mut BytesMut, n: usize) {
+    match (u8::try_from(n), u16::try_from(n)) {
+        (Ok(small), _) if small < 16 => out.put_u8(0x90 | small),
+        (_, Ok(n16)) => {
+            out.put_u8(0xdc);
+            out.put_u16(n16);
+        }
+        _ => {
+            out.put_u8(0xdd);
+            out.put_u32(u32::try_from(n).expect("batch_frames packs at most MAX_EVENTS events"));
+        }
+    }
 }

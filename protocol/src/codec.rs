@@ -1,7 +1,10 @@
+//! Turning frames into messages and back, in the codec the frame arrived in,
+//! with the size and depth limits that keep a hostile client cheap to refuse.
+
 use serde::{Serialize, de::DeserializeOwned};
 
-/// Default upper bound of one frame, in bytes. Larger frames are refused
-/// before they are decoded.
+/// Default upper bound of one frame, in bytes (the server's `--ws-max-frame`
+/// default). Larger frames are refused before they are decoded.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// How deeply a MessagePack frame may nest. Our messages nest three levels;
@@ -17,17 +20,27 @@ pub enum Codec {
     Json,
 }
 
+/// Why a frame was refused: the session answers its `error` code and counts it towards close 4502.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// Refused unread, so a hostile peer cannot make us parse a huge frame.
     #[error("frame of {size} bytes is over the {limit}-byte limit")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The frame's length, reported so the client sees by how much it missed.
+        size: usize,
+        /// The limit in force: a server's `--ws-max-frame`, which defaults to [`MAX_FRAME_BYTES`].
+        limit: usize,
+    },
+    /// Not a `{type, payload}` map, or a payload that does not fit its type; carries the parser's reason.
     #[error("malformed message: {0}")]
     Malformed(String),
+    /// An envelope whose `type` (its first 64 bytes kept) this server does not know: a missing feature, not garbage.
     #[error("unknown message type {0:?}")]
     UnknownType(String),
 }
 
 impl DecodeError {
+    /// The [`crate::ErrorCode`] the session answers a refused frame with.
     pub fn code(&self) -> crate::ErrorCode {
         match self {
             DecodeError::TooLarge { .. } => crate::ErrorCode::TooLarge,

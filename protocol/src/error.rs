@@ -1,3 +1,6 @@
+//! The codes of the WebSocket `error` message, shared by every server node
+//! and client so both sides agree on their spelling.
+
 use serde::{Deserialize, Serialize};
 
 /// Machine-readable codes carried by the WebSocket `error` message (and

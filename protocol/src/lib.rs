@@ -5,6 +5,8 @@
 //! the same shape as the JSON); a text frame carries it as JSON. No I/O and
 //! no async here, so clients, the server and the bench harness share it.
 
+#![warn(missing_docs)]
+
 pub mod batch;
 pub mod codec;
 pub mod error;
