@@ -2,7 +2,7 @@
 //! and post in a room, what a message may hold, and the durable send path
 //! (rate limit → ChatWriter → ack → fan-out to the live space).
 
-use crate::auth::hashing::HashPool;
+use crate::auth::{attempts::Guards, hashing::HashPool};
 use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -44,6 +44,9 @@ pub enum ChatError {
     RateLimited,
     #[error("chat is unavailable right now; the message was not sent")]
     Unavailable,
+    /// Too many wrong passcodes for this room; retry after the wait.
+    #[error("too many wrong passcodes for this room; retry in {} ms", .0.as_millis())]
+    TooManyAttempts(std::time::Duration),
     /// The argon2 pool is full (passcode checks).
     #[error("too many passcode checks at once; retry")]
     Busy,
@@ -134,6 +137,8 @@ pub struct ChatService {
     pub max_len: usize,
     /// Passcode checks share the server's one argon2 pool.
     pub hashes: Arc<HashPool>,
+    /// Wrong-guess counters (passcodes here; sign-ins over HTTP).
+    pub guards: Arc<Guards>,
 }
 
 /// How fast and how long people may write.
@@ -172,6 +177,7 @@ impl ChatService {
             limiter: RateLimiter::keyed(Quota::per_second(limits.rate).allow_burst(limits.burst)),
             max_len: limits.max_len,
             hashes,
+            guards: Arc::new(Guards::default()),
         }
     }
 
@@ -207,8 +213,10 @@ impl ChatService {
             return Ok(false);
         }
         if let Some(hash) = room.passcode_hash.clone() {
+            self.guards.rooms.check(&room.id).map_err(|t| ChatError::TooManyAttempts(t.0))?;
             let ok = self.hashes.verify(passcode.unwrap_or_default(), hash).await.map_err(|_| ChatError::Busy)?;
             if !ok {
+                self.guards.rooms.failed(&room.id);
                 return Err(ChatError::Forbidden("wrong passcode"));
             }
         }
@@ -318,6 +326,7 @@ impl ChatService {
     /// Drops rate-limit state of idle keys (call now and then).
     pub fn forget_idle(&self) {
         self.limiter.retain_recent();
+        self.guards.forget_idle();
     }
 
     /// A page of history, newest first, and the cursor of the next page.

@@ -118,7 +118,7 @@ async fn create_a_room(backend: Backend) {
 
     // The old platform's `roomid` for the space, and a passcode.
     let (status, body) = app
-        .post("/api/v1/chatroom/create", Some(&ada), json!({"name": "den", "roomid": space_id, "passcode": "pw"}))
+        .post("/api/v1/chatroom/create", Some(&ada), json!({"name": "den", "roomid": space_id, "passcode": "pw-0"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["chatroom"]["spaceId"], json!(space_id));

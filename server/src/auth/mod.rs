@@ -1,6 +1,7 @@
 //! Authentication: argon2id passwords, PASETO v4.local access tokens and
 //! opaque, rotating refresh tokens.
 
+pub mod attempts;
 pub mod hashing;
 pub mod key;
 pub mod password;

@@ -126,11 +126,25 @@ pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Re
 
 /// Sign in with username and password.
 #[utoipa::path(post, path = "/api/v1/signin", tag = "auth", request_body = SigninRequest,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn signin(state: web::Data<AppState>, body: Json<SigninRequest>) -> Result<HttpResponse, ApiError> {
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub async fn signin(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    body: Json<SigninRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if body.username.is_empty() || body.username.len() > 256 || body.password.len() > 1024 {
         return Err(ApiError::invalid("username", "missing or too long"));
+    }
+    // Guessing is limited per account and per client address, before any
+    // argon2 work; unknown names count exactly like known ones.
+    let guards = &state.chat.guards;
+    let account = body.username.to_lowercase();
+    let address = req.peer_addr().map(|a| a.ip());
+    guards.accounts.check(&account)?;
+    if let Some(ip) = &address {
+        guards.addresses.check(ip)?;
     }
     let found = users::find_by_username(&state.db, &body.username).await?;
     let pw = body.password;
@@ -144,7 +158,13 @@ pub async fn signin(state: web::Data<AppState>, body: Json<SigninRequest>) -> Re
             None
         }
     };
-    let u = ok_user.ok_or_else(|| ApiError::forbidden("wrong username or password"))?;
+    let Some(u) = ok_user else {
+        guards.accounts.failed(&account);
+        if let Some(ip) = &address {
+            guards.addresses.failed(ip);
+        }
+        return Err(ApiError::forbidden("wrong username or password"));
+    };
     let pair = session::start(&state.db, &state.tokens, &u, state.refresh_ttl).await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
 }

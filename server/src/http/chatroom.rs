@@ -37,6 +37,7 @@ impl From<ChatError> for ApiError {
             ChatError::RateLimited => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", e.to_string()),
             ChatError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "chat-unavailable", e.to_string()),
             ChatError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+            ChatError::TooManyAttempts(wait) => ApiError::too_many(wait, e.to_string()),
             ChatError::Db(e) => e.into(),
         }
     }
@@ -77,7 +78,8 @@ pub struct CreateChatroom {
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
     #[serde(default)]
     pub description: Option<String>,
-    #[validate(length(min = 1, max = 128, message = "must be 1 to 128 characters"))]
+    /// At least 4 characters: shorter ones fall to guessing in seconds.
+    #[validate(length(min = 4, max = 128, message = "must be 4 to 128 characters"))]
     #[serde(default)]
     pub passcode: Option<String>,
 }
@@ -100,9 +102,19 @@ pub struct UpdateChatroom {
     #[serde(default)]
     pub description: Option<String>,
     /// A new passcode; `""` removes it.
-    #[validate(length(max = 128, message = "must be at most 128 characters"))]
+    #[validate(custom(function = "new_passcode"))]
     #[serde(default)]
     pub passcode: Option<String>,
+}
+
+/// `""` (no passcode) or 4 to 128 characters.
+fn new_passcode(p: &str) -> Result<(), validator::ValidationError> {
+    match p.chars().count() {
+        0 | 4..=128 => Ok(()),
+        _ => {
+            Err(validator::ValidationError::new("length").with_message("must be 4 to 128 characters, or empty".into()))
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

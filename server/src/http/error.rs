@@ -16,6 +16,9 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable explanation, naming the field when one is at fault.
     pub message: String,
+    /// With 429: when to try again.
+    #[serde(rename = "retryAfterMs", skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,11 +27,18 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Sent as `retryAfterMs` and `Retry-After` (429).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// 429 `rate-limited`: try again after `wait`.
+    pub fn too_many(wait: std::time::Duration, message: impl Into<String>) -> Self {
+        Self { retry_after: Some(wait), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", message) }
     }
 
     /// 400 for a bad field; the message names it.
@@ -60,8 +70,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .json(ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone() } })
+        let mut res = HttpResponse::build(self.status);
+        let retry_after_ms = self.retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
+        if let Some(ms) = retry_after_ms {
+            res.insert_header(("Retry-After", ms.div_ceil(1000).to_string()));
+        }
+        res.json(ErrorBody {
+            error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone(), retry_after_ms },
+        })
     }
 }
 
@@ -120,6 +136,12 @@ fn camel_case(snake: &str) -> String {
         }
     }
     out
+}
+
+impl From<crate::auth::attempts::TooManyAttempts> for ApiError {
+    fn from(e: crate::auth::attempts::TooManyAttempts) -> Self {
+        ApiError::too_many(e.0, e.to_string())
+    }
 }
 
 impl From<crate::auth::hashing::Busy> for ApiError {

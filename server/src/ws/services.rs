@@ -50,6 +50,7 @@ fn chat_error(e: &ChatError) -> ErrorCode {
         ChatError::RateLimited => ErrorCode::RateLimited,
         ChatError::Unavailable => ErrorCode::ChatUnavailable,
         ChatError::Busy => ErrorCode::Busy,
+        ChatError::TooManyAttempts(_) => ErrorCode::RateLimited,
         ChatError::Db(_) => ErrorCode::Internal,
     }
 }
