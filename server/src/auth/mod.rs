@@ -2,6 +2,7 @@
 //! opaque, rotating refresh tokens.
 
 pub mod key;
+pub mod key_policy;
 pub mod password;
 pub mod role;
 pub mod session;

@@ -54,6 +54,27 @@ pub enum Command {
         #[command(flatten)]
         log: LogConfig,
     },
+    /// Manage accounts from the server's own host, without HTTP.
+    Admin {
+        #[command(subcommand)]
+        op: AdminOp,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminOp {
+    /// Create an administrator: the way to bootstrap a fresh server, since
+    /// nobody can race the operator for it. The password comes from
+    /// `METAVERSE_ADMIN_PASSWORD` if set, else from the first line of
+    /// standard input; the rules of sign-up apply (8 to 128 characters).
+    Create {
+        /// 3 to 64 printable characters, no whitespace; must not exist yet.
+        username: String,
+        #[command(flatten)]
+        db: DbConfig,
+        #[command(flatten)]
+        log: LogConfig,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
