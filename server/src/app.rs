@@ -10,7 +10,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::{
     auth::{TokenIssuer, key},
-    config::ServeConfig,
+    config::{AdminSignup, ServeConfig},
     db, demo, http,
     state::AppState,
     ws,
@@ -82,8 +82,21 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
+fn warn_if_admin_signup_first(mode: AdminSignup) {
+    if mode == AdminSignup::First {
+        tracing::warn!(
+            "--admin-signup first: whoever signs up first as admin becomes admin, before you if they are quicker; \
+             outside a demo, create the admin with `metaverse admin create NAME` and run with --admin-signup closed"
+        );
+    }
+}
+
 /// Connects, migrates, seeds and binds. Must run inside an actix system.
 pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
+    // Before touching the database: a node with a bad key must not
+    // migrate a shared one.
+    let key = key::for_serve(cfg.token_key.as_deref(), &cfg.db.data_dir, cfg.cluster.redis.redis_url.is_some())?;
+    warn_if_admin_signup_first(cfg.admin_signup);
     let db = db::connect(&cfg.db).await?;
     db::migrate(&db).await?;
     if !cfg.no_demo {
@@ -92,7 +105,6 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     // Compute the dummy hash now, so the first sign-in with an unknown
     // name costs what every later one does.
     tokio::task::spawn_blocking(|| crate::auth::password::verify_dummy("")).await?;
-    let key = key::load_or_create(cfg.token_key.as_deref(), &cfg.db.data_dir)?;
     let tokens = TokenIssuer::new(&key, cfg.token_ttl).context("token key")?;
     crate::metrics::install();
     let positions = writers::positions::start(db.clone(), 4096);
@@ -181,7 +193,7 @@ fn bind_http(cfg: &ServeConfig, state: AppState) -> anyhow::Result<(actix_web::d
             .default_service(web::to(http::not_found))
             .wrap(Condition::new(cors_enabled, cors(&origins)))
             .wrap(http::csp::default_headers())
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<http::request_log::RequestLog>::new())
     })
     .disable_signals()
     .shutdown_timeout(cfg.shutdown_timeout.as_secs().max(1));

@@ -21,7 +21,27 @@ pub fn database_url(cfg: &DbConfig) -> anyhow::Result<String> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
     let path = cfg.data_dir.join("metaverse.db");
+    create_owner_only(&path)?;
     Ok(format!("sqlite://{}?mode=rwc", path.display()))
+}
+
+/// Creates the empty database file readable by its owner only, before
+/// SQLite would create it with the umask's mode (often world-readable:
+/// password hashes and chat history inside). SQLite gives its WAL and
+/// shared-memory files the database file's mode.
+fn create_owner_only(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
 }
 
 pub async fn connect(cfg: &DbConfig) -> anyhow::Result<DatabaseConnection> {
@@ -55,5 +75,22 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_sqlite_file_is_created_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = DbConfig { data_dir: dir.path().to_path_buf(), database_url: None, db_max_connections: 2 };
+        let conn = connect(&cfg).await.unwrap();
+        migrate(&conn).await.unwrap();
+        conn.close().await.unwrap();
+        for name in ["metaverse.db", "metaverse.db-wal"] {
+            let Ok(meta) = std::fs::metadata(dir.path().join(name)) else { continue };
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name} is readable by others");
+        }
+        let db_file = std::fs::metadata(dir.path().join("metaverse.db")).unwrap();
+        assert!(db_file.len() > 0, "migrations wrote into the file that was created");
     }
 }

@@ -1,6 +1,7 @@
 //! The metaverse server: configuration, HTTP API, authentication and the
 //! command line. `main.rs` is a thin shell over `app`.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod chat;

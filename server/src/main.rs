@@ -1,6 +1,6 @@
 use clap::Parser;
 use metaverse_server::{
-    app,
+    admin, app,
     cluster::status,
     config::{Cli, ClusterOp, Command, ConsumeConfig},
     db, telemetry,
@@ -52,6 +52,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Some(Command::Admin { op }) => admin::run(op),
         Some(Command::Migrate { db: db_cfg, log }) => {
             telemetry::init(&log)?;
             actix_rt::System::new().block_on(async move {

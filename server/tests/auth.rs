@@ -195,10 +195,90 @@ async fn admin_signup_closed_refuses_every_admin(backend: Backend) {
     assert_invalid(status, &body, "type");
 }
 
+// ------------------------------------------------------ metaverse admin create
+
+/// Runs `metaverse admin create NAME` against `app`'s database, with the
+/// password on stdin when `env_password` is `None`.
+fn admin_create(app: &TestApp, name: &str, password: &str, env_password: bool) -> std::process::Output {
+    use std::{io::Write, process::Stdio};
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_metaverse"));
+    cmd.args(["admin", "create", name])
+        .env("METAVERSE_DATA_DIR", app.dir.path())
+        .env("METAVERSE_LOG", "warn")
+        .env_remove("METAVERSE_ADMIN_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match &app.config.db.database_url {
+        Some(url) => cmd.env("DATABASE_URL", url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    if env_password {
+        cmd.env("METAVERSE_ADMIN_PASSWORD", password);
+    }
+    let mut child = cmd.spawn().expect("metaverse admin create runs");
+    let mut stdin = child.stdin.take().unwrap();
+    if !env_password {
+        writeln!(stdin, "{password}").unwrap();
+    }
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+async fn is_admin(app: &TestApp, token: &str) -> bool {
+    let (status, _) = app.post("/api/v1/admin/avatar", Some(token), json!({"imageUrl": "/a.png", "name": "A"})).await;
+    status == StatusCode::OK
+}
+
+async fn admin_create_makes_an_admin_who_signs_in(backend: Backend) {
+    // Closed: the command is the only way to an admin.
+    let Some(app) = start_configured(backend, |c| c.admin_signup = AdminSignup::Closed).await else {
+        return;
+    };
+    let out = admin_create(&app, "root", "password123", false);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = app.signin("root").await["token"].as_str().unwrap().to_owned();
+    assert!(is_admin(&app, &token).await, "the created account has the admin role");
+
+    let out = admin_create(&app, "second", "from the environment", true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (status, body) =
+        app.post("/api/v1/signin", None, json!({"username": "second", "password": "from the environment"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(is_admin(&app, body["token"].as_str().unwrap()).await);
+}
+
+async fn admin_create_refuses_an_existing_name_and_bad_input(backend: Backend) {
+    let Some(app) = start_configured(backend, |c| c.admin_signup = AdminSignup::Closed).await else {
+        return;
+    };
+    app.signup("taken", "user").await;
+    // Taking over an account by re-creating it as admin must fail.
+    let out = admin_create(&app, "taken", "attacker-password", true);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an existing name was accepted");
+    assert!(text.contains("already exists"), "{text}");
+    let token = app.signin("taken").await["token"].as_str().unwrap().to_owned();
+    assert!(!is_admin(&app, &token).await, "the existing user stayed a user");
+    let (status, _) =
+        app.post("/api/v1/signin", None, json!({"username": "taken", "password": "attacker-password"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the password was not replaced");
+
+    for (name, password, field) in [("newname", "short", "password"), ("a b", "password123", "username")] {
+        let out = admin_create(&app, name, password, true);
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && text.contains(field), "{name:?}/{password:?}: {text}");
+        let (status, _) = app.post("/api/v1/signin", None, json!({"username": name, "password": password})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name:?} was not created");
+    }
+}
+
 configured_on_both_backends!(
     admin_signup_first_allows_only_the_first_account,
     admin_signup_first_refuses_admin_after_a_user,
     admin_signup_closed_refuses_every_admin,
+    admin_create_makes_an_admin_who_signs_in,
+    admin_create_refuses_an_existing_name_and_bad_input,
 );
 
 // ---------------------------------------------------------------- sign-in

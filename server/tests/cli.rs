@@ -93,3 +93,87 @@ async fn serves_demo_content_and_stops_gracefully_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "no clean stop logged: {rest:?}");
 }
+
+/// The key `deploy/cluster.env` once shipped: public, so anyone could
+/// mint tokens for a server that used it.
+const PUBLISHED_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// Runs `serve` with `key` and returns its stderr, asserting it refused.
+fn refused_serving_with_key(dir: &std::path::Path, key: &str) -> String {
+    let out = command(dir)
+        .env("METAVERSE_TOKEN_KEY", key)
+        .args(["--http-addr", "127.0.0.1:0", "--ws-addr", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "a server started with the key {key}: {text}");
+    assert!(text.contains("openssl rand -hex 32"), "the error says how to make a key: {text}");
+    assert!(!dir.join("metaverse.db").exists(), "refused before touching the database");
+    text
+}
+
+#[test]
+fn serve_refuses_the_published_token_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = refused_serving_with_key(dir.path(), PUBLISHED_KEY);
+    assert!(text.contains("published"), "{text}");
+    let text = refused_serving_with_key(dir.path(), &PUBLISHED_KEY.to_uppercase());
+    assert!(text.contains("published"), "the same key in capitals: {text}");
+}
+
+#[test]
+fn serve_refuses_low_entropy_token_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = refused_serving_with_key(dir.path(), &"deadbeef".repeat(8));
+    assert!(text.contains("distinct byte values"), "{text}");
+    let counting: String = (0..32u8).map(|b| format!("{b:02x}")).collect();
+    let text = refused_serving_with_key(dir.path(), &counting);
+    assert!(text.contains("pattern"), "{text}");
+}
+
+#[tokio::test]
+async fn client_errors_are_logged_at_debug_not_warn() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path())
+        .env("METAVERSE_LOG", "info,metaverse_server::http=debug")
+        .args(["--http-addr", "127.0.0.1:0", "--http-workers", "1", "--no-demo"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the log on its own thread: a full pipe would stall the server.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(serde_json::from_str(&line).unwrap_or_default());
+        }
+    });
+    let addr = loop {
+        let v = rx.recv().expect("server exited before listening");
+        if v["message"] == "serving HTTP" {
+            break v["http_addr"].as_str().unwrap().to_owned();
+        }
+    };
+    // A flood of bad requests: garbage tokens and malformed bodies.
+    let client = reqwest::Client::new();
+    for _ in 0..20 {
+        let r = client.get(format!("http://{addr}/api/v1/space/all")).bearer_auth("garbage").send().await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+        let r = client.post(format!("http://{addr}/api/v1/signin")).body("{not json").send().await.unwrap();
+        assert!(r.status().is_client_error());
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap();
+    let logged: Vec<serde_json::Value> = rx.into_iter().collect();
+    let failures: Vec<&serde_json::Value> = logged
+        .iter()
+        .filter(|v| v["message"].as_str().is_some_and(|m| m.contains("processing the incoming HTTP request")))
+        .collect();
+    assert!(failures.len() >= 20, "every client error is still logged, at debug: {logged:?}");
+    for event in failures {
+        assert_eq!(event["level"], "DEBUG", "a client error above debug: {event}");
+    }
+}

@@ -434,3 +434,24 @@ async fn redis_stopping_stops_spaces_at_lease_expiry_and_service_resumes() {
     sees_move(&mut b, &a_id, to).await;
     assert_one_owner_at_a_time(nodes.tenures().await);
 }
+
+/// Without a shared key each node would generate its own, and a token
+/// signed on one node would be refused by the others.
+#[test]
+fn cluster_mode_without_a_token_key_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_metaverse"))
+        .args(["--http-addr", "127.0.0.1:0", "--ws-addr", "127.0.0.1:0", "--node-id", "keyless"])
+        .env("REDIS_URL", std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()))
+        .env_remove("METAVERSE_TOKEN_KEY")
+        .env_remove("DATABASE_URL")
+        .env_remove("KAFKA_BROKERS")
+        .env("METAVERSE_DATA_DIR", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a keyless cluster node started: {text}");
+    assert!(text.contains("--token-key") && text.contains("openssl rand -hex 32"), "{text}");
+    assert!(!dir.path().join("token.key").exists(), "no per-node key was generated");
+}

@@ -25,6 +25,26 @@ fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The key a serving node signs with: as `load_or_create`, but refusing a
+/// weak key wherever it came from, and refusing to generate one per node
+/// in a cluster, where tokens signed on one node are checked on others.
+pub fn for_serve(configured: Option<&str>, data_dir: &Path, clustered: bool) -> anyhow::Result<[u8; 32]> {
+    if clustered && configured.is_none() {
+        bail!(
+            "cluster mode (--redis-url) needs --token-key (METAVERSE_TOKEN_KEY), the same on every node: \
+             a key generated per node makes tokens from one node fail on the others; {}",
+            super::key_policy::GENERATE_HINT
+        );
+    }
+    let key = load_or_create(configured, data_dir)?;
+    let source = match configured {
+        Some(_) => "METAVERSE_TOKEN_KEY".to_owned(),
+        None => data_dir.join(KEY_FILE).display().to_string(),
+    };
+    super::key_policy::check(&key).with_context(|| format!("refusing the token key from {source}"))?;
+    Ok(key)
+}
+
 /// The configured key, else the one in `data_dir`, else a new one written
 /// there (owner-readable only).
 pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<[u8; 32]> {
@@ -66,5 +86,21 @@ mod tests {
         assert_eq!(load_or_create(Some(&given), dir.path()).unwrap(), [0x11; 32]);
         assert!(parse_hex("abc").is_err());
         assert!(parse_hex(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn serving_refuses_weak_keys_and_a_cluster_without_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let weak = "ab".repeat(32);
+        let err = format!("{:#}", for_serve(Some(&weak), dir.path(), false).unwrap_err());
+        assert!(err.contains("METAVERSE_TOKEN_KEY") && err.contains("openssl rand -hex 32"), "{err}");
+        let err = format!("{:#}", for_serve(None, dir.path(), true).unwrap_err());
+        assert!(err.contains("--token-key") && err.contains("openssl rand -hex 32"), "{err}");
+        assert!(!dir.path().join(KEY_FILE).exists(), "no per-node key was generated for the cluster");
+        std::fs::write(dir.path().join(KEY_FILE), format!("{weak}\n")).unwrap();
+        let err = format!("{:#}", for_serve(None, dir.path(), false).unwrap_err());
+        assert!(err.contains(KEY_FILE), "a weak key file is refused too: {err}");
+        let strong: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        assert!(for_serve(Some(&strong), dir.path(), true).is_ok());
     }
 }

@@ -4,6 +4,7 @@
 pub mod attempts;
 pub mod hashing;
 pub mod key;
+pub mod key_policy;
 pub mod password;
 pub mod role;
 pub mod session;

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod input;
 pub mod openapi;
+pub mod request_log;
 pub mod rtc;
 pub mod space;
 pub mod user;
