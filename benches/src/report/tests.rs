@@ -52,30 +52,9 @@ fn full() -> Report {
         scenario: "mixed",
         title: "mixed: 1000 users in 10 spaces".into(),
         params: serde_json::json!({"users": 1000, "codec": "msgpack"}),
-        setup: SetupSummary {
-            users: 1000,
-            user_counts: UserCounts { created: 600, signed_in: 300, cached: 100 },
-            spaces: 10,
-            setup_seconds: 12.34,
-            joined: 998,
-            join_failures: BTreeMap::from([("connect timed out".into(), 2)]),
-            join_seconds: 3.21,
-            open_file_limit: 65_536,
-        },
+        setup: full_setup(),
         window_seconds: 30.0,
-        moves: Some(MoveSummary {
-            sent: 150_000,
-            sent_per_second: 5000.4,
-            accepted: 149_000,
-            rejected: 1000,
-            seen: 14_000_000,
-            skipped: 12_345,
-            expected_all_in_view: 14_751_000,
-            unseen: 738_655,
-            delivery_ratio: 0.949_088,
-            unmatched: 7,
-            rejections_unattributed: 3,
-        }),
+        moves: Some(full_moves()),
         move_latency: Some(lat(14_000_000, 1.234)),
         events: Some(EventSummary {
             received: 15_000_000,
@@ -98,19 +77,7 @@ fn full() -> Report {
         chat_ack_latency: Some(lat(2990, 3.5)),
         chat_deliver_latency: Some(lat(0, 0.0)),
         history: Some(HistoryCheck { rooms: 10, acked: 2990, found: 2989, missing: 1, pages: 31, seconds: 0.456 }),
-        connect: Some(ConnectSummary {
-            sockets: 20_000,
-            joined: 19_990,
-            failed: 10,
-            ramp_seconds: 40.05,
-            joins_per_second: 499.1,
-            open_at_end: 19_985,
-            source_addresses: 2,
-            server_rss_before_kib: Some(20_480),
-            server_rss_after_kib: Some(1_048_576),
-            server_rss_per_socket_kib: Some(51.43),
-            harness_rss_per_socket_kib: Some(12.06),
-        }),
+        connect: Some(full_connect()),
         connect_latency: Some(lat(19_990, 0.5)),
         join_latency: Some(lat(19_990, 2.0)),
         errors: BTreeMap::from([("rate-limited".into(), 1500), ("(harness) unknown event: x".into(), 1)]),
@@ -128,6 +95,51 @@ fn full() -> Report {
     };
     report.params["threads"] = 8.into();
     report
+}
+
+fn full_setup() -> SetupSummary {
+    SetupSummary {
+        users: 1000,
+        user_counts: UserCounts { created: 600, signed_in: 300, cached: 100 },
+        spaces: 10,
+        setup_seconds: 12.34,
+        joined: 998,
+        join_failures: BTreeMap::from([("connect timed out".into(), 2)]),
+        join_seconds: 3.21,
+        open_file_limit: 65_536,
+    }
+}
+
+fn full_moves() -> MoveSummary {
+    MoveSummary {
+        sent: 150_000,
+        sent_per_second: 5000.4,
+        accepted: 149_000,
+        rejected: 1000,
+        seen: 14_000_000,
+        skipped: 12_345,
+        expected_all_in_view: 14_751_000,
+        unseen: 738_655,
+        delivery_ratio: 0.949_088,
+        unmatched: 7,
+        rejections_unattributed: 3,
+    }
+}
+
+fn full_connect() -> ConnectSummary {
+    ConnectSummary {
+        sockets: 20_000,
+        joined: 19_990,
+        failed: 10,
+        ramp_seconds: 40.05,
+        joins_per_second: 499.1,
+        open_at_end: 19_985,
+        source_addresses: 2,
+        server_rss_before_kib: Some(20_480),
+        server_rss_after_kib: Some(1_048_576),
+        server_rss_per_socket_kib: Some(51.43),
+        harness_rss_per_socket_kib: Some(12.06),
+    }
 }
 
 /// Sections present but small: rates under 100, no optional tails.
