@@ -16,8 +16,8 @@ pub const MAX_PHASE: Duration = Duration::from_secs(600);
 #[command(
     name = "metaverse-bench",
     version,
-    about = "Load tests for servers that speak the metaverse contract (CONTRACT.md)",
-    long_about = "Load tests for servers that speak the metaverse contract (CONTRACT.md).\n\n\
+    about = "Load tests for servers that speak the metaverse HTTP/WebSocket API (docs/PROTOCOL.md)",
+    long_about = "Load tests for servers that speak the metaverse HTTP/WebSocket API (docs/PROTOCOL.md).\n\n\
         It creates its users and spaces over the HTTP API (signing users up, or signing them in when \
         --user-prefix names users of an earlier run), then drives WebSocket clients. It connects only \
         to the --http and --ws addresses it is given; --ws may list several nodes of a cluster.\n\n\

@@ -1,4 +1,5 @@
-//! metaverse-bench: drives any server that speaks CONTRACT.md.
+//! metaverse-bench: drives any server that speaks this server's HTTP and
+//! WebSocket API (docs/PROTOCOL.md).
 //!
 //! `probe` measures HTTP round trips; `walk`, `connect`, `chat` and
 //! `mixed` drive WebSocket clients (see `--help` of each). Every run is

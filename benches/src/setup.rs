@@ -94,7 +94,8 @@ impl Api {
         }
         let code = v["error"]["code"].as_str().unwrap_or_default();
         let message = v["error"]["message"].as_str().unwrap_or_default();
-        // The contract says 400 for a taken name; the code says which 400.
+        // The API answers 400 for a taken name (docs/PROTOCOL.md); the code
+        // says which 400.
         if status == StatusCode::BAD_REQUEST && (code == "username-taken" || message.contains("taken")) {
             return Ok(SignUp::Taken);
         }

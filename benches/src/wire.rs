@@ -1,6 +1,7 @@
-//! The contract's WebSocket messages, as the harness speaks them: its own
-//! small types rather than the server's, so it drives any server that
-//! implements CONTRACT.md and keeps building while the server's types move.
+//! The server's WebSocket messages (docs/PROTOCOL.md), as the harness
+//! speaks them: its own small types rather than the server's, so it drives
+//! any server that speaks this protocol and keeps building while the
+//! server's types move.
 //!
 //! Receiving is the hot path (a 500-user space delivers over a million
 //! events per second), so server frames decode into borrowed views of only

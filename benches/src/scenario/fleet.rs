@@ -9,13 +9,23 @@ use std::{
 };
 
 use rustc_hash::FxHashMap;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::{
+    sync::{Semaphore, mpsc, watch},
+    task::JoinSet,
+};
 
 use super::{
     Env,
     bot::{self, BotCtx, Ready},
 };
-use crate::{cli::TimingArgs, metrics::Shared, progress, report::Report, sendlog::SendLog, setup::User};
+use crate::{
+    cli::TimingArgs,
+    metrics::{Shared, Totals},
+    progress,
+    report::Report,
+    sendlog::SendLog,
+    setup::User,
+};
 
 /// Connects and joins in flight at once.
 const JOIN_CONCURRENCY: usize = 128;
@@ -108,36 +118,72 @@ pub struct Outcome {
 
 pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
     let n = plan.users.len();
-    let epoch = Instant::now();
     let shared = Arc::new(Shared::new());
-    let move_ring = plan.walk_rate.map_or(1, |r| (r * 8.0).clamp(32.0, 128.0) as usize);
-    let chat_ring = plan.chat_rate.map_or(1, |r| (r * 10.0).clamp(16.0, 1024.0) as usize);
-    let ctx = Arc::new(BotCtx {
-        targets: env.targets.clone(),
-        shared: shared.clone(),
-        moves: SendLog::new(epoch, if plan.walk_rate.is_some() { n } else { 0 }, move_ring),
-        chats: SendLog::new(epoch, if plan.chat_rate.is_some() { n } else { 0 }, chat_ring),
-        plan,
-    });
-    let (ready_tx, mut ready_rx) = mpsc::channel(1024);
+    let ctx = Arc::new(context(env, plan, shared.clone()));
+    let (ready_tx, ready_rx) = mpsc::channel(1024);
     let (go_tx, go_rx) = watch::channel(None);
     let limit = Arc::new(Semaphore::new(JOIN_CONCURRENCY));
-    let mut bots = tokio::task::JoinSet::new();
+    let mut bots = JoinSet::new();
     let joining = Instant::now();
     for i in 0..n as u32 {
         bots.spawn(bot::run(ctx.clone(), i, ready_tx.clone(), go_rx.clone(), limit.clone()));
     }
     drop(ready_tx);
+    let Joins { ids, joined, failures } = joins(&ctx.plan, ready_rx).await;
+    let join_time = joining.elapsed();
+    let joined_total = ids.len() as u32;
+    if joined_total == 0 {
+        anyhow::bail!("no client joined: {failures:?}");
+    }
+    let go = Arc::new(Go::from_now(ids, joined, &ctx.plan.timing));
+    let _ = go_tx.send(Some(go.clone()));
+    let acked = follow(env, &ctx, &go, bots).await?;
+    Ok(Outcome {
+        joined: joined_total,
+        join_failures: failures,
+        join_time,
+        measure_start: go.measure_start,
+        measure_end: go.measure_end,
+        shared,
+        acked,
+    })
+}
 
+/// What every bot shares: where to connect, where to count, and the send
+/// logs sized for the plan's rates.
+fn context(env: &Env, plan: Plan, shared: Arc<Shared>) -> BotCtx {
+    let n = plan.users.len();
+    let epoch = Instant::now();
+    let move_ring = plan.walk_rate.map_or(1, |r| (r * 8.0).clamp(32.0, 128.0) as usize);
+    let chat_ring = plan.chat_rate.map_or(1, |r| (r * 10.0).clamp(16.0, 1024.0) as usize);
+    BotCtx {
+        targets: env.targets.clone(),
+        shared,
+        moves: SendLog::new(epoch, if plan.walk_rate.is_some() { n } else { 0 }, move_ring),
+        chats: SendLog::new(epoch, if plan.chat_rate.is_some() { n } else { 0 }, chat_ring),
+        plan,
+    }
+}
+
+/// Who joined, by user id and per space, and why the others did not.
+struct Joins {
+    ids: FxHashMap<Box<str>, u32>,
+    joined: Vec<u32>,
+    failures: BTreeMap<String, u64>,
+}
+
+/// Waits until every bot has joined or failed.
+async fn joins(plan: &Plan, mut ready_rx: mpsc::Receiver<Ready>) -> Joins {
+    let n = plan.users.len();
     let pb = progress::counter(n as u64, "joining");
     let mut ids = FxHashMap::default();
-    let mut joined = vec![0u32; ctx.plan.spaces.len()];
+    let mut joined = vec![0u32; plan.spaces.len()];
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
     while let Some(r) = ready_rx.recv().await {
         match r {
             Ready::Joined { idx, user_id } => {
                 ids.insert(user_id.into_boxed_str(), idx);
-                joined[ctx.plan.space_of[idx as usize] as usize] += 1;
+                joined[plan.space_of[idx as usize] as usize] += 1;
             }
             Ready::Failed { why } => {
                 *failures.entry(why).or_default() += 1;
@@ -150,28 +196,37 @@ pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
         }
     }
     pb.finish_and_clear();
-    let join_time = joining.elapsed();
-    let joined_total = ids.len() as u32;
-    if joined_total == 0 {
-        anyhow::bail!("no client joined: {failures:?}");
+    Joins { ids, joined, failures }
+}
+
+impl Go {
+    /// Starts everyone a moment from now, so the signal reaches all bots
+    /// before the first send is due.
+    fn from_now(ids: FxHashMap<Box<str>, u32>, joined: Vec<u32>, t: &TimingArgs) -> Self {
+        let start = Instant::now() + Duration::from_millis(100);
+        Self {
+            ids,
+            joined,
+            start,
+            measure_start: start + t.warmup,
+            measure_end: start + t.warmup + t.duration,
+            drain_end: start + t.warmup + t.duration + t.drain,
+            run: rand::random::<u32>() & 0xffff,
+        }
     }
+}
 
-    let t = &ctx.plan.timing;
-    let start = Instant::now() + Duration::from_millis(100);
-    let go = Arc::new(Go {
-        ids,
-        joined,
-        start,
-        measure_start: start + t.warmup,
-        measure_end: start + t.warmup + t.duration,
-        drain_end: start + t.warmup + t.duration + t.drain,
-        run: rand::random::<u32>() & 0xffff,
-    });
-    let _ = go_tx.send(Some(go.clone()));
-
-    let total = go.drain_end.duration_since(start);
+/// Shows progress until every bot has finished; returns the acknowledged
+/// chat message ids per space.
+async fn follow(
+    env: &Env,
+    ctx: &BotCtx,
+    go: &Go,
+    mut bots: JoinSet<(u32, Vec<String>)>,
+) -> anyhow::Result<Vec<Vec<String>>> {
+    let total = go.drain_end.duration_since(go.start);
     let pb = progress::timer(total, "running");
-    let mut last = (Instant::now(), shared.counters.totals());
+    let mut last = (Instant::now(), ctx.shared.counters.totals());
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut acked = vec![Vec::new(); ctx.plan.spaces.len()];
     loop {
@@ -183,43 +238,46 @@ pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
             },
             _ = tick.tick() => {
                 let now = Instant::now();
-                pb.set_position(now.saturating_duration_since(start).as_millis() as u64);
-                let totals = shared.counters.totals();
+                pb.set_position(now.saturating_duration_since(go.start).as_millis() as u64);
+                let totals = ctx.shared.counters.totals();
                 if now.duration_since(last.0) >= Duration::from_secs(2) {
-                    let dt = now.duration_since(last.0).as_secs_f64();
-                    let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / dt;
-                    let phase = if now < go.measure_start { "warm-up" } else if now < go.measure_end { "measuring" } else { "draining" };
-                    let mut msg = format!(
-                        "{phase}: {:.0} moves/s, {:.0} events/s",
-                        rate(totals.live_moves, last.1.live_moves),
-                        rate(totals.live_events, last.1.live_events),
-                    );
-                    if ctx.plan.chat_rate.is_some() {
-                        msg.push_str(&format!(", {:.0} acks/s", rate(totals.live_acks, last.1.live_acks)));
-                    }
-                    let errors = shared.error_count();
-                    if errors > 0 {
-                        msg.push_str(&format!(", {errors} errors"));
-                    }
-                    if let Some(cpu) = env.server.as_ref().and_then(|s| s.last_cpu()) {
-                        msg.push_str(&format!(", server {cpu:.0}% CPU"));
-                    }
-                    pb.set_message(msg);
+                    pb.set_message(progress_line(env, ctx, go, now, &totals, last));
                     last = (now, totals);
                 }
             }
         }
     }
     pb.finish_and_clear();
-    Ok(Outcome {
-        joined: joined_total,
-        join_failures: failures,
-        join_time,
-        measure_start: go.measure_start,
-        measure_end: go.measure_end,
-        shared,
-        acked,
-    })
+    Ok(acked)
+}
+
+/// The live rates since the last line, and trouble worth seeing early.
+fn progress_line(env: &Env, ctx: &BotCtx, go: &Go, now: Instant, totals: &Totals, last: (Instant, Totals)) -> String {
+    let dt = now.duration_since(last.0).as_secs_f64();
+    let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / dt;
+    let phase = if now < go.measure_start {
+        "warm-up"
+    } else if now < go.measure_end {
+        "measuring"
+    } else {
+        "draining"
+    };
+    let mut msg = format!(
+        "{phase}: {:.0} moves/s, {:.0} events/s",
+        rate(totals.live_moves, last.1.live_moves),
+        rate(totals.live_events, last.1.live_events),
+    );
+    if ctx.plan.chat_rate.is_some() {
+        msg.push_str(&format!(", {:.0} acks/s", rate(totals.live_acks, last.1.live_acks)));
+    }
+    let errors = ctx.shared.error_count();
+    if errors > 0 {
+        msg.push_str(&format!(", {errors} errors"));
+    }
+    if let Some(cpu) = env.server.as_ref().and_then(|s| s.last_cpu()) {
+        msg.push_str(&format!(", server {cpu:.0}% CPU"));
+    }
+    msg
 }
 
 /// What the fleet measured, as a report; the scenario adds its title,
