@@ -33,6 +33,7 @@ use super::{
     kafka::{self, KafkaError, KafkaSettings, Topic},
     record::{AnalyticsEvent, ChatRecord},
 };
+use crate::metric_names;
 
 #[derive(Clone, Debug)]
 pub struct ConsumerSettings {
@@ -226,7 +227,7 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::warn!(topic = %self.name, partition = self.partition, error = %e, "consumer step failed; retrying");
-                    metrics::counter!("metaverse_consumer_errors_total", &self.labels()).increment(1);
+                    metrics::counter!(metric_names::CONSUMER_ERRORS_TOTAL, &self.labels()).increment(1);
                     self.pc = None;
                     self.verified = false;
                     if pause(&mut stop, backoff).await {
@@ -329,7 +330,7 @@ impl Worker {
                 if self.next < earliest {
                     tracing::warn!(topic = %self.name, partition = self.partition, from = self.next, to = earliest,
                         "records expired before they were consumed; skipping to the earliest kept");
-                    metrics::counter!("metaverse_consumer_skipped_total", "reason" => "expired")
+                    metrics::counter!(metric_names::CONSUMER_SKIPPED_TOTAL, "reason" => "expired")
                         .increment((earliest - self.next) as u64);
                 } else {
                     tracing::warn!(topic = %self.name, partition = self.partition, offset = self.next, earliest,
@@ -354,14 +355,14 @@ impl Worker {
         batch.sort_by_key(|r| r.offset);
         batch.dedup_by_key(|r| r.offset);
         if batch.is_empty() {
-            metrics::gauge!("metaverse_consumer_lag", &self.labels()).set((high_watermark - next).max(0) as f64);
+            metrics::gauge!(metric_names::CONSUMER_LAG, &self.labels()).set((high_watermark - next).max(0) as f64);
             return Ok(Step::Idle);
         }
         let last = batch.iter().map(|r| r.offset).max().unwrap_or(next);
         let values: Vec<Option<Vec<u8>>> = batch.into_iter().map(|r| r.record.value).collect();
         let digest = values.last().map(|v| digest(v.as_deref()));
         let step = self.commit(values, last + 1, digest).await?;
-        metrics::gauge!("metaverse_consumer_lag", &self.labels()).set((high_watermark - last - 1).max(0) as f64);
+        metrics::gauge!(metric_names::CONSUMER_LAG, &self.labels()).set((high_watermark - last - 1).max(0) as f64);
         Ok(step)
     }
 
@@ -399,7 +400,7 @@ impl Worker {
         let earliest = self.offset(OffsetAt::Earliest).await?.max(0);
         tracing::warn!(topic = %self.name, partition = self.partition, offset = at, earliest,
             "the partition's log no longer holds the last record applied (the broker lost or replaced it); consuming it from its beginning");
-        metrics::counter!("metaverse_consumer_log_resets_total").increment(1);
+        metrics::counter!(metric_names::CONSUMER_LOG_RESETS_TOTAL).increment(1);
         self.next = earliest;
         self.commit(Vec::new(), earliest, None).await
     }
@@ -445,7 +446,7 @@ impl Worker {
         if let Some(tally) = folded {
             tally.record_metrics();
         }
-        metrics::counter!("metaverse_consumer_records_total", "topic" => self.topic.label()).increment(n as u64);
+        metrics::counter!(metric_names::CONSUMER_RECORDS_TOTAL, "topic" => self.topic.label()).increment(n as u64);
         Ok(Step::Progress)
     }
 }
@@ -474,10 +475,10 @@ fn decode_all<T>(
             Some(Ok(x)) => out.push(x),
             Some(Err(e)) => {
                 tracing::warn!(topic = topic.label(), error = %e, "skipping a record that is not ours to read");
-                metrics::counter!("metaverse_consumer_skipped_total", "reason" => "invalid").increment(1);
+                metrics::counter!(metric_names::CONSUMER_SKIPPED_TOTAL, "reason" => "invalid").increment(1);
             }
             None => {
-                metrics::counter!("metaverse_consumer_skipped_total", "reason" => "invalid").increment(1);
+                metrics::counter!(metric_names::CONSUMER_SKIPPED_TOTAL, "reason" => "invalid").increment(1);
             }
         }
     }
@@ -498,7 +499,8 @@ async fn store_chat<C: ConnectionTrait>(db: &C, records: Vec<ChatRecord>) -> Res
     let live = chatrooms::existing(db, rooms).await?;
     let (keep, gone): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| live.contains(&r.message.chatroom_id));
     if !gone.is_empty() {
-        metrics::counter!("metaverse_consumer_skipped_total", "reason" => "unknown-room").increment(gone.len() as u64);
+        metrics::counter!(metric_names::CONSUMER_SKIPPED_TOTAL, "reason" => "unknown-room")
+            .increment(gone.len() as u64);
     }
     let rows = keep.into_iter().map(|r| r.message.into()).collect();
     insert_messages(db, rows).await?;
