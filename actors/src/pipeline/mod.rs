@@ -14,6 +14,8 @@
 
 #[cfg(feature = "kafka")]
 pub mod consumer;
+#[cfg(feature = "kafka")]
+mod consumer_partition;
 pub mod fold;
 #[cfg(feature = "kafka")]
 pub mod kafka;
