@@ -4,9 +4,9 @@
 //! plain structs under `world`, with unit and property tests; the
 //! SpaceActor (`space`) owns them and moves data in and out.
 
-pub mod events;
 pub mod link;
 pub mod metric_names;
+pub mod pipeline;
 pub mod registry;
 pub mod session;
 pub mod settings;

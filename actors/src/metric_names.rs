@@ -62,7 +62,6 @@ metric_names! {
     Counter EVENTS_PRODUCED_TOTAL = "metaverse_events_produced_total", "Event records written to Kafka";
     Counter EVENTS_DROPPED_TOTAL = "metaverse_events_dropped_total", "Event records lost, by topic and reason";
     Counter WRITER_RESTARTS_TOTAL = "metaverse_writer_restarts_total", "Writer restarts after a panic, by writer (chat, events, positions, analytics)";
-    Counter EVENTS_WRITER_RESTARTS_TOTAL = "metaverse_events_writer_restarts_total", "Event writer restarts after a panic";
     Histogram KAFKA_PRODUCE_SECONDS = "metaverse_kafka_produce_seconds", "Time of one Kafka produce call";
     Counter KAFKA_PRODUCE_ERRORS_TOTAL = "metaverse_kafka_produce_errors_total", "Failed Kafka produce calls";
     Gauge CONSUMER_LAG = "metaverse_consumer_lag", "High watermark minus the next offset, by topic and partition";

@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 
 use crate::{
     Rect,
-    events::EventSink,
     link::CloseReason,
+    pipeline::EventSink,
     settings::SpaceSettings,
     space::{CloseSpace, PositionUpdate, SetStatic, SpaceActor, SpaceInit},
 };

@@ -9,7 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metaverse_actors::{
     Registry,
-    events::{
+    pipeline::{
         EventSink,
         record::{ChatFact, SCHEMA_VERSION},
     },

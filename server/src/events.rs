@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use metaverse_actors::events::{
-    EventSink,
-    consumer::{Consumer, ConsumerSettings},
-    kafka::{KafkaSettings, Sasl, TopicNames},
-    local::LocalAnalytics,
-    writer::EventWriterHandle,
+use metaverse_actors::{
+    pipeline::{
+        EventSink,
+        consumer::{Consumer, ConsumerSettings},
+        kafka::{KafkaSettings, Sasl, TopicNames},
+    },
+    writers::{analytics::LocalAnalytics, events::EventWriterHandle},
 };
 use metaverse_schema::store::DatabaseConnection;
 use rskafka::client::partition::Compression;
@@ -62,9 +63,9 @@ pub fn kafka_settings(k: &KafkaConfig) -> anyhow::Result<Option<KafkaSettings>> 
         None => None,
         Some(m) => Some(Sasl {
             mechanism: match m {
-                SaslMechanism::Plain => metaverse_actors::events::kafka::SaslMechanism::Plain,
-                SaslMechanism::ScramSha256 => metaverse_actors::events::kafka::SaslMechanism::ScramSha256,
-                SaslMechanism::ScramSha512 => metaverse_actors::events::kafka::SaslMechanism::ScramSha512,
+                SaslMechanism::Plain => metaverse_actors::pipeline::kafka::SaslMechanism::Plain,
+                SaslMechanism::ScramSha256 => metaverse_actors::pipeline::kafka::SaslMechanism::ScramSha256,
+                SaslMechanism::ScramSha512 => metaverse_actors::pipeline::kafka::SaslMechanism::ScramSha512,
             },
             username: k.kafka_sasl_username.clone().context("--kafka-sasl-username is required with SASL")?,
             password: k.kafka_sasl_password.clone().context("--kafka-sasl-password is required with SASL")?,
@@ -152,7 +153,7 @@ impl Pipeline {
     /// Produces (or folds) what is queued and stops consuming.
     pub async fn shutdown(self, within: Duration) {
         if let Some(l) = &self.local {
-            l.shutdown().await;
+            l.shutdown(within).await;
         }
         if let Some(w) = &self.kafka {
             w.shutdown(within).await;

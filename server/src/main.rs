@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<()> {
                 let conn = db::connect(&db_cfg).await?;
                 db::migrate(&conn).await?;
                 metaverse_server::metrics::install();
-                let running = metaverse_actors::events::consumer::Consumer::start(conn.clone(), settings);
+                let running = metaverse_actors::pipeline::consumer::Consumer::start(conn.clone(), settings);
                 app::shutdown_signal().await;
                 tracing::info!("stopping the consumer");
                 running.shutdown().await;

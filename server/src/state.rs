@@ -18,7 +18,7 @@ pub struct Inner {
     pub registry: Arc<metaverse_actors::Registry>,
     pub chat: Arc<crate::chat::ChatService>,
     /// The Kafka writer, when Kafka is configured (for readiness).
-    pub kafka: Option<metaverse_actors::events::writer::EventWriterHandle>,
+    pub kafka: Option<metaverse_actors::writers::events::EventWriterHandle>,
     pub tokens: TokenIssuer,
     pub admin_signup: AdminSignup,
     pub refresh_ttl: std::time::Duration,
@@ -62,7 +62,7 @@ impl AppState {
         tokens: TokenIssuer,
         registry: Arc<metaverse_actors::Registry>,
         chat: Arc<crate::chat::ChatService>,
-        kafka: Option<metaverse_actors::events::writer::EventWriterHandle>,
+        kafka: Option<metaverse_actors::writers::events::EventWriterHandle>,
         cluster: Option<Arc<crate::cluster::Cluster>>,
         cfg: &ServeConfig,
     ) -> anyhow::Result<Self> {

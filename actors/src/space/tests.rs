@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 
 use super::*;
 use crate::{
-    events::EventSink,
     link::{SessionPort, link},
+    pipeline::EventSink,
 };
 
 struct Harness {

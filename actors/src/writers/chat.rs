@@ -30,8 +30,8 @@ use super::{
     worker::{Job, Mailbox, Worker},
 };
 use crate::{
-    events::{record::ChatRecord, writer::EventWriterHandle},
     metric_names,
+    pipeline::{ChatLog, record::ChatRecord},
 };
 
 /// How the chat writer batches and how long a message may wait.
@@ -136,7 +136,7 @@ impl ChatJob {
 pub struct ChatStore {
     worker: Arc<Worker<Persist>>,
     deadline: Duration,
-    kafka: Option<EventWriterHandle>,
+    kafka: Option<Arc<dyn ChatLog>>,
     falling_back: Arc<AtomicBool>,
 }
 
@@ -162,8 +162,8 @@ impl ChatStore {
     }
 
     /// Makes Kafka the durable log, with the database as the fallback.
-    pub fn with_kafka(mut self, kafka: EventWriterHandle) -> Self {
-        self.kafka = Some(kafka);
+    pub fn with_kafka(mut self, kafka: impl ChatLog) -> Self {
+        self.kafka = Some(Arc::new(kafka));
         self
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
 use chrono::DateTime;
-use metaverse_actors::events::fold::{MINUTE_MS, minute_of};
+use metaverse_actors::pipeline::fold::{MINUTE_MS, minute_of};
 use metaverse_schema::{
     now_millis,
     store::{

@@ -15,6 +15,7 @@ use metaverse_schema::{
 };
 
 use super::record::{AnalyticsEvent, UserEventKind};
+use crate::metric_names;
 
 pub const MINUTE_MS: i64 = 60_000;
 /// A visit marks each of its minutes as present, up to this many (the
@@ -82,7 +83,7 @@ impl Fold {
         let wanted: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
         let seen: std::collections::HashSet<String> = write::seen_keys(db, &wanted).await?.into_iter().collect();
         if !seen.is_empty() {
-            metrics::counter!("metaverse_analytics_repeats_total").increment(seen.len() as u64);
+            metrics::counter!(metric_names::ANALYTICS_REPEATS_TOTAL).increment(seen.len() as u64);
         }
         keys.retain(|(k, _, _)| !seen.contains(k));
         let rows = keys.iter().map(|(k, at, _)| analytics_seen::Model { event_key: k.clone(), at: *at }).collect();
@@ -216,11 +217,11 @@ impl Tally {
             leaves += c.leaves;
             messages += c.messages;
         }
-        metrics::counter!("metaverse_analytics_joins_total").increment(joins as u64);
-        metrics::counter!("metaverse_analytics_leaves_total").increment(leaves as u64);
-        metrics::counter!("metaverse_analytics_messages_total").increment(messages as u64);
+        metrics::counter!(metric_names::ANALYTICS_JOINS_TOTAL).increment(joins as u64);
+        metrics::counter!(metric_names::ANALYTICS_LEAVES_TOTAL).increment(leaves as u64);
+        metrics::counter!(metric_names::ANALYTICS_MESSAGES_TOTAL).increment(messages as u64);
         for s in self.sessions.values() {
-            metrics::histogram!("metaverse_analytics_session_seconds").record(s.duration_ms as f64 / 1000.0);
+            metrics::histogram!(metric_names::ANALYTICS_SESSION_SECONDS).record(s.duration_ms as f64 / 1000.0);
         }
     }
 }
@@ -228,7 +229,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::record::{ChatFact, SCHEMA_VERSION, UserEvent};
+    use crate::pipeline::record::{ChatFact, SCHEMA_VERSION, UserEvent};
 
     fn user(kind: UserEventKind, at: i64, joined: Option<i64>) -> AnalyticsEvent {
         AnalyticsEvent::User(UserEvent {
@@ -286,7 +287,7 @@ mod db_tests {
     use metaverse_schema::{Migrator, MigratorTrait, sea_orm::Database};
 
     use super::*;
-    use crate::events::record::{ChatFact, SCHEMA_VERSION};
+    use crate::pipeline::record::{ChatFact, SCHEMA_VERSION};
 
     fn fact(id: &str) -> AnalyticsEvent {
         AnalyticsEvent::Chat(ChatFact {

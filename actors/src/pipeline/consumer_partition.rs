@@ -1,16 +1,7 @@
-//! The consumer: reads the three topics back into the database. rskafka
-//! has no consumer groups, so each partition's position lives in
-//! `event_offsets`, written in the same transaction as the rows its
-//! records produced (history, analytics): a crash at any point neither
-//! loses nor repeats a record.
-//!
-//! One consumer per partition is active at a time: each partition row
-//! carries a lease (owner and expiry) that its consumer renews with every
-//! commit. The commit itself is conditional on the offset it started from
-//! and on still owning the lease, so even two consumers that both think
-//! they own a partition cannot both apply the same records. Several
-//! processes may split partitions (`partitions`), or all take all and let
-//! the leases decide.
+//! One partition's consumer: holds the partition's lease, fetches its
+//! records from the stored offset, and applies them together with the
+//! new offset in one transaction, so a crash neither loses nor repeats a
+//! record. It also notices a broker that lost or replaced the log.
 
 use std::{sync::Arc, time::Duration};
 
@@ -26,39 +17,15 @@ use rskafka::client::{
     Client,
     partition::{OffsetAt, PartitionClient, UnknownTopicHandling},
 };
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::sync::watch;
 
 use super::{
-    fold::{self, Fold},
-    kafka::{self, KafkaError, KafkaSettings, Topic},
-    record::{AnalyticsEvent, ChatRecord},
+    consumer::{ConsumerSettings, pause},
+    fold::Fold,
+    kafka::{self, KafkaError, Topic},
+    record::{AnalyticsEvent, ChatRecord, RecordError},
 };
-
-#[derive(Clone, Debug)]
-pub struct ConsumerSettings {
-    pub kafka: KafkaSettings,
-    /// This consumer's name in the leases; unique per process.
-    pub owner: String,
-    /// Partitions to consume (of every topic); `None` for all.
-    pub partitions: Option<Vec<i32>>,
-    /// How long a lease lasts without renewal.
-    pub lease: Duration,
-    pub fetch_max_bytes: i32,
-    pub fetch_wait: Duration,
-}
-
-impl ConsumerSettings {
-    pub fn new(kafka: KafkaSettings, owner: String) -> Self {
-        Self {
-            kafka,
-            owner,
-            partitions: None,
-            lease: Duration::from_secs(15),
-            fetch_max_bytes: 4 * 1024 * 1024,
-            fetch_wait: Duration::from_millis(250),
-        }
-    }
-}
+use crate::metric_names;
 
 #[derive(Debug, thiserror::Error)]
 enum WorkError {
@@ -68,93 +35,7 @@ enum WorkError {
     Db(#[from] DbErr),
 }
 
-/// A running consumer.
-pub struct Consumer {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Consumer {
-    /// Starts on the current tokio runtime. It connects in the background
-    /// and keeps retrying while the broker is away.
-    pub fn start(db: DatabaseConnection, settings: ConsumerSettings) -> Self {
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(db, Arc::new(settings), stop_rx));
-        Self { stop, task }
-    }
-
-    /// Stops after the batches in progress and releases its leases.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-/// Sleeps, unless stopped first (then returns true).
-async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
-    if *stop.borrow() {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(d) => *stop.borrow(),
-        _ = stop.changed() => true,
-    }
-}
-
-async fn run(db: DatabaseConnection, s: Arc<ConsumerSettings>, mut stop: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(100);
-    let (client, counts) = loop {
-        let attempt = async {
-            let client = kafka::connect(&s.kafka).await?;
-            let counts = kafka::ensure_topics(&client, &s.kafka).await?;
-            Ok::<_, KafkaError>((client, counts))
-        };
-        match attempt.await {
-            Ok(c) => break c,
-            Err(e) => {
-                tracing::warn!(error = %e, "consumer cannot reach Kafka; retrying");
-                if pause(&mut stop, backoff).await {
-                    return;
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    };
-    let client = Arc::new(client);
-    let mut workers = Vec::new();
-    for topic in Topic::ALL {
-        let count = counts.get(&topic).copied().unwrap_or(1);
-        for p in 0..count {
-            if s.partitions.as_ref().is_some_and(|only| !only.contains(&p)) {
-                continue;
-            }
-            let w = Worker::new(db.clone(), client.clone(), s.clone(), topic, p);
-            workers.push(tokio::spawn(w.run(stop.clone())));
-        }
-        if let Some(only) = &s.partitions {
-            for p in only.iter().filter(|p| **p >= count || **p < 0) {
-                tracing::warn!(topic = s.kafka.topics.name(topic), partition = p, "no such partition; skipped");
-            }
-        }
-    }
-    tracing::info!(owner = %s.owner, partitions = workers.len(), "consuming events");
-    // Every consumer prunes; the delete is idempotent.
-    let pruner_db = db.clone();
-    let mut pruner_stop = stop.clone();
-    workers.push(tokio::spawn(async move {
-        loop {
-            if let Err(e) = fold::prune_seen(&pruner_db, now_millis()).await {
-                tracing::debug!(error = %e, "pruning analytics keys failed");
-            }
-            if pause(&mut pruner_stop, Duration::from_secs(600)).await {
-                break;
-            }
-        }
-    }));
-    futures_util::future::join_all(workers).await;
-}
-
-struct Worker {
+pub(super) struct PartitionConsumer {
     db: DatabaseConnection,
     client: Arc<Client>,
     s: Arc<ConsumerSettings>,
@@ -181,8 +62,8 @@ enum Step {
     NotOurs,
 }
 
-impl Worker {
-    fn new(
+impl PartitionConsumer {
+    pub(super) fn new(
         db: DatabaseConnection,
         client: Arc<Client>,
         s: Arc<ConsumerSettings>,
@@ -210,7 +91,7 @@ impl Worker {
         [("topic", self.topic.label().to_owned()), ("partition", self.partition.to_string())]
     }
 
-    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    pub(super) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut backoff = Duration::from_millis(100);
         let lease_ms = self.s.lease.as_millis() as i64;
         loop {
@@ -226,7 +107,7 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::warn!(topic = %self.name, partition = self.partition, error = %e, "consumer step failed; retrying");
-                    metrics::counter!("metaverse_consumer_errors_total", &self.labels()).increment(1);
+                    metrics::counter!(metric_names::CONSUMER_ERRORS_TOTAL, &self.labels()).increment(1);
                     self.pc = None;
                     self.verified = false;
                     if pause(&mut stop, backoff).await {
@@ -324,19 +205,7 @@ impl Worker {
         };
         let (records, high_watermark) = match fetched {
             Ok(r) => r,
-            Err(e) if e.is_offset_out_of_range() => {
-                let earliest = self.offset(OffsetAt::Earliest).await?;
-                if self.next < earliest {
-                    tracing::warn!(topic = %self.name, partition = self.partition, from = self.next, to = earliest,
-                        "records expired before they were consumed; skipping to the earliest kept");
-                    metrics::counter!("metaverse_consumer_skipped_total", "reason" => "expired")
-                        .increment((earliest - self.next) as u64);
-                } else {
-                    tracing::warn!(topic = %self.name, partition = self.partition, offset = self.next, earliest,
-                        "the partition's log is behind our offset (was it recreated?); starting from its beginning");
-                }
-                return self.commit(Vec::new(), earliest, None).await;
-            }
+            Err(e) if e.is_offset_out_of_range() => return self.out_of_range().await,
             Err(e) => return Err(e.into()),
         };
         if let Some(expected) = check
@@ -354,15 +223,32 @@ impl Worker {
         batch.sort_by_key(|r| r.offset);
         batch.dedup_by_key(|r| r.offset);
         if batch.is_empty() {
-            metrics::gauge!("metaverse_consumer_lag", &self.labels()).set((high_watermark - next).max(0) as f64);
+            metrics::gauge!(metric_names::CONSUMER_LAG, &self.labels()).set((high_watermark - next).max(0) as f64);
             return Ok(Step::Idle);
         }
         let last = batch.iter().map(|r| r.offset).max().unwrap_or(next);
         let values: Vec<Option<Vec<u8>>> = batch.into_iter().map(|r| r.record.value).collect();
         let digest = values.last().map(|v| digest(v.as_deref()));
         let step = self.commit(values, last + 1, digest).await?;
-        metrics::gauge!("metaverse_consumer_lag", &self.labels()).set((high_watermark - last - 1).max(0) as f64);
+        metrics::gauge!(metric_names::CONSUMER_LAG, &self.labels()).set((high_watermark - last - 1).max(0) as f64);
         Ok(step)
+    }
+
+    /// Our offset is outside the partition's log: its records expired
+    /// before we read them, or the log was recreated. Either way, go on
+    /// from the earliest record it keeps.
+    async fn out_of_range(&mut self) -> Result<Step, WorkError> {
+        let earliest = self.offset(OffsetAt::Earliest).await?;
+        if self.next < earliest {
+            tracing::warn!(topic = %self.name, partition = self.partition, from = self.next, to = earliest,
+                "records expired before they were consumed; skipping to the earliest kept");
+            metrics::counter!(metric_names::CONSUMER_SKIPPED_TOTAL, "reason" => "expired")
+                .increment((earliest - self.next) as u64);
+        } else {
+            tracing::warn!(topic = %self.name, partition = self.partition, offset = self.next, earliest,
+                "the partition's log is behind our offset (was it recreated?); starting from its beginning");
+        }
+        self.commit(Vec::new(), earliest, None).await
     }
 
     /// Checks that the log still holds the last applied record where it
@@ -399,7 +285,7 @@ impl Worker {
         let earliest = self.offset(OffsetAt::Earliest).await?.max(0);
         tracing::warn!(topic = %self.name, partition = self.partition, offset = at, earliest,
             "the partition's log no longer holds the last record applied (the broker lost or replaced it); consuming it from its beginning");
-        metrics::counter!("metaverse_consumer_log_resets_total").increment(1);
+        metrics::counter!(metric_names::CONSUMER_LOG_RESETS_TOTAL).increment(1);
         self.next = earliest;
         self.commit(Vec::new(), earliest, None).await
     }
@@ -445,7 +331,7 @@ impl Worker {
         if let Some(tally) = folded {
             tally.record_metrics();
         }
-        metrics::counter!("metaverse_consumer_records_total", "topic" => self.topic.label()).increment(n as u64);
+        metrics::counter!(metric_names::CONSUMER_RECORDS_TOTAL, "topic" => self.topic.label()).increment(n as u64);
         Ok(Step::Progress)
     }
 }
@@ -454,7 +340,7 @@ fn digest(value: Option<&[u8]>) -> String {
     format!("{:016x}", value.map(kafka::fnv1a).unwrap_or(0))
 }
 
-fn decode_event(topic: Topic) -> fn(&[u8]) -> Result<AnalyticsEvent, super::record::RecordError> {
+fn decode_event(topic: Topic) -> fn(&[u8]) -> Result<AnalyticsEvent, RecordError> {
     match topic {
         Topic::UserEvents => AnalyticsEvent::decode_user,
         _ => AnalyticsEvent::decode_chat,
@@ -463,21 +349,17 @@ fn decode_event(topic: Topic) -> fn(&[u8]) -> Result<AnalyticsEvent, super::reco
 
 /// Decodes what it can; a bad record is logged, counted and skipped (its
 /// offset still advances, so it cannot block the partition).
-fn decode_all<T>(
-    values: &[Option<Vec<u8>>],
-    topic: Topic,
-    decode: fn(&[u8]) -> Result<T, super::record::RecordError>,
-) -> Vec<T> {
+fn decode_all<T>(values: &[Option<Vec<u8>>], topic: Topic, decode: fn(&[u8]) -> Result<T, RecordError>) -> Vec<T> {
     let mut out = Vec::with_capacity(values.len());
     for v in values {
         match v.as_deref().map(decode) {
             Some(Ok(x)) => out.push(x),
             Some(Err(e)) => {
                 tracing::warn!(topic = topic.label(), error = %e, "skipping a record that is not ours to read");
-                metrics::counter!("metaverse_consumer_skipped_total", "reason" => "invalid").increment(1);
+                metrics::counter!(metric_names::CONSUMER_SKIPPED_TOTAL, "reason" => "invalid").increment(1);
             }
             None => {
-                metrics::counter!("metaverse_consumer_skipped_total", "reason" => "invalid").increment(1);
+                metrics::counter!(metric_names::CONSUMER_SKIPPED_TOTAL, "reason" => "invalid").increment(1);
             }
         }
     }
@@ -498,7 +380,8 @@ async fn store_chat<C: ConnectionTrait>(db: &C, records: Vec<ChatRecord>) -> Res
     let live = chatrooms::existing(db, rooms).await?;
     let (keep, gone): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| live.contains(&r.message.chatroom_id));
     if !gone.is_empty() {
-        metrics::counter!("metaverse_consumer_skipped_total", "reason" => "unknown-room").increment(gone.len() as u64);
+        metrics::counter!(metric_names::CONSUMER_SKIPPED_TOTAL, "reason" => "unknown-room")
+            .increment(gone.len() as u64);
     }
     let rows = keep.into_iter().map(|r| r.message.into()).collect();
     insert_messages(db, rows).await?;
