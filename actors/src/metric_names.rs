@@ -6,16 +6,24 @@
 /// How a metric is recorded, which decides its Prometheus `TYPE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricKind {
+    /// Only ever grows, which is what lets Prometheus compute rates; names
+    /// end in `_total`.
     Counter,
+    /// A level that goes up and down (open sockets, queue depth), read as is.
     Gauge,
+    /// Durations and sizes, where the distribution matters more than the sum.
     Histogram,
 }
 
 /// One exported metric: its name, what it measures, and its kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricName {
+    /// The exported name, the one thing dashboards and alerts depend on.
     pub name: &'static str,
+    /// Goes out as `# HELP`, so a scrape explains the metric without the
+    /// source.
     pub help: &'static str,
+    /// Picks which `describe_*` registers it, so its `# TYPE` is right.
     pub kind: MetricKind,
 }
 
@@ -24,6 +32,8 @@ pub struct MetricName {
 macro_rules! metric_names {
     ($($kind:ident $ident:ident = $name:literal, $help:literal;)*) => {
         $(
+            // The help text doubles as the doc, so rustdoc and `/metrics` say
+            // the same.
             #[doc = $help]
             pub const $ident: &str = $name;
         )*

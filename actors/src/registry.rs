@@ -36,6 +36,8 @@ struct Live {
     members: usize,
 }
 
+/// The one place that knows which spaces run here, so every caller (sessions,
+/// HTTP, cluster) reaches the same actor.
 pub struct Registry {
     spaces: DashMap<Arc<str>, Live>,
     shards: std::sync::OnceLock<Arc<dyn Shards>>,
@@ -52,6 +54,8 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Built once at start-up: the writers and sink given here are shared by
+    /// every space it starts.
     pub fn new(settings: SpaceSettings, positions: mpsc::Sender<PositionUpdate>, events: EventSink) -> Arc<Self> {
         Arc::new(Self {
             spaces: DashMap::new(),
@@ -65,6 +69,8 @@ impl Registry {
         })
     }
 
+    /// The tunables every space here runs with, so callers agree with the
+    /// spaces on them.
     pub fn settings(&self) -> &SpaceSettings {
         &self.settings
     }
@@ -119,6 +125,8 @@ impl Registry {
         }
     }
 
+    /// How many space actors are still registered, so shutdown can wait until
+    /// they have all stopped.
     pub fn live(&self) -> usize {
         self.spaces.len()
     }

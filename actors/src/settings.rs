@@ -1,3 +1,6 @@
+//! The tunables of live spaces in one plain struct, so the server fills them
+//! from its flags and tests shrink them, without either starting a space.
+
 use std::time::Duration;
 
 use crate::world::ViewWindow;

@@ -7,9 +7,14 @@ use metaverse_protocol::Codec;
 /// One WebSocket message, as far as the session cares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
+    /// MessagePack; the frame type, not a header, tells the codec.
     Binary(Bytes),
+    /// JSON, already known to be UTF-8 so it is never validated twice.
     Text(Text),
+    /// Keeps the connection alive: the session sends them, and any it gets
+    /// counts as a sign of life.
     Ping(Bytes),
+    /// A sign of life that resets the idle timeout and is otherwise ignored.
     Pong(Bytes),
     /// A close with its code and reason (a close without a status carries
     /// whatever code the transport reports for that, e.g. 1005).
@@ -23,6 +28,8 @@ pub enum Frame {
 pub struct Text(Bytes);
 
 impl Text {
+    /// The checked way in, for bytes whose origin does not already guarantee
+    /// UTF-8.
     pub fn new(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
         std::str::from_utf8(&bytes)?;
         Ok(Self(bytes))
@@ -36,10 +43,13 @@ impl Text {
         Self(bytes)
     }
 
+    /// Lets a reader decode JSON without taking the frame apart.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
+    /// Gives the shared buffer back without copying, for the decoder or the
+    /// WebSocket library.
     pub fn into_bytes(self) -> Bytes {
         self.0
     }

@@ -22,7 +22,11 @@ pub struct SessionLimits {
     /// A socket silent for this long is closed (4001); pings go out at a
     /// third of it.
     pub idle_timeout: Duration,
+    /// Client messages per second one socket may send, so a single client
+    /// cannot flood its space.
     pub rate: NonZeroU32,
+    /// Messages allowed at once above `rate`, so a client catching up after a
+    /// hiccup is not punished.
     pub burst: NonZeroU32,
 }
 

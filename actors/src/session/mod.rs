@@ -42,7 +42,10 @@ pub use services::{
 pub struct SessionSetup<S> {
     /// Unique per socket (and across nodes in cluster mode).
     pub id: u64,
+    /// Everything the session needs from the server, behind a trait so tests
+    /// can fake it.
     pub services: S,
+    /// Abuse limits, from the server's flags, so tests can tighten them.
     pub limits: SessionLimits,
     /// The codec the subprotocol named, if any: space events use it even
     /// when a frame arrives in the other encoding.

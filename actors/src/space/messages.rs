@@ -18,13 +18,21 @@ use crate::{
 #[derive(Message)]
 #[rtype(result = "Result<(), JoinRefused>")]
 pub struct Join {
+    /// Already authenticated and checked for membership by the caller; the
+    /// space trusts it.
     pub user: UserId,
+    /// Handed over so the space can queue frames to the session without
+    /// awaiting it.
     pub link: SessionLink,
     /// The tile to spawn on if it is free (the user's last position).
     pub preferred: Option<Position>,
+    /// The token from an earlier `space-joined`; when it matches, the missed
+    /// frames are replayed instead of a fresh snapshot.
     pub resume_token: Option<String>,
     /// Shown to the others with the user's presence.
     pub username: Option<String>,
+    /// Shown to the others with the user's presence, so clients draw the
+    /// right sprite.
     pub avatar_id: Option<String>,
 }
 
@@ -39,8 +47,13 @@ pub enum JoinRefused {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Move {
+    /// Who steps; the space looks their current tile up itself rather than
+    /// trusting the client.
     pub user: UserId,
+    /// The sending socket, so an input from a replaced or dropped socket of the
+    /// same user is ignored.
     pub session_id: u64,
+    /// The tile asked for, which must be one orthogonal step away.
     pub to: Position,
 }
 
@@ -49,8 +62,13 @@ pub struct Move {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Leave {
+    /// The member leaving.
     pub user: UserId,
+    /// The leaving socket, so a late leave from a socket already replaced does
+    /// not end the newer one.
     pub session_id: u64,
+    /// Whether to hold the presence for a resume instead of removing it at
+    /// once.
     pub dropped: bool,
     /// Frames the session had queued but not written (oldest first); they
     /// head the replay of a resume.
@@ -62,8 +80,13 @@ pub struct Leave {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetStatic {
+    /// From `Registry::statics_tick`: reads can arrive out of order, and only
+    /// a newer one replaces.
     pub tick: u64,
+    /// Every blocking element, whole, since removing one tile cannot tell
+    /// what else covers it.
     pub rects: Vec<Rect>,
+    /// Every private area, whole, which changes nearby sets and groups.
     pub areas: Vec<Rect>,
 }
 
@@ -71,10 +94,18 @@ pub struct SetStatic {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Signal {
+    /// The caller, named to the callee as the signal's origin.
     pub from: UserId,
+    /// The sending socket, so an input from a replaced or dropped socket of the
+    /// same user is ignored.
     pub session_id: u64,
+    /// The callee's user id as the client sent it; unknown or distant ones
+    /// answer `not-nearby`.
     pub to: String,
+    /// Relayed as is, so the callee knows how to read `data`.
     pub kind: RtcKind,
+    /// The SDP or ICE payload, opaque to the server, which only checks who
+    /// may call whom.
     pub data: serde_json::Value,
 }
 
@@ -83,8 +114,12 @@ pub struct Signal {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct NearbyChat {
+    /// The sender, whose nearby set at this moment receives the message.
     pub from: UserId,
+    /// The sending socket, so an input from a replaced or dropped socket of the
+    /// same user is ignored.
     pub session_id: u64,
+    /// Built and checked by the chat service, so the space only fans it out.
     pub msg: ServerMsg,
 }
 
@@ -93,7 +128,11 @@ pub struct NearbyChat {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct CloseSpace {
+    /// The close code every member's socket gets, telling clients whether to
+    /// reconnect.
     pub reason: CloseReason,
+    /// A last message instead of the default `error`, e.g. `reconnect` with
+    /// where the space moved.
     pub notice: Option<ServerMsg>,
 }
 
@@ -113,9 +152,14 @@ pub struct Members;
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Present {
+    /// Which user is present, as a plain string since presence crosses
+    /// nodes and HTTP as JSON.
     pub user_id: String,
+    /// Shown in presence lists; `None` when the join carried none.
     pub username: Option<String>,
+    /// Column of the member's tile, for maps of who is where.
     pub x: i32,
+    /// Row of the member's tile, for maps of who is where.
     pub y: i32,
     /// The socket is gone and the resume grace runs.
     pub suspended: bool,
@@ -126,8 +170,13 @@ pub struct Present {
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub struct ChatSubscribe {
+    /// The member to subscribe; a member, not a socket, so a resume keeps the
+    /// subscription.
     pub user: UserId,
+    /// The subscribing socket, so a replaced socket cannot subscribe its
+    /// successor.
     pub session_id: u64,
+    /// The chatroom, whose access the chat service already checked.
     pub room: Arc<str>,
 }
 
@@ -135,7 +184,9 @@ pub struct ChatSubscribe {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ChatUnsubscribe {
+    /// The member to unsubscribe.
     pub user: UserId,
+    /// The chatroom the member no longer wants live messages from.
     pub room: Arc<str>,
 }
 
@@ -144,6 +195,10 @@ pub struct ChatUnsubscribe {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ChatDeliver {
+    /// Selects the subscribers; members not subscribed to it never get the
+    /// message.
     pub room: Arc<str>,
+    /// Built once by the chat service, so the space only encodes it once per
+    /// codec.
     pub msg: ServerMsg,
 }

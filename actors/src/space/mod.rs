@@ -54,8 +54,14 @@ use crate::{
 /// What a space is made of, loaded from the database before it starts.
 #[derive(Clone, Debug)]
 pub struct SpaceInit {
+    /// The registry's key, and the space id every event and saved position
+    /// carries.
     pub space_id: String,
+    /// Map width in tiles, fixed for the actor's life: the grid and view
+    /// cells are sized once.
     pub width: i32,
+    /// Map height in tiles, fixed for the actor's life: the grid and view
+    /// cells are sized once.
     pub height: i32,
     /// Tiles covered by static elements.
     pub statics: Vec<Rect>,
@@ -70,8 +76,11 @@ pub struct SpaceInit {
 /// Where a user stood when they left, for the next join's spawn.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PositionUpdate {
+    /// A last position is kept per space, since a user may visit several.
     pub space_id: Arc<str>,
+    /// Whose spawn hint this is.
     pub user_id: UserId,
+    /// The tile preferred at the next join, if it is still free then.
     pub position: Position,
 }
 

@@ -14,7 +14,11 @@ use super::UserId;
 /// The view window, in tiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ViewWindow {
+    /// Columns a client is assumed to show; events from much farther away
+    /// are not sent.
     pub width: i32,
+    /// Rows a client is assumed to show; events from much farther away are
+    /// not sent.
     pub height: i32,
 }
 
@@ -55,6 +59,8 @@ impl Axis {
     }
 }
 
+/// Who stands in which cell, so a tick selects and encodes its events once per
+/// cell instead of once per viewer.
 pub struct Aoi {
     x: Axis,
     y: Axis,
@@ -63,6 +69,8 @@ pub struct Aoi {
 }
 
 impl Aoi {
+    /// Sized once per space: the cells depend only on the map and the
+    /// configured window.
     pub fn new(width: i32, height: i32, window: ViewWindow) -> Self {
         let x = Axis::new(width, window.width);
         let y = Axis::new(height, window.height);
@@ -74,6 +82,8 @@ impl Aoi {
         self.occupants.len() == 1
     }
 
+    /// The cell a tile belongs to; positions off the map clamp to the edge
+    /// cell rather than panic.
     pub fn cell_of(&self, p: Position) -> Cell {
         Cell((self.y.of(p.y) * self.x.cells + self.x.of(p.x)) as u32)
     }
@@ -97,14 +107,20 @@ impl Aoi {
         ys.flat_map(move |y| xs.clone().map(move |x| Cell((y * self.x.cells + x) as u32)))
     }
 
+    /// Everyone standing in `cell`, so the tick can hand them one shared
+    /// selection.
     pub fn occupants(&self, cell: Cell) -> &[UserId] {
         &self.occupants[cell.0 as usize]
     }
 
+    /// Adds a user who joined; the caller must pass the cell of their tile, or
+    /// they would miss events.
     pub fn insert(&mut self, user: &UserId, cell: Cell) {
         self.occupants[cell.0 as usize].push(user.clone());
     }
 
+    /// Drops a user who left from the cell they were last in; unknown users
+    /// are ignored.
     pub fn remove(&mut self, user: &str, cell: Cell) {
         let list = &mut self.occupants[cell.0 as usize];
         if let Some(i) = list.iter().position(|u| &**u == user) {

@@ -21,8 +21,11 @@ use super::{
 
 /// One member as the tick sees it.
 pub struct Viewer<'a> {
+    /// Who the frames are for, so a plain session's own moves are left out.
     pub user: &'a UserId,
+    /// Selections and frames are shared only among viewers with the same codec.
     pub codec: Codec,
+    /// Whether the events are packed into `batch` frames or go one frame each.
     pub batched: bool,
     /// The cell it saw from at the last tick (or its snapshot).
     pub start: Cell,
@@ -51,6 +54,8 @@ struct SharedBatch {
     tally: Tally,
 }
 
+/// Lives for one flush, caching selections and packed batches per (cell, codec)
+/// so viewers who see alike share the bytes.
 pub struct Fanout<'a> {
     log: &'a mut TickLog,
     aoi: &'a Aoi,
@@ -64,6 +69,8 @@ pub struct Fanout<'a> {
 }
 
 impl<'a> Fanout<'a> {
+    /// One per flush, since its caches hold this tick's frames; `limit` is the
+    /// batch frame size (`SpaceSettings::batch_limit`).
     pub fn new(log: &'a mut TickLog, aoi: &'a Aoi, profiles: &'a dyn Profiles, limit: usize) -> Self {
         Self {
             log,

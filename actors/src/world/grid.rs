@@ -3,9 +3,15 @@
 /// An axis-aligned block of tiles: top-left corner plus size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rect {
+    /// Left column; may lie outside the grid, which clips when blocking.
     pub x: i32,
+    /// Top row; may lie outside the grid, which clips when blocking.
     pub y: i32,
+    /// Columns covered: an element blocks, and a private area groups, every
+    /// tile under it.
     pub width: i32,
+    /// Rows covered: an element blocks, and a private area groups, every
+    /// tile under it.
     pub height: i32,
 }
 
@@ -27,14 +33,18 @@ impl Grid {
         Self { width, height, blocked: vec![0; tiles.div_ceil(64)] }
     }
 
+    /// Read-only, so a grid cannot be resized under its collision map.
     pub fn width(&self) -> i32 {
         self.width
     }
 
+    /// Read-only, so a grid cannot be resized under its collision map.
     pub fn height(&self) -> i32 {
         self.height
     }
 
+    /// Bounds only, ignoring elements, so a move off the map is told apart
+    /// from one into a wall.
     pub fn contains(&self, x: i32, y: i32) -> bool {
         (0..self.width).contains(&x) && (0..self.height).contains(&y)
     }

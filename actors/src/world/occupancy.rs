@@ -1,6 +1,7 @@
 //! Who stands where in a space: the grid plus tile occupancy, and the move
-//! and spawn rules of CONTRACT.md. Plain data, no actor, so the rules are
-//! unit- and property-tested directly.
+//! and spawn rules docs/PROTOCOL.md states (one orthogonal step onto a
+//! free tile; spawn on a free tile, the last one when it is free). Plain
+//! data, no actor, so the rules are unit- and property-tested directly.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -17,6 +18,7 @@ pub type UserId = Arc<str>;
 pub enum Reject {
     /// More than one tile (a diagonal counts as two).
     TooFar,
+    /// Off the grid's edge.
     OutOfBounds,
     /// Into a static element.
     Blocked,
@@ -27,6 +29,8 @@ pub enum Reject {
 }
 
 impl Reject {
+    /// A stable label, so the metric's `reason` values do not change when
+    /// variants are renamed.
     pub fn as_str(self) -> &'static str {
         match self {
             Reject::TooFar => "too-far",
@@ -38,6 +42,8 @@ impl Reject {
     }
 }
 
+/// The one authority on who stands where in a space, so no two users ever
+/// share a tile.
 #[derive(Debug, Clone)]
 pub struct World {
     grid: Grid,
@@ -46,26 +52,36 @@ pub struct World {
 }
 
 impl World {
+    /// Starts empty: users enter only through [`World::spawn`], which
+    /// enforces the spawn rules.
     pub fn new(grid: Grid) -> Self {
         Self { grid, positions: HashMap::new(), occupied: HashMap::new() }
     }
 
+    /// Read-only, so static elements change only through [`World::set_static`].
     pub fn grid(&self) -> &Grid {
         &self.grid
     }
 
+    /// Users placed, counting suspended members, who keep their tile during
+    /// the resume grace.
     pub fn len(&self) -> usize {
         self.positions.len()
     }
 
+    /// Pairs with `len`, as clippy expects of a collection.
     pub fn is_empty(&self) -> bool {
         self.positions.is_empty()
     }
 
+    /// Where a user stands, for snapshots, view cells and the last position
+    /// saved on leave.
     pub fn position(&self, user: &str) -> Option<Position> {
         self.positions.get(user).copied()
     }
 
+    /// Everyone placed, for building a joining user's snapshot of who is in
+    /// view.
     pub fn positions(&self) -> impl Iterator<Item = (&UserId, Position)> {
         self.positions.iter().map(|(u, p)| (u, *p))
     }
@@ -111,7 +127,7 @@ impl World {
             .find(|p| self.is_free(*p))
     }
 
-    /// Applies a move by the contract's rules; on refusal the mover stays
+    /// Applies a move by those rules; on refusal the mover stays
     /// where they were.
     pub fn try_move(&mut self, user: &str, to: Position) -> Result<Position, Reject> {
         let (key, from) = match self.positions.get_key_value(user) {
@@ -136,6 +152,8 @@ impl World {
         Ok(to)
     }
 
+    /// Frees the user's tile on leave; returns it so the last position can be
+    /// saved.
     pub fn remove(&mut self, user: &str) -> Option<Position> {
         let p = self.positions.remove(user)?;
         self.occupied.remove(&p);

@@ -26,6 +26,8 @@ use super::{Rect, UserId};
 /// handling covers the rest).
 const PARTED_PAIRS_MAX_GROUP: usize = 64;
 
+/// Nearby sets and groups kept current move by move, so a step costs a few
+/// cells rather than a pass over everyone.
 #[derive(Debug, Default)]
 pub struct Proximity {
     radius: i32,
@@ -53,10 +55,14 @@ fn contains(r: &Rect, p: Position) -> bool {
 }
 
 impl Proximity {
+    /// `areas` are the space's private areas; a negative radius counts as 0,
+    /// leaving only the areas.
     pub fn new(radius: i32, areas: Vec<Rect>) -> Self {
         Self { radius: radius.max(0), areas, ..Self::default() }
     }
 
+    /// Sent in `proximity` messages, so clients know the distance the server
+    /// judges by.
     pub fn radius(&self) -> i32 {
         self.radius
     }
@@ -78,10 +84,13 @@ impl Proximity {
         v
     }
 
+    /// Unsorted and without copying, for fanning nearby chat out on the hot
+    /// path.
     pub fn nearby_ids(&self, u: &str) -> impl Iterator<Item = &UserId> {
         self.near.get(u).into_iter().flatten()
     }
 
+    /// The id clients key one shared call on; `None` for a user near nobody.
     pub fn group(&self, u: &str) -> Option<&str> {
         self.group.get(u).map(|g| &**g)
     }

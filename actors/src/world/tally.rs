@@ -7,10 +7,17 @@
 /// The world events a tick delivers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
+    /// `user-join`: someone entered the space within the viewer's view.
     UserJoin,
+    /// `user-left`: someone in view left the space, so the client drops them.
     UserLeft,
+    /// `movement`: someone in view stepped and stays in view.
     Movement,
+    /// `view-enter`: someone came into the viewer's window without joining
+    /// (either of them moved).
     ViewEnter,
+    /// `view-leave`: someone left the viewer's window without leaving the
+    /// space.
     ViewLeave,
 }
 

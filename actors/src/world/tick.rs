@@ -67,10 +67,16 @@ pub trait Profiles {
 /// One event chosen for a viewer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pick {
+    /// The entry in the log, whose cached frames every viewer picking it
+    /// shares.
     pub index: usize,
+    /// How this viewer learns of it: one entry can be `movement` to one viewer
+    /// and `view-enter` to another.
     pub form: Form,
 }
 
+/// Holds a tick's world events until the flush, so each is encoded once and
+/// selected per viewer cell.
 #[derive(Default)]
 pub struct TickLog {
     entries: Vec<Entry>,
@@ -84,10 +90,13 @@ pub struct TickLog {
 }
 
 impl TickLog {
+    /// Lets the flush skip a tick in which nothing happened.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// A place in the log: where a joiner's knowledge starts and where a queued
+    /// direct message goes among the events.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -117,6 +126,8 @@ impl TickLog {
         self.push(user, Kind::Join, cell, cell, at, prev);
     }
 
+    /// Someone left from `at`; their move chain ends, so moves after a rejoin
+    /// never supersede ones before it.
     pub fn left(&mut self, user: &UserId, cell: Cell, at: Position) {
         self.chain.remove(user);
         let prev = self.last.get(user).copied();
@@ -141,6 +152,8 @@ impl TickLog {
         self.chain.clear();
     }
 
+    /// Empties the log after a flush, keeping its allocations for the next
+    /// tick.
     pub fn clear(&mut self) {
         self.entries.clear();
         self.chain.clear();
@@ -294,18 +307,31 @@ impl TickLog {
 /// What a viewer knew and sees; see `TickLog::select`.
 #[derive(Clone, Copy, Debug)]
 pub struct View<'a> {
+    /// The cell the viewer saw from at its last tick (or snapshot), to judge
+    /// what it already knew.
     pub start: Cell,
+    /// The cell it sees from now, to judge what it must learn.
     pub end: Cell,
+    /// Entries before this predate the viewer's snapshot, which already
+    /// showed them.
     pub since: usize,
+    /// Batched viewers skip overwritten moves and get their own moves back as
+    /// confirmation.
     pub batched: bool,
+    /// The viewer, whose own join and leave are never sent; `None` for a
+    /// selection a whole cell shares.
     pub me: Option<&'a str>,
 }
 
+/// Shared by the log and the fan-out, which both announce users coming into
+/// view and must build the message alike.
 pub fn enter_msg(user: &str, at: Position, profiles: &dyn Profiles) -> ServerMsg {
     let (username, avatar_id) = profiles.profile(user);
     ServerMsg::ViewEnter { user_id: user.to_owned(), x: at.x, y: at.y, username, avatar_id }
 }
 
+/// A codec's index in per-codec caches, so each message is encoded at most
+/// once per codec.
 pub fn codec_slot(codec: Codec) -> usize {
     match codec {
         Codec::MsgPack => 0,
@@ -313,6 +339,8 @@ pub fn codec_slot(codec: Codec) -> usize {
     }
 }
 
+/// Encodes without a `Result`: a server message that fails to encode is a bug,
+/// logged and sent empty rather than stopping the tick.
 pub fn encode(codec: Codec, msg: &ServerMsg) -> Bytes {
     match codec.encode(msg) {
         Ok(v) => Bytes::from(v),
