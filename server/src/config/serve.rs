@@ -121,8 +121,9 @@ pub struct ServeConfig {
     /// is told `chat-unavailable`.
     #[arg(long, env = "METAVERSE_CHAT_DEADLINE", default_value = "5s", value_parser = parse_duration)]
     pub chat_deadline: Duration,
-    /// Password hashes computed at once at most (each takes 19 MiB); more
-    /// sign-ins wait, and get 503 after 10 s. 0: two per core.
+    /// Threads of the one argon2 pool (each hash takes 19 MiB): every
+    /// password and passcode check. A few per thread may wait; past that,
+    /// or after 10 s, 503 busy. 0: two per core.
     #[arg(long, env = "METAVERSE_MAX_CONCURRENT_HASHES", default_value_t = 0)]
     pub max_concurrent_hashes: usize,
     /// HTTP worker threads (0: one per core).
