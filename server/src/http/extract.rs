@@ -19,7 +19,8 @@ use crate::{
 };
 
 /// The caller, from a valid token whose session is not revoked. Any
-/// failure is 403, the old platform's convention that its clients test for.
+/// failure is 403: the platform we replace answered 401, but the widely
+/// used public client test suites for this API expect 403.
 pub struct AuthUser(pub AccessClaims);
 
 /// An authenticated caller with the admin role.
