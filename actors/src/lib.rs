@@ -4,6 +4,8 @@
 //! plain structs under `world`, with unit and property tests; the
 //! SpaceActor (`space`) owns them and moves data in and out.
 
+#![warn(missing_docs)]
+
 pub mod link;
 pub mod metric_names;
 pub mod pipeline;
