@@ -15,6 +15,8 @@
 //! * `link`, `registry`, `settings`, `metric_names`: how sessions and
 //!   spaces find and close each other, and the shared names and knobs.
 
+#![warn(missing_docs)]
+
 pub mod link;
 pub mod metric_names;
 pub mod pipeline;

@@ -15,15 +15,22 @@ use crate::entity::message;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
+    /// Made by the server (UUIDv7), before the message is durable: inserts
+    /// skip ids already stored, so a message written twice lands once.
     pub id: String,
+    /// The room it was sent to.
     pub chatroom_id: String,
+    /// The sender.
     pub user_id: String,
     /// The sender's name when sent, so history needs no join.
     pub username: String,
+    /// The text as sent (or the emoji, or the system notice).
     pub content: String,
     /// `text`, `emoji` or `system`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The sender's own id for the message, echoed back so a client can
+    /// match the push to what it sent; absent when it gave none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Unix milliseconds.

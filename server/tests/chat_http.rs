@@ -1,4 +1,4 @@
-//! Chatrooms over HTTP: every chatroom row of CONTRACT.md with its success
+//! Chatrooms over HTTP: every chatroom route of docs/PROTOCOL.md with its success
 //! and each listed error, the content rules of a send, history paging, the
 //! per-user, per-room rate limit, and history across a restart. Each case
 //! runs on SQLite and, when DATABASE_URL names one, on PostgreSQL.

@@ -1062,9 +1062,9 @@ async fn owners(db: &DatabaseConnection) -> BTreeMap<(String, i32), Option<Strin
         .collect()
 }
 
-/// The partition of a key as the README documents it: FNV-1a (64 bits) of
-/// the key modulo the partition count. Written here from the definition,
-/// as another team's producer would.
+/// The partition of a key as docs/OPERATIONS.md documents it: FNV-1a
+/// (64 bits) of the key modulo the partition count. Written here from the
+/// definition, as another team's producer would.
 fn fnv_partition(key: &[u8], partitions: i32) -> i32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in key {
@@ -1089,7 +1089,8 @@ impl Read {
         serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
     }
 
-    /// Version, key, header and partition, as the README documents them.
+    /// Version, key, header and partition, as docs/OPERATIONS.md ("Records")
+    /// documents them.
     #[track_caller]
     fn assert_envelope(&self, space: &str) {
         let v = self.json();

@@ -122,7 +122,7 @@ const BURST: u32 = 5;
 
 /// Rate 1/s and a burst of 5. (With a burst of 3 a flood of 10 would
 /// already close the socket: it closes when more than twice the burst is
-/// refused, README "Close codes".)
+/// refused, docs/PROTOCOL.md "Close codes".)
 fn slow_rate(cfg: &mut ServeConfig) {
     cfg.ws_rate = 1;
     cfg.ws_burst = BURST;

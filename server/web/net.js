@@ -7,7 +7,7 @@
 
 export const SUBPROTOCOL = 'metaverse.v1.json';
 
-/** Close codes of the README: what they mean and whether to reconnect. */
+/** Close codes (docs/PROTOCOL.md, "Close codes"): what they mean and whether to reconnect. */
 const CLOSE_REASONS = {
   1000: 'The connection was closed.',
   1001: 'The server went away.',

@@ -23,8 +23,10 @@ use super::{
     kafka::{self, KafkaError, KafkaSettings, Topic},
 };
 
+/// How the consumer reaches the topics and shares their partitions.
 #[derive(Clone, Debug)]
 pub struct ConsumerSettings {
+    /// The brokers and topics, as the writer uses them.
     pub kafka: KafkaSettings,
     /// This consumer's name in the leases; unique per process.
     pub owner: String,
@@ -32,11 +34,16 @@ pub struct ConsumerSettings {
     pub partitions: Option<Vec<i32>>,
     /// How long a lease lasts without renewal.
     pub lease: Duration,
+    /// Bytes one fetch may return, at most: bounds a batch, and so the
+    /// transaction that applies it.
     pub fetch_max_bytes: i32,
+    /// How long a fetch waits at the broker for records: what history lags
+    /// an acknowledged message by, at most, on a quiet partition.
     pub fetch_wait: Duration,
 }
 
 impl ConsumerSettings {
+    /// All partitions, a 15 s lease, 4 MiB fetches waiting up to 250 ms.
     pub fn new(kafka: KafkaSettings, owner: String) -> Self {
         Self {
             kafka,

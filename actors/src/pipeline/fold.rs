@@ -17,11 +17,14 @@ use metaverse_schema::{
 use super::record::{AnalyticsEvent, UserEventKind};
 use crate::metric_names;
 
+/// The analytics tables' bucket: every row is one minute of one space or room.
 pub const MINUTE_MS: i64 = 60_000;
 /// A visit marks each of its minutes as present, up to this many (the
 /// last day of a longer one).
 pub const MAX_SPAN_MINUTES: i64 = 1_440;
 
+/// The start of the minute bucket a Unix-millisecond time falls in (also
+/// for times before 1970, so buckets never straddle zero).
 pub fn minute_of(ms: i64) -> i64 {
     ms - ms.rem_euclid(MINUTE_MS)
 }
@@ -58,14 +61,18 @@ fn event_time(e: &AnalyticsEvent) -> i64 {
 }
 
 impl Fold {
+    /// Nothing to write: the caller may skip the transaction.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
 
+    /// Events in the batch, repeats included: what a batch that keeps
+    /// failing counts as dropped.
     pub fn len(&self) -> usize {
         self.events.len()
     }
 
+    /// Queues an event; nothing is checked or written until `apply`.
     pub fn add(&mut self, e: AnalyticsEvent) {
         self.events.push(e);
     }

@@ -15,14 +15,20 @@ use rskafka::{
 /// The three topics, by role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Topic {
+    /// Chat messages: the durable log history is written from.
     Chat,
+    /// Joins and leaves of spaces.
     UserEvents,
+    /// Per-message facts without content.
     Analytics,
 }
 
 impl Topic {
+    /// Every topic, for the loops that create or consume them all.
     pub const ALL: [Topic; 3] = [Topic::Chat, Topic::UserEvents, Topic::Analytics];
 
+    /// The default topic name, and the `topic` label of the metrics
+    /// (stable even when the topics are renamed).
     pub fn label(self) -> &'static str {
         match self {
             Topic::Chat => "chat-messages",
@@ -32,10 +38,15 @@ impl Topic {
     }
 }
 
+/// The topics' names on the brokers; configurable so several deployments
+/// can share one Kafka.
 #[derive(Clone, Debug)]
 pub struct TopicNames {
+    /// Name of the `Topic::Chat` topic.
     pub chat: String,
+    /// Name of the `Topic::UserEvents` topic.
     pub user_events: String,
+    /// Name of the `Topic::Analytics` topic.
     pub analytics: String,
 }
 
@@ -50,6 +61,7 @@ impl Default for TopicNames {
 }
 
 impl TopicNames {
+    /// The name a topic has on the brokers.
     pub fn name(&self, t: Topic) -> &str {
         match t {
             Topic::Chat => &self.chat,
@@ -59,17 +71,26 @@ impl TopicNames {
     }
 }
 
+/// How the brokers authenticate us (the mechanisms rskafka speaks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SaslMechanism {
+    /// `PLAIN`: the password is sent as is, so use it only over TLS.
     Plain,
+    /// `SCRAM-SHA-256`.
     ScramSha256,
+    /// `SCRAM-SHA-512`.
     ScramSha512,
 }
 
+/// SASL credentials. `Debug` leaves the password out, so settings can be
+/// logged.
 #[derive(Clone)]
 pub struct Sasl {
+    /// The mechanism the brokers expect.
     pub mechanism: SaslMechanism,
+    /// The SASL user.
     pub username: String,
+    /// The SASL password.
     pub password: String,
 }
 
@@ -79,14 +100,23 @@ impl std::fmt::Debug for Sasl {
     }
 }
 
+/// Everything the writer and the consumer need to reach the brokers and
+/// the topics.
 #[derive(Clone, Debug)]
 pub struct KafkaSettings {
+    /// Bootstrap brokers (`host:port`); the rest of the cluster is found
+    /// through them.
     pub brokers: Vec<String>,
+    /// Our name in the brokers' logs and quotas.
     pub client_id: String,
+    /// The topics' names.
     pub topics: TopicNames,
     /// Partitions of topics this server creates.
     pub partitions: i32,
+    /// Replication factor of topics this server creates: what keeps an
+    /// acknowledged chat message when a broker is lost.
     pub replication: i16,
+    /// Compression of produced batches.
     pub compression: Compression,
     /// How long the writer waits to fill a batch.
     pub linger: Duration,
@@ -98,6 +128,7 @@ pub struct KafkaSettings {
     pub chat_wait: Duration,
     /// Bound of each request (connect, produce, fetch), retries included.
     pub request_timeout: Duration,
+    /// SASL authentication; `None` for none.
     pub sasl: Option<Sasl>,
     /// TLS to the brokers: `Some(None)` trusts the Mozilla roots, `Some(Some(path))`
     /// a PEM bundle.
@@ -105,6 +136,9 @@ pub struct KafkaSettings {
 }
 
 impl KafkaSettings {
+    /// The command line's defaults (three partitions, 5 ms linger, a
+    /// 50 000-record backlog, 2 s chat wait, 5 s requests), except that
+    /// compression is off; no SASL, no TLS.
     pub fn new(brokers: Vec<String>) -> Self {
         Self {
             brokers,
@@ -123,19 +157,27 @@ impl KafkaSettings {
     }
 }
 
+/// Why talking to Kafka failed; the writer and the consumer back off and
+/// retry on any of them.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {
+    /// The client or a broker reported an error.
     #[error("kafka: {0}")]
     Client(#[from] ClientError),
+    /// No answer within the request bound (rskafka alone would retry forever).
     #[error("kafka: no answer within {0:?}")]
     Timeout(Duration),
+    /// The CA bundle could not be read or the TLS setup failed.
     #[error("kafka TLS: {0}")]
     Tls(String),
+    /// A topic exists without partitions, so nothing can be keyed to it.
     #[error("kafka: topic {0} has no partitions")]
     NoPartitions(String),
 }
 
 impl KafkaError {
+    /// The fetch asked for an offset the log no longer (or not yet) holds:
+    /// the consumer then restarts from the log's earliest record.
     pub fn is_offset_out_of_range(&self) -> bool {
         matches!(
             self,

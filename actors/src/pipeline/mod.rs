@@ -36,12 +36,16 @@ pub enum EventSink {
     /// Nowhere (tests of parts that need no analytics).
     #[default]
     Off,
+    /// Folded in-process, when no Kafka is configured.
     Local(LocalAnalytics),
+    /// Produced to `user-events` and `chat-analytics`, for the consumer
+    /// (and any other reader) to fold.
     #[cfg(feature = "kafka")]
     Kafka(EventWriterHandle),
 }
 
 impl EventSink {
+    /// Hands over a join or leave; dropped (and counted) when the queue is full.
     pub fn user(&self, e: UserEvent) {
         match self {
             EventSink::Off => {}
@@ -51,6 +55,7 @@ impl EventSink {
         }
     }
 
+    /// Hands over a message's facts; dropped (and counted) when the queue is full.
     pub fn chat(&self, f: ChatFact) {
         match self {
             EventSink::Off => {}
@@ -60,6 +65,7 @@ impl EventSink {
         }
     }
 
+    /// A visit began: the `join` record, stamped with this server's version.
     pub fn joined(&self, space_id: &str, user_id: &str, session_id: &str, at: i64) {
         self.user(UserEvent {
             v: SCHEMA_VERSION,
@@ -73,6 +79,8 @@ impl EventSink {
         });
     }
 
+    /// A visit ended: the `leave` record, carrying the join time and the
+    /// visit's length so readers need not pair it with its `join`.
     pub fn left(&self, space_id: &str, user_id: &str, session_id: &str, joined_at: i64, at: i64) {
         self.user(UserEvent {
             v: SCHEMA_VERSION,
@@ -100,6 +108,8 @@ pub enum NotProduced {
 }
 
 impl NotProduced {
+    /// The `reason` label of `metaverse_chat_fallback_total` and
+    /// `metaverse_events_dropped_total`.
     pub fn label(self) -> &'static str {
         match self {
             NotProduced::Full => "backlog-full",

@@ -15,13 +15,18 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatRecord {
+    /// Schema version (`SCHEMA_VERSION`); readers refuse any other.
     pub v: u32,
+    /// The space the room belongs to; also the record's key, so a
+    /// space's messages keep their order in one partition.
     pub space_id: String,
+    /// The stored message, flattened into the record's top level.
     #[serde(flatten)]
     pub message: ChatMessage,
 }
 
 impl ChatRecord {
+    /// Wraps a message for the log, stamped with this server's version.
     pub fn new(space_id: &str, message: ChatMessage) -> Self {
         Self { v: SCHEMA_VERSION, space_id: space_id.to_owned(), message }
     }
@@ -29,8 +34,11 @@ impl ChatRecord {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+/// The `type` of a user event: `join` or `leave` on the wire.
 pub enum UserEventKind {
+    /// A visit began (not repeated by a resume or a takeover).
     Join,
+    /// A visit ended; the record carries its join time and length.
     Leave,
 }
 
@@ -40,16 +48,25 @@ pub enum UserEventKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserEvent {
+    /// Schema version (`SCHEMA_VERSION`); readers refuse any other.
     pub v: u32,
+    /// `type` on the wire: whether the visit began or ended.
     #[serde(rename = "type")]
     pub kind: UserEventKind,
+    /// The space visited; also the record's key.
     pub space_id: String,
+    /// Who visited.
     pub user_id: String,
+    /// The visit, the same across resumes and takeovers: it pairs a
+    /// `leave` with its `join` and keys the fold's repeat check.
     pub session_id: String,
     /// Unix milliseconds.
     pub at: i64,
+    /// `leave` only: the visit's join time, so a reader can count the
+    /// visit's minutes without having seen its `join`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joined_at: Option<i64>,
+    /// `leave` only: `at - joinedAt`, never negative.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<i64>,
 }
@@ -58,13 +75,19 @@ pub struct UserEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatFact {
+    /// Schema version (`SCHEMA_VERSION`); readers refuse any other.
     pub v: u32,
+    /// The message counted; keys the fold's repeat check.
     pub message_id: String,
+    /// The room's space; also the record's key.
     pub space_id: String,
+    /// The room, for per-room message counts.
     pub chatroom_id: String,
+    /// The sender.
     pub user_id: String,
     /// Characters of content.
     pub length: u32,
+    /// The message's type (`text` or `emoji`; `system` notices are not counted).
     #[serde(rename = "type")]
     pub kind: String,
     /// Unix milliseconds.
@@ -74,16 +97,23 @@ pub struct ChatFact {
 /// Something the analytics fold counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AnalyticsEvent {
+    /// A join or leave, from `user-events`.
     User(UserEvent),
+    /// A message's facts, from `chat-analytics`.
     Chat(ChatFact),
 }
 
+/// Why a record read from a topic was skipped (logged and counted; its
+/// offset still advances).
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// Not JSON of the record's shape.
     #[error("not a record: {0}")]
     Decode(#[from] serde_json::Error),
+    /// Written by an incompatible producer (another `v`).
     #[error("schema version {0} is not supported (this server reads {SCHEMA_VERSION})")]
     Version(u32),
+    /// Well-formed, but a value would not fit its column or makes no sense.
     #[error("{0}")]
     Invalid(&'static str),
 }
@@ -102,6 +132,8 @@ fn version(v: u32) -> Result<(), RecordError> {
 pub const MAX_CONTENT_CHARS: usize = 100_000;
 
 impl ChatRecord {
+    /// Reads a `chat-messages` record, refusing what the database could
+    /// not store: the log may hold records from other producers.
     pub fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
         let r: Self = serde_json::from_slice(bytes)?;
         version(r.v)?;
@@ -123,6 +155,8 @@ impl ChatRecord {
 }
 
 impl AnalyticsEvent {
+    /// Reads a `user-events` record, refusing ids too long for their
+    /// columns and times out of order.
     pub fn decode_user(bytes: &[u8]) -> Result<Self, RecordError> {
         let e: UserEvent = serde_json::from_slice(bytes)?;
         version(e.v)?;
@@ -135,6 +169,8 @@ impl AnalyticsEvent {
         Ok(Self::User(e))
     }
 
+    /// Reads a `chat-analytics` record, refusing ids too long for their
+    /// columns and negative times.
     pub fn decode_chat(bytes: &[u8]) -> Result<Self, RecordError> {
         let f: ChatFact = serde_json::from_slice(bytes)?;
         version(f.v)?;
@@ -147,6 +183,7 @@ impl AnalyticsEvent {
         Ok(Self::Chat(f))
     }
 
+    /// The space the event belongs to: its record key and fold bucket.
     pub fn space_id(&self) -> &str {
         match self {
             Self::User(e) => &e.space_id,

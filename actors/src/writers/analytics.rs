@@ -47,6 +47,8 @@ impl LocalAnalytics {
         self.worker.shutdown(within).await
     }
 
+    /// Queues an event without waiting; a full queue drops it and counts
+    /// it (`topic` `local-analytics`, `reason` `backlog-full`).
     pub fn send(&self, e: AnalyticsEvent) {
         if self.worker.try_send(e).is_err() {
             metrics::counter!(metric_names::EVENTS_DROPPED_TOTAL, "topic" => TOPIC, "reason" => "backlog-full")

@@ -37,7 +37,10 @@ use crate::{
 /// How the chat writer batches and how long a message may wait.
 #[derive(Clone, Debug)]
 pub struct ChatWriterSettings {
+    /// Messages written in one statement, at most.
     pub batch_max: usize,
+    /// How long the writer waits for more messages after the first of a
+    /// batch: a little latency for far fewer transactions under load.
     pub linger: Duration,
     /// Messages waiting to be written, at most; more are refused at once.
     pub queue: usize,

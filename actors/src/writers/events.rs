@@ -116,10 +116,14 @@ impl EventWriterHandle {
         }
     }
 
+    /// Queues a join or leave for `user-events`, keyed by its space;
+    /// dropped and counted if the backlog is full (nobody waits for it).
     pub fn user_event(&self, e: &UserEvent) {
         self.fire(Topic::UserEvents, &e.space_id, json(e));
     }
 
+    /// Queues a message's facts for `chat-analytics`, keyed by its space;
+    /// dropped and counted if the backlog is full.
     pub fn chat_fact(&self, f: &ChatFact) {
         self.fire(Topic::Analytics, &f.space_id, json(f));
     }

@@ -34,6 +34,8 @@ async fn insert_refresh<C: ConnectionTrait>(db: &C, t: refresh_token::Model) -> 
     Ok(())
 }
 
+/// The refresh token stored under this hash, used or not: a used one
+/// presented again tells the caller the token was replayed.
 pub async fn find_refresh<C: ConnectionTrait>(db: &C, token_hash: &str) -> Result<Option<refresh_token::Model>, DbErr> {
     refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(token_hash)).one(db).await
 }

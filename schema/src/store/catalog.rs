@@ -10,10 +10,12 @@ use sea_orm::{
 use super::maps::{self, NewMap};
 use crate::entity::{avatar, element, map};
 
+/// Every avatar, by id (ids are UUIDv7, so oldest first).
 pub async fn avatars<C: ConnectionTrait>(db: &C) -> Result<Vec<avatar::Model>, DbErr> {
     avatar::Entity::find().order_by_asc(avatar::Column::Id).all(db).await
 }
 
+/// Whether an avatar may be chosen: checked before a user points at it.
 pub async fn avatar_exists<C: ConnectionTrait>(db: &C, id: &str) -> Result<bool, DbErr> {
     Ok(avatar::Entity::find_by_id(id.to_owned()).one(db).await?.is_some())
 }
@@ -29,15 +31,18 @@ pub async fn avatar_images<C: ConnectionTrait>(db: &C, ids: Vec<String>) -> Resu
         .collect())
 }
 
+/// Adds an avatar to the catalogue.
 pub async fn insert_avatar<C: ConnectionTrait>(db: &C, a: avatar::Model) -> Result<(), DbErr> {
     avatar::Entity::insert(avatar::ActiveModel::from(a)).exec_without_returning(db).await?;
     Ok(())
 }
 
+/// Every element, by id (oldest first).
 pub async fn elements<C: ConnectionTrait>(db: &C) -> Result<Vec<element::Model>, DbErr> {
     element::Entity::find().order_by_asc(element::Column::Id).all(db).await
 }
 
+/// One element, `None` when there is no such element.
 pub async fn find_element<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<element::Model>, DbErr> {
     element::Entity::find_by_id(id.to_owned()).one(db).await
 }
@@ -56,6 +61,7 @@ pub async fn elements_by_id<C: ConnectionTrait>(
         .collect())
 }
 
+/// Adds an element to the catalogue; part of a transaction in [`seed`].
 pub async fn insert_element<C: ConnectionTrait>(db: &C, e: element::Model) -> Result<(), DbErr> {
     element::Entity::insert(element::ActiveModel::from(e)).exec_without_returning(db).await?;
     Ok(())

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use crate::entity::{chatroom, chatroom_member};
 
+/// One room, `None` when there is no such room (or it was deleted).
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<chatroom::Model>, DbErr> {
     chatroom::Entity::find_by_id(id.to_owned()).one(db).await
 }
@@ -61,7 +62,9 @@ pub async fn member_counts<C: ConnectionTrait>(db: &C, ids: Vec<String>) -> Resu
 /// A room edit; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct RoomChanges {
+    /// The new name.
     pub name: Option<String>,
+    /// The new description.
     pub description: Option<String>,
     /// `Some(None)` removes the passcode.
     pub passcode_hash: Option<Option<String>>,

@@ -12,14 +12,18 @@ const CHUNK: usize = 500;
 /// A map with the elements it places.
 #[derive(Clone, Debug)]
 pub struct NewMap {
+    /// The map's own row.
     pub map: map::Model,
+    /// The placements, each naming this map's id.
     pub elements: Vec<map_element::Model>,
 }
 
+/// Every map, by id (oldest first).
 pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<map::Model>, DbErr> {
     map::Entity::find().order_by_asc(map::Column::Id).all(db).await
 }
 
+/// One map, `None` when there is no such map.
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<map::Model>, DbErr> {
     map::Entity::find_by_id(id.to_owned()).one(db).await
 }

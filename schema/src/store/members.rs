@@ -5,6 +5,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, sea_query::
 use super::errors::nothing_inserted_is_zero;
 use crate::entity::{chatroom_member, space, space_member};
 
+/// Whether the user joined the room, which chat access is checked against.
 pub async fn is_room_member<C: ConnectionTrait>(db: &C, room_id: &str, user_id: &str) -> Result<bool, DbErr> {
     Ok(chatroom_member::Entity::find_by_id((room_id.to_owned(), user_id.to_owned())).one(db).await?.is_some())
 }

@@ -60,6 +60,7 @@ async fn insert_statement<C: ConnectionTrait>(db: &C, batch: Vec<message::Model>
 /// What [`insert_replacing`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Replaced {
+    /// Rows written; messages already stored (by an earlier try) are not counted.
     pub inserted: u64,
     /// Rows of `refused` that had been committed after all.
     pub deleted: u64,

@@ -14,7 +14,9 @@ use crate::entity::event_offset::{self, Column as C};
 /// One partition of one topic, as one consumer sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Partition<'a> {
+    /// The topic's name on the brokers.
     pub topic: &'a str,
+    /// The partition number within the topic.
     pub partition: i32,
     /// The consumer's name in the leases.
     pub owner: &'a str,
@@ -75,10 +77,17 @@ pub async fn find<Db: ConnectionTrait>(
 /// A move of the stored position, from the offset the consumer read.
 #[derive(Clone, Debug)]
 pub struct Advance {
+    /// The offset the batch was read from: the move only happens if the
+    /// row still holds it.
     pub from: i64,
+    /// The next offset to read.
     pub to: i64,
+    /// Digest of the last record applied, so a log replaced under the same
+    /// offsets can be noticed.
     pub digest: Option<String>,
+    /// Unix milliseconds, for `updated_at`.
     pub now: i64,
+    /// The renewed lease's expiry, Unix milliseconds.
     pub lease_until: i64,
 }
 

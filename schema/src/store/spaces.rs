@@ -13,6 +13,7 @@ use crate::entity::{chatroom, element, space, space_element, space_member};
 /// Rows per insert: SQLite caps bound parameters per statement.
 const CHUNK: usize = 500;
 
+/// One space, `None` when there is no such space.
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<space::Model>, DbErr> {
     space::Entity::find_by_id(id.to_owned()).one(db).await
 }
@@ -100,15 +101,19 @@ pub async fn blocking_placements<C: ConnectionTrait>(
         .collect())
 }
 
+/// One placed element by its placement id.
 pub async fn find_placed<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<space_element::Model>, DbErr> {
     space_element::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
+/// Places an element in a space; that it fits inside the space is the
+/// caller's check.
 pub async fn place<C: ConnectionTrait>(db: &C, placed: space_element::Model) -> Result<(), DbErr> {
     space_element::Entity::insert(space_element::ActiveModel::from(placed)).exec_without_returning(db).await?;
     Ok(())
 }
 
+/// Removes a placed element; a missing one is not an error.
 pub async fn remove_placed<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
     space_element::Entity::delete_by_id(id.to_owned()).exec(db).await?;
     Ok(())

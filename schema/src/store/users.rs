@@ -5,14 +5,17 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, 
 use super::errors::is_unique_violation;
 use crate::entity::user;
 
+/// Accounts there are; sign-up as the first admin is open only while it is zero.
 pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     user::Entity::find().count(db).await
 }
 
+/// One account by id.
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<user::Model>, DbErr> {
     user::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
+/// One account by its (unique) username, for sign-in.
 pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<Option<user::Model>, DbErr> {
     user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await
 }

@@ -34,11 +34,15 @@ pub async fn distinct_users<C: ConnectionTrait>(
 /// Visits that ended in the range.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SessionTotals {
+    /// Visits.
     pub count: i64,
+    /// Their summed length, for the average.
     pub total_ms: i64,
+    /// The longest of them.
     pub longest_ms: i64,
 }
 
+/// Visits that ended in the range (by `left_at`), in one space or everywhere.
 pub async fn session_totals<C: ConnectionTrait>(
     db: &C,
     space_id: Option<&str>,
@@ -98,9 +102,13 @@ pub async fn room_messages<C: ConnectionTrait>(
 /// One space's sums over a range.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SpaceTotals {
+    /// The space summed.
     pub space_id: String,
+    /// Visits begun in the range.
     pub joins: i64,
+    /// Visits ended in the range.
     pub leaves: i64,
+    /// Chat messages counted (`text` and `emoji`).
     pub messages: i64,
     /// The most users present in any one minute.
     pub peak_active_users: i64,
