@@ -160,15 +160,17 @@ impl PartitionConsumer {
     }
 
     async fn partition_client(&mut self) -> Result<&PartitionClient, KafkaError> {
-        if self.pc.is_none() {
-            let pc = kafka::bounded(
-                self.s.kafka.request_timeout,
-                self.client.partition_client(self.name.clone(), self.partition, UnknownTopicHandling::Retry),
-            )
-            .await?;
-            self.pc = Some(pc);
-        }
-        Ok(self.pc.as_ref().expect("just set"))
+        let pc = match self.pc.take() {
+            Some(pc) => pc,
+            None => {
+                kafka::bounded(
+                    self.s.kafka.request_timeout,
+                    self.client.partition_client(self.name.clone(), self.partition, UnknownTopicHandling::Retry),
+                )
+                .await?
+            }
+        };
+        Ok(self.pc.insert(pc))
     }
 
     async fn offset(&mut self, at: OffsetAt) -> Result<i64, KafkaError> {
