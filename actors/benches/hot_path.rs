@@ -32,6 +32,9 @@
 //!
 //! `cargo bench -p metaverse-actors --bench hot_path -- --quick`
 
+// Bench setup unwraps: a panic there aborts a run that could not measure anything.
+#![allow(clippy::unwrap_used)]
+
 use std::{collections::HashMap, hint::black_box, sync::Arc};
 
 use bytes::Bytes;
@@ -99,14 +102,14 @@ fn bench_world(c: &mut Criterion) {
             let to = if there { home } else { away };
             there = !there;
             w.try_move(black_box(&mover), black_box(to)).unwrap()
-        })
+        });
     });
     let mut w = base.clone();
     group.bench_function("try_move/rejected_occupied", |b| {
-        b.iter(|| w.try_move(black_box(&mover), black_box(taken)).unwrap_err())
+        b.iter(|| w.try_move(black_box(&mover), black_box(taken)).unwrap_err());
     });
     group.bench_function("try_move/rejected_wall", |b| {
-        b.iter(|| w.try_move(black_box(&mover), black_box(wall)).unwrap_err())
+        b.iter(|| w.try_move(black_box(&mover), black_box(wall)).unwrap_err());
     });
     let newcomer = uid(2_000_000);
     group.bench_function("spawn_remove/random_tile", |b| {
@@ -114,7 +117,7 @@ fn bench_world(c: &mut Criterion) {
             let p = w.spawn(black_box(newcomer.clone()), None, &mut rng).unwrap();
             w.remove(&newcomer);
             p
-        })
+        });
     });
     let free = at(10, 95);
     assert!(w.is_free(free));
@@ -123,7 +126,7 @@ fn bench_world(c: &mut Criterion) {
             let p = w.spawn(black_box(newcomer.clone()), black_box(Some(free)), &mut rng).unwrap();
             w.remove(&newcomer);
             p
-        })
+        });
     });
     group.finish();
 }
@@ -171,7 +174,7 @@ fn bench_proximity(c: &mut Criterion) {
                     let p = if there { from } else { to };
                     there = !there;
                     prox.place(black_box(&u), black_box(p))
-                })
+                });
             });
             prox.place(&u, from);
         }
@@ -280,7 +283,7 @@ fn bench_fanout(c: &mut Criterion) {
                         (log, out)
                     },
                     BatchSize::SmallInput,
-                )
+                );
             });
             if movers != 250 {
                 continue;
@@ -316,7 +319,7 @@ fn bench_fanout(c: &mut Criterion) {
                         sent
                     },
                     BatchSize::PerIteration,
-                )
+                );
             });
             // Every offer went through: the queues never filled.
             for p in &mut ports {

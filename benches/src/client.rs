@@ -55,7 +55,9 @@ impl Target {
     /// server is on IPv4 loopback and more than one address is asked for.
     pub fn source(&self, i: usize, n: u8) -> Option<Ipv4Addr> {
         match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_loopback() && n > 1 => Some(Ipv4Addr::new(127, 0, 0, 1 + (i % n as usize) as u8)),
+            IpAddr::V4(ip) if ip.is_loopback() && n > 1 => {
+                Some(Ipv4Addr::new(127, 0, 0, 1 + u8::try_from(i % usize::from(n)).unwrap_or(0)))
+            }
             _ => None,
         }
     }

@@ -19,7 +19,7 @@ pub fn counter(len: u64, what: &str) -> ProgressBar {
 
 /// A bar over a run of `total` seconds, with live figures as its message.
 pub fn timer(total: Duration, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(total.as_millis() as u64);
+    let pb = ProgressBar::new(u64::try_from(total.as_millis()).unwrap_or(u64::MAX));
     pb.set_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:30}] {elapsed}/{duration} {wide_msg}")
             .expect("valid template")

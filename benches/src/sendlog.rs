@@ -61,7 +61,7 @@ impl SendLog {
     }
 
     pub fn micros(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.epoch).as_micros() as u64
+        u64::try_from(at.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
     }
 
     /// The user's ring (None for an index out of range: a message that
@@ -107,8 +107,8 @@ impl SendLog {
         // is unknown: the first sighting, or a long silence).
         let known = after == 0 || r.entries.iter().any(|e| e.seq == after);
         let skipped = if known && after != 0 {
-            r.entries.iter().filter(|e| e.seq > after && e.seq < hit.seq && !e.rejected && e.at_us >= since_us).count()
-                as u32
+            let n = r.entries.iter().filter(|e| e.seq > after && e.seq < hit.seq && !e.rejected && e.at_us >= since_us);
+            u32::try_from(n.count()).unwrap_or(u32::MAX)
         } else {
             0
         };

@@ -18,6 +18,9 @@ impl Summary {
             return Self::default();
         }
         samples.sort_unstable();
+        // `as` saturates and the clamp keeps the rank in bounds; std has no
+        // checked float-to-integer conversion.
+        #[allow(clippy::cast_possible_truncation)]
         let at = |q: f64| samples[(((samples.len() as f64) * q).ceil() as usize).clamp(1, samples.len()) - 1];
         Self { count: samples.len(), p50: at(0.50), p90: at(0.90), p99: at(0.99), max: samples[samples.len() - 1] }
     }

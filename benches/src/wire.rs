@@ -243,7 +243,7 @@ mod tests {
                 }
                 Event::Msg(other) => format!("other {other:?}"),
                 Event::Unknown(t) => format!("unknown {t}"),
-            })
+            });
         });
         out
     }

@@ -5,6 +5,9 @@
 //!
 //! `cargo bench -p metaverse-protocol --bench codec -- --quick`
 
+// Bench setup unwraps: a panic there aborts a run that could not measure anything.
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -21,8 +24,8 @@ fn space_joined(users: usize) -> ServerMsg {
         users: (0..users)
             .map(|i| UserPosition {
                 user_id: format!("0190a1b2-c3d4-7e5f-8a9b-{i:012x}"),
-                x: (i % 100) as i32,
-                y: (i / 100) as i32,
+                x: i32::try_from(i % 100).unwrap(),
+                y: i32::try_from(i / 100).unwrap(),
                 username: Some(format!("user{i}")),
                 avatar_id: None,
             })
@@ -41,10 +44,10 @@ fn bench_server_msg(c: &mut Criterion, group_name: &str, msg: &ServerMsg) {
         let bytes = codec.encode(msg).unwrap();
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_with_input(BenchmarkId::new("encode", name), msg, |b, msg| {
-            b.iter(|| codec.encode(black_box(msg)).unwrap())
+            b.iter(|| codec.encode(black_box(msg)).unwrap());
         });
         group.bench_with_input(BenchmarkId::new("decode", name), &bytes, |b, bytes| {
-            b.iter(|| codec.decode::<ServerMsg>(black_box(bytes), MAX_FRAME_BYTES).unwrap())
+            b.iter(|| codec.decode::<ServerMsg>(black_box(bytes), MAX_FRAME_BYTES).unwrap());
         });
     }
     group.finish();
@@ -57,10 +60,10 @@ fn bench_move(c: &mut Criterion) {
         let bytes = codec.encode(&msg).unwrap();
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_with_input(BenchmarkId::new("encode", name), &msg, |b, msg| {
-            b.iter(|| codec.encode(black_box(msg)).unwrap())
+            b.iter(|| codec.encode(black_box(msg)).unwrap());
         });
         group.bench_with_input(BenchmarkId::new("decode", name), &bytes, |b, bytes| {
-            b.iter(|| codec.decode_client(black_box(bytes), MAX_FRAME_BYTES).unwrap())
+            b.iter(|| codec.decode_client(black_box(bytes), MAX_FRAME_BYTES).unwrap());
         });
     }
     group.finish();

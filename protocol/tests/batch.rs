@@ -1,13 +1,20 @@
 //! A batch built from once-encoded events decodes, in both codecs, to the
 //! same events in the same order, and splits where the size limit says.
 
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 use bytes::Bytes;
 use metaverse_protocol::{Codec, ServerMsg, batch_frames};
 
 fn events(n: usize) -> Vec<ServerMsg> {
     (0..n)
         .map(|i| match i % 4 {
-            0 => ServerMsg::Movement { user_id: format!("u{i}"), x: i as i32, y: -(i as i32) },
+            0 => ServerMsg::Movement {
+                user_id: format!("u{i}"),
+                x: i32::try_from(i).unwrap(),
+                y: -i32::try_from(i).unwrap(),
+            },
             1 => ServerMsg::ViewEnter {
                 user_id: format!("u{i}"),
                 x: 1,

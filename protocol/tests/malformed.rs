@@ -2,6 +2,9 @@
 //! right error, quickly, without panicking, without overflowing the stack and
 //! without allocating memory a frame's declared lengths ask for.
 
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     alloc::{GlobalAlloc, Layout, System},
     panic::{AssertUnwindSafe, catch_unwind},
@@ -142,7 +145,7 @@ impl XorShift {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        usize::try_from(self.next() % n as u64).unwrap()
     }
 
     fn byte(&mut self) -> u8 {

@@ -1,6 +1,9 @@
 //! Every message of the contract's WebSocket tables round-trips through both
 //! codecs, and its JSON (and MessagePack) has exactly the contract's shape.
 
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 use metaverse_protocol::{ClientMsg, Codec, ErrorCode, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition};
 use serde_json::{Value, json};
 
@@ -510,47 +513,48 @@ mod rmpv_like {
         let tag = take(b, pos, 1)[0];
         match tag {
             0x00..=0x7f => Value::Int(i64::from(tag)),
-            0xe0..=0xff => Value::Int(i64::from(tag as i8)),
+            0xe0..=0xff => Value::Int(i64::from(tag.cast_signed())),
             0xc0 => Value::Nil,
             0xc2 => Value::Bool(false),
             0xc3 => Value::Bool(true),
-            0xcc => Value::Int(be(take(b, pos, 1)) as i64),
-            0xcd => Value::Int(be(take(b, pos, 2)) as i64),
-            0xce => Value::Int(be(take(b, pos, 4)) as i64),
-            0xcf => Value::Int(be(take(b, pos, 8)) as i64),
-            0xd0 => Value::Int(i64::from(take(b, pos, 1)[0] as i8)),
-            0xd1 => Value::Int(i64::from(be(take(b, pos, 2)) as u16 as i16)),
-            0xd2 => Value::Int(i64::from(be(take(b, pos, 4)) as u32 as i32)),
-            0xd3 => Value::Int(be(take(b, pos, 8)) as i64),
+            0xcc => Value::Int(i64::try_from(be(take(b, pos, 1))).unwrap()),
+            0xcd => Value::Int(i64::try_from(be(take(b, pos, 2))).unwrap()),
+            0xce => Value::Int(i64::try_from(be(take(b, pos, 4))).unwrap()),
+            // Above i64::MAX wraps, as a reinterpreting cast would; we never send one.
+            0xcf => Value::Int(be(take(b, pos, 8)).cast_signed()),
+            0xd0 => Value::Int(i64::from(take(b, pos, 1)[0].cast_signed())),
+            0xd1 => Value::Int(i64::from(i16::from_be_bytes(take(b, pos, 2).try_into().unwrap()))),
+            0xd2 => Value::Int(i64::from(i32::from_be_bytes(take(b, pos, 4).try_into().unwrap()))),
+            0xd3 => Value::Int(i64::from_be_bytes(take(b, pos, 8).try_into().unwrap())),
             0xa0..=0xbf => str(b, pos, usize::from(tag & 0x1f)),
             0xd9 => {
-                let n = be(take(b, pos, 1)) as usize;
+                let n = usize::try_from(be(take(b, pos, 1))).unwrap();
                 str(b, pos, n)
             }
             0xda => {
-                let n = be(take(b, pos, 2)) as usize;
+                let n = usize::try_from(be(take(b, pos, 2))).unwrap();
                 str(b, pos, n)
             }
             0xdb => {
-                let n = be(take(b, pos, 4)) as usize;
+                let n = usize::try_from(be(take(b, pos, 4))).unwrap();
                 str(b, pos, n)
             }
             0x90..=0x9f => array(b, pos, usize::from(tag & 0x0f)),
             0xdc => {
-                let n = be(take(b, pos, 2)) as usize;
+                let n = usize::try_from(be(take(b, pos, 2))).unwrap();
                 array(b, pos, n)
             }
             0xdd => {
-                let n = be(take(b, pos, 4)) as usize;
+                let n = usize::try_from(be(take(b, pos, 4))).unwrap();
                 array(b, pos, n)
             }
             0x80..=0x8f => map(b, pos, usize::from(tag & 0x0f)),
             0xde => {
-                let n = be(take(b, pos, 2)) as usize;
+                let n = usize::try_from(be(take(b, pos, 2))).unwrap();
                 map(b, pos, n)
             }
             0xdf => {
-                let n = be(take(b, pos, 4)) as usize;
+                let n = usize::try_from(be(take(b, pos, 4))).unwrap();
                 map(b, pos, n)
             }
             other => panic!("unexpected MessagePack tag {other:#x} in our own frame"),

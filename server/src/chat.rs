@@ -317,7 +317,7 @@ impl ChatService {
             space_id: space_id.to_owned(),
             chatroom_id: room.to_owned(),
             user_id: user_id.to_owned(),
-            length: content.chars().count() as u32,
+            length: u32::try_from(content.chars().count()).unwrap_or(u32::MAX),
             kind: kind.to_owned(),
             at,
         });

@@ -9,6 +9,10 @@
 //! (short interval, bounded overall) until the last generated event shows,
 //! then assert exact numbers: the fold is one queue written in order, so
 //! once the last event is visible, every earlier one is too.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -386,7 +390,7 @@ async fn resume_and_takeover_are_one_visit(backend: Backend) {
     assert!(r2.resumed, "resumed within the grace");
 
     // Ada leaves for good.
-    let visit_ms = visit_began.elapsed().as_millis() as i64;
+    let visit_ms = i64::try_from(visit_began.elapsed().as_millis()).unwrap();
     again.send(&ClientMsg::Leave {}).await;
     saw_leave(&mut observer, &ada_id).await;
 

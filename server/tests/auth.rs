@@ -1,4 +1,8 @@
 //! Sign-up, sign-in, tokens, refresh, revocation and sign-out.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Backend, TestApp, assert_forbidden, assert_invalid, error_code};

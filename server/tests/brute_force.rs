@@ -2,6 +2,10 @@
 //! address), wrong passcodes per room. Each test performs the attack and
 //! asserts the safe outcome: 429 `rate-limited` with `retryAfterMs`,
 //! while people who are not under attack are still served.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{

@@ -1,5 +1,9 @@
 //! The admin catalogue (elements, avatars, maps), its public listings and
 //! the demo content.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Backend, TestApp, assert_forbidden, assert_invalid, error_code};

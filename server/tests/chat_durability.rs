@@ -3,6 +3,10 @@
 //! unreachable mid-stream (connections cut, or a partition that stalls
 //! them), every message is answered exactly once, acknowledged ones are in
 //! history and `chat-unavailable` ones are not.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{

@@ -1,6 +1,10 @@
 //! Chat end to end: rooms over HTTP, live delivery over WebSocket in both
 //! codecs (the sender included, with its clientId), HTTP sends delivered
 //! live, and history.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{TestApp, ws::WsClient};

@@ -2,6 +2,10 @@
 //! and each listed error, the content rules of a send, history paging, the
 //! per-user, per-room rate limit, and history across a restart. Each case
 //! runs on SQLite and, when DATABASE_URL names one, on PostgreSQL.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{
@@ -24,7 +28,7 @@ const MAX_LEN: usize = 100;
 /// of the way (it has its own test).
 async fn start(backend: Backend) -> Option<TestApp> {
     TestApp::start_with(backend, |cfg| {
-        cfg.chat_max_length = MAX_LEN as u32;
+        cfg.chat_max_length = u32::try_from(MAX_LEN).unwrap();
         cfg.chat_rate = 10_000;
         cfg.chat_burst = 10_000;
     })

@@ -4,6 +4,10 @@
 //! sends delivered live, the rate limit, `since` replay, and a room deleted
 //! under a subscriber. Each case runs on both backends and in both codecs
 //! (and, where two clients talk, the other client uses the other codec).
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{

@@ -1,6 +1,9 @@
 //! The `metaverse` binary itself: help, migrate, serve with demo content,
 //! and a graceful stop on SIGTERM.
 
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},

@@ -5,6 +5,9 @@
 //! spaces over, Redis can go away and come back, and no two nodes ever
 //! run one space at once (checked with the fencing tokens).
 
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{

@@ -2,6 +2,10 @@
 //! joins can neither exhaust memory (each run holds 19 MiB) nor starve
 //! sign-ins. This file is its own test binary because it reads the
 //! process's peak memory, which other tests would disturb.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{

@@ -14,6 +14,10 @@
 //! Nothing here sleeps to synchronise: every wait polls what a client can
 //! observe (history, analytics, `/ready`, `/metrics`, the consumer's offsets
 //! in the database) with a bound on failure.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::{
@@ -94,7 +98,7 @@ async fn chat_and_analytics_round_trip_through_kafka(backend: Backend) {
     let a = eventually("analytics to count 20 messages and 2 joins", || async move {
         let a = space_analytics(app, token, space).await;
         let t = &a["totals"];
-        if t["messages"].as_i64() >= Some(ROUND_TRIP as i64) && t["joins"].as_i64() >= Some(2) {
+        if t["messages"].as_i64() >= Some(i64::try_from(ROUND_TRIP).unwrap()) && t["joins"].as_i64() >= Some(2) {
             Ok(a)
         } else {
             Err(t.to_string())
@@ -421,7 +425,7 @@ async fn broker_killed_and_restarted_mid_stream(backend: Backend) {
     let stored = wait_for_history(&app, &token, &room, &sent).await;
     assert_exactly(&stored, &sent, "history after the broker restart");
     let total = wait_for_messages(&app, &token, &space, sent.len()).await;
-    assert_eq!(total, sent.len() as i64, "analytics count every message once");
+    assert_eq!(total, i64::try_from(sent.len()).unwrap(), "analytics count every message once");
 
     // The messages since the restart, and the outage's backlog, are on the
     // new broker's chat topic.
@@ -494,7 +498,7 @@ async fn broker_bounces_and_topics_come_back(backend: Backend) {
     let counted = wait_for(&format!("analytics of {space} to count {} messages", sent.len()), || async {
         let a = space_analytics(&app, &token, &space).await;
         match a["totals"]["messages"].as_i64() {
-            Some(m) if m >= sent.len() as i64 => Ok(m),
+            Some(m) if m >= i64::try_from(sent.len()).unwrap() => Ok(m),
             _ => Err(a["totals"].to_string()),
         }
     })
@@ -503,7 +507,7 @@ async fn broker_bounces_and_topics_come_back(backend: Backend) {
         Ok(m) => m,
         Err(e) => panic!("{e}\n{}", pipeline_state(&app, &db, &broker, &sent, &token, &room).await),
     };
-    assert_eq!(total, sent.len() as i64, "analytics count every message once");
+    assert_eq!(total, i64::try_from(sent.len()).unwrap(), "analytics count every message once");
 }
 
 /// The network to the broker partitioned in the middle of a stream (a
@@ -799,9 +803,9 @@ async fn malformed_records_are_skipped() {
     // counted.
     let p = fnv_partition(space.as_bytes(), app.config.kafka.kafka_partitions);
     let expect = [
-        (&topics.kafka_topic_chat, 2 + chat_all.len() as i64),
-        (&topics.kafka_topic_user_events, user_bad.len() as i64),
-        (&topics.kafka_topic_analytics, 2 + facts_bad.len() as i64),
+        (&topics.kafka_topic_chat, 2 + i64::try_from(chat_all.len()).unwrap()),
+        (&topics.kafka_topic_user_events, i64::try_from(user_bad.len()).unwrap()),
+        (&topics.kafka_topic_analytics, 2 + i64::try_from(facts_bad.len()).unwrap()),
     ];
     for (topic, n) in expect {
         let db = &db;
@@ -996,7 +1000,7 @@ async fn wait_for_messages(app: &TestApp, token: &str, space: &str, n: usize) ->
     eventually(&format!("analytics of {space} to count {n} messages"), || async move {
         let a = space_analytics(app, token, space).await;
         match a["totals"]["messages"].as_i64() {
-            Some(m) if m >= n as i64 => Ok(m),
+            Some(m) if m >= i64::try_from(n).unwrap() => Ok(m),
             _ => Err(a["totals"].to_string()),
         }
     })
@@ -1071,7 +1075,7 @@ fn fnv_partition(key: &[u8], partitions: i32) -> i32 {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    (h % partitions as u64) as i32
+    i32::try_from(h % u64::from(partitions.unsigned_abs())).unwrap()
 }
 
 /// A record read back from a topic.
@@ -1132,7 +1136,12 @@ async fn read_topic(kafka: &Client, topic: &str) -> Vec<Read> {
                 let from = offset;
                 for r in records.into_iter().filter(|r| r.offset >= from) {
                     offset = r.offset + 1;
-                    out.push(Read { partition: p, offset: r.offset, partitions: ps.len() as i32, record: r.record });
+                    out.push(Read {
+                        partition: p,
+                        offset: r.offset,
+                        partitions: i32::try_from(ps.len()).unwrap(),
+                        record: r.record,
+                    });
                 }
             }
         }
@@ -1229,7 +1238,7 @@ impl Stream {
             let counted = wait_for(&format!("analytics of {space}"), || async move {
                 let a = space_analytics(app, token, space).await;
                 match a["totals"]["messages"].as_i64() {
-                    Some(m) if m >= mine.len() as i64 => Ok(a),
+                    Some(m) if m >= i64::try_from(mine.len()).unwrap() => Ok(a),
                     _ => Err(a["totals"].to_string()),
                 }
             })

@@ -1,4 +1,8 @@
 //! Health, readiness, OpenAPI, unknown routes and body limits.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{TestApp, error_code};

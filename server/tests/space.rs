@@ -1,4 +1,8 @@
 //! Spaces, the elements placed in them, and users' avatar choices.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{TestApp, assert_forbidden, assert_invalid, error_code};

@@ -1,5 +1,9 @@
 //! The schema on both engines: migrations apply, retried message writes
 //! land once, and deleting a space cascades to what it holds.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{PgDatabase, postgres_url};

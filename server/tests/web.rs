@@ -1,6 +1,9 @@
 //! The embedded browser client, its security headers, and the ICE
 //! configuration it fetches.
 
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

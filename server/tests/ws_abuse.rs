@@ -1,6 +1,10 @@
 //! What a session does with bad input: undecodable, oversized and unknown
 //! frames, messages out of order, failed authentication, floods and silent
 //! sockets. Each case runs on both backends and in both codecs.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -239,7 +243,7 @@ impl Deaf {
             }
             127 => {
                 self.fill(10).await;
-                (u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize, 10)
+                (usize::try_from(u64::from_be_bytes(self.buf[2..10].try_into().unwrap())).unwrap(), 10)
             }
             n => (n as usize, 2),
         };

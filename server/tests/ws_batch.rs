@@ -11,6 +11,10 @@
 //! 2-tile columns and a viewer sees the 5 columns around its own (10
 //! tiles). People crossing its edge come as `view-enter`/`view-leave`, and
 //! so do those standing still when the viewer's own window moves.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -6,6 +6,10 @@
 //! The metrics recorder is process-wide, so this file is a test binary of
 //! its own and its tests take turns (`SERIAL`): the gauge then counts this
 //! test's spaces only, on top of the baseline it starts from.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,9 @@
 //! The "done when": two clients, one on MessagePack and one on
 //! JSON, meet in a space, see each other arrive, walk and leave.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{

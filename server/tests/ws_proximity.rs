@@ -13,6 +13,10 @@
 //! "Not sent" is asserted with a barrier: every recipient's queue is FIFO
 //! from the one SpaceActor, so after someone else acts, the next message
 //! must be that action.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{

@@ -2,6 +2,10 @@
 //! session over, a dropped socket resumes within the grace period (with
 //! the events it missed), and after the grace the user leaves as usual.
 //! Each case runs on both backends and in both codecs.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,10 @@
 //! A client that does not keep up cannot grow the server's memory: once its
 //! bounded queue (here 8 frames) is full it is dropped as a slow consumer,
 //! and after the resume grace the others see it leave.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -93,7 +93,7 @@ impl PartitionConsumer {
 
     pub(super) async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut backoff = Duration::from_millis(100);
-        let lease_ms = self.s.lease.as_millis() as i64;
+        let lease_ms = i64::try_from(self.s.lease.as_millis()).unwrap_or(i64::MAX);
         loop {
             if *stop.borrow() {
                 break;
@@ -134,7 +134,7 @@ impl PartitionConsumer {
     /// Takes or renews the lease; on taking it, reads the stored offset.
     async fn lease(&mut self) -> Result<bool, DbErr> {
         let now = now_millis();
-        let lease_ms = self.s.lease.as_millis() as i64;
+        let lease_ms = i64::try_from(self.s.lease.as_millis()).unwrap_or(i64::MAX);
         if self.held_until - now > lease_ms / 2 {
             return Ok(true);
         }
@@ -160,15 +160,17 @@ impl PartitionConsumer {
     }
 
     async fn partition_client(&mut self) -> Result<&PartitionClient, KafkaError> {
-        if self.pc.is_none() {
-            let pc = kafka::bounded(
-                self.s.kafka.request_timeout,
-                self.client.partition_client(self.name.clone(), self.partition, UnknownTopicHandling::Retry),
-            )
-            .await?;
-            self.pc = Some(pc);
-        }
-        Ok(self.pc.as_ref().expect("just set"))
+        let pc = match self.pc.take() {
+            Some(pc) => pc,
+            None => {
+                kafka::bounded(
+                    self.s.kafka.request_timeout,
+                    self.client.partition_client(self.name.clone(), self.partition, UnknownTopicHandling::Retry),
+                )
+                .await?
+            }
+        };
+        Ok(self.pc.insert(pc))
     }
 
     async fn offset(&mut self, at: OffsetAt) -> Result<i64, KafkaError> {
@@ -191,7 +193,8 @@ impl PartitionConsumer {
             self.next = self.offset(OffsetAt::Earliest).await?;
         }
         let limit = self.s.kafka.request_timeout + self.s.fetch_wait;
-        let (max_bytes, wait_ms) = (self.s.fetch_max_bytes, self.s.fetch_wait.as_millis() as i32);
+        let (max_bytes, wait_ms) =
+            (self.s.fetch_max_bytes, i32::try_from(self.s.fetch_wait.as_millis()).unwrap_or(i32::MAX));
         let next = self.next;
         // Fetch one record early, the last one applied, to check on every
         // fetch that this is still the log we were reading: rskafka
@@ -300,7 +303,7 @@ impl PartitionConsumer {
     ) -> Result<Step, WorkError> {
         let n = values.len();
         let now = now_millis();
-        let lease_ms = self.s.lease.as_millis() as i64;
+        let lease_ms = i64::try_from(self.s.lease.as_millis()).unwrap_or(i64::MAX);
         let txn = self.db.begin().await?;
         let folded = match self.topic {
             Topic::Chat => {

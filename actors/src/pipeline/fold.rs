@@ -266,7 +266,7 @@ mod tests {
     fn very_long_visits_mark_their_last_day() {
         let mut f = Tally::default();
         f.add(&user(UserEventKind::Leave, 10 * MAX_SPAN_MINUTES * MINUTE_MS, Some(0)));
-        assert_eq!(f.present.len() as i64, MAX_SPAN_MINUTES);
+        assert_eq!(i64::try_from(f.present.len()).unwrap(), MAX_SPAN_MINUTES);
     }
 
     #[test]

@@ -249,11 +249,12 @@ pub async fn ensure_topics(client: &Client, s: &KafkaSettings) -> Result<HashMap
     let controller = client.controller_client()?;
     for t in Topic::ALL {
         let name = s.topics.name(t);
-        let found = existing.iter().find(|x| x.name == name).map(|x| x.partitions.len() as i32);
+        let found =
+            existing.iter().find(|x| x.name == name).map(|x| i32::try_from(x.partitions.len()).unwrap_or(i32::MAX));
         let n = match found {
             Some(n) => n,
             None => {
-                let timeout_ms = s.request_timeout.as_millis() as i32;
+                let timeout_ms = i32::try_from(s.request_timeout.as_millis()).unwrap_or(i32::MAX);
                 match bounded(s.request_timeout, controller.create_topic(name, s.partitions, s.replication, timeout_ms))
                     .await
                 {
@@ -266,7 +267,11 @@ pub async fn ensure_topics(client: &Client, s: &KafkaSettings) -> Result<HashMap
                     Err(e) => return Err(e),
                 }
                 let listed = bounded(s.request_timeout, client.list_topics()).await?;
-                listed.iter().find(|x| x.name == name).map(|x| x.partitions.len() as i32).unwrap_or(s.partitions)
+                listed
+                    .iter()
+                    .find(|x| x.name == name)
+                    .map(|x| i32::try_from(x.partitions.len()).unwrap_or(i32::MAX))
+                    .unwrap_or(s.partitions)
             }
         };
         if n < 1 {
@@ -281,7 +286,8 @@ pub async fn ensure_topics(client: &Client, s: &KafkaSettings) -> Result<HashMap
 /// that hashes the same way) keeps one space's records in one partition,
 /// in order.
 pub fn partition_for(key: &[u8], partitions: i32) -> i32 {
-    (fnv1a(key) % partitions.max(1) as u64) as i32
+    // The remainder is below `partitions`, so it always fits.
+    i32::try_from(fnv1a(key) % u64::from(partitions.max(1).unsigned_abs())).unwrap_or(0)
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms.

@@ -48,14 +48,14 @@ impl<S: Services> Session<S> {
             ClientMsg::Move { x, y } => self.move_to(io, codec, x, y).await,
             ClientMsg::Leave {} => self.leave(io, codec).await,
             ClientMsg::ChatJoin { chatroom_id, passcode, since } => {
-                self.chat_join(io, codec, chatroom_id, passcode, since).await
+                self.chat_join(io, codec, chatroom_id, passcode, since).await;
             }
             ClientMsg::ChatLeave { chatroom_id } => self.chat_leave(io, codec, chatroom_id).await,
             ClientMsg::ChatMessage { chatroom_id, content, kind, client_id } if chatroom_id == S::NEARBY => {
-                self.nearby_message(io, codec, content, kind, client_id).await
+                self.nearby_message(io, codec, content, kind, client_id).await;
             }
             ClientMsg::ChatMessage { chatroom_id, content, kind, client_id } => {
-                self.chat_message(io, codec, chatroom_id, content, kind, client_id).await
+                self.chat_message(io, codec, chatroom_id, content, kind, client_id).await;
             }
             ClientMsg::RtcSignal { to, kind, data } => self.rtc_signal(io, codec, to, kind, data).await,
         }

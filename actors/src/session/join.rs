@@ -55,7 +55,7 @@ impl<S: Services> Session<S> {
             Err(JoinFail::Unknown) => self.error(io, codec, ErrorCode::UnknownSpace, "no such space").await,
             Err(JoinFail::Moving(after)) => {
                 let why = format!("the space is moving between nodes; join again in {} ms", after.as_millis());
-                self.error(io, codec, ErrorCode::SpaceMoving, why).await
+                self.error(io, codec, ErrorCode::SpaceMoving, why).await;
             }
             Err(JoinFail::Internal(why)) => self.error(io, codec, ErrorCode::Internal, why).await,
         }

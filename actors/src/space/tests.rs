@@ -111,7 +111,9 @@ async fn a_resume_with_the_token_replays_what_was_missed_and_hides_the_drop() {
     drop(a);
     h.space.do_send(Leave { user: "a".into(), session_id: 1, dropped: true, unsent: Vec::new() });
     // While `a` is away, `b` steps to a free neighbour: `a` must get it on resume.
-    let at = |v: &Value| (v["x"].as_i64().unwrap_or(-1) as i32, v["y"].as_i64().unwrap_or(-1) as i32);
+    let at = |v: &Value| {
+        (i32::try_from(v["x"].as_i64().unwrap_or(-1)).unwrap(), i32::try_from(v["y"].as_i64().unwrap_or(-1)).unwrap())
+    };
     let (a_at, (bx, by)) = (at(&joined["payload"]["spawn"]), at(&joined_b["payload"]["spawn"]));
     let to = [(bx + 1, by), (bx - 1, by), (bx, 1 - by)]
         .into_iter()
@@ -164,7 +166,10 @@ async fn leave_tells_the_others_at_once_and_stores_the_position() {
     assert_eq!(left["payload"]["userId"], "a");
     let stored = h.positions.recv().await.expect("a position update");
     assert_eq!(&*stored.user_id, "a");
-    assert_eq!(stored.position.x, joined["payload"]["spawn"]["x"].as_i64().map(|x| x as i32).unwrap_or(-1));
+    assert_eq!(
+        stored.position.x,
+        joined["payload"]["spawn"]["x"].as_i64().map(|x| i32::try_from(x).unwrap()).unwrap_or(-1)
+    );
 }
 
 #[actix::test]
@@ -206,7 +211,7 @@ async fn a_step_onto_someone_is_rejected_with_the_true_position() {
     let (mut a, joined_a) = join(&h, "a", 1).await;
     let (_b, joined_b) = join(&h, "b", 2).await;
     let b_at = &joined_b["payload"]["spawn"];
-    let to = Position { x: b_at["x"].as_i64().unwrap_or(0) as i32, y: 0 };
+    let to = Position { x: i32::try_from(b_at["x"].as_i64().unwrap_or(0)).unwrap(), y: 0 };
     h.space.do_send(Move { user: "a".into(), session_id: 1, to });
     let rejected = expect(&mut a, "movement-rejected").await;
     assert_eq!(rejected["payload"]["x"], joined_a["payload"]["spawn"]["x"]);

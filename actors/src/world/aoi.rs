@@ -88,6 +88,9 @@ impl Aoi {
         Cell((self.y.of(p.y) * self.x.cells + self.x.of(p.x)) as u32)
     }
 
+    // Hot (every viewer/cell pair per tick), and a cell index is built from
+    // non-negative `i32`s (`cell_of`, `visible`), so it never wraps.
+    #[allow(clippy::cast_possible_wrap)]
     fn coords(&self, c: Cell) -> (i32, i32) {
         (c.0 as i32 % self.x.cells, c.0 as i32 / self.x.cells)
     }

@@ -123,7 +123,9 @@ impl World {
         let start = rng.gen_range(0..total);
         (0..total)
             .map(|i| (start + i) % total)
-            .map(|i| Position { x: (i % w as i64) as i32, y: (i / w as i64) as i32 })
+            .filter_map(|i| {
+                Some(Position { x: i32::try_from(i % i64::from(w)).ok()?, y: i32::try_from(i / i64::from(w)).ok()? })
+            })
             .find(|p| self.is_free(*p))
     }
 

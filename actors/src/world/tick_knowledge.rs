@@ -109,7 +109,7 @@ proptest! {
                 sent.push(match form {
                     Form::Leave => ServerMsg::ViewLeave { user_id: u.to_string() },
                     _ => ServerMsg::ViewEnter { user_id: u.to_string(), x: 0, y: 0, username: None, avatar_id: None },
-                })
+                });
             });
             for m in sent {
                 match m {

@@ -18,6 +18,9 @@ pub(super) fn n(v: u64) -> String {
     out
 }
 
+// A float-to-integer `as` saturates, which suits a figure for display; std
+// has no checked float conversion.
+#[allow(clippy::cast_possible_truncation)]
 pub(super) fn rate(v: f64) -> String {
     if v >= 100.0 { n(v.round() as u64) } else { format!("{v:.1}") }
 }

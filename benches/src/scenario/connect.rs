@@ -203,7 +203,7 @@ async fn hold(hold: Duration, open: &AtomicU64) -> (Instant, Instant) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     while hold_start.elapsed() < hold {
         tick.tick().await;
-        pb.set_position(hold_start.elapsed().as_millis() as u64);
+        pb.set_position(u64::try_from(hold_start.elapsed().as_millis()).unwrap_or(u64::MAX));
         pb.set_message(format!("{} open", open.load(Relaxed)));
     }
     pb.finish_and_clear();
@@ -283,7 +283,7 @@ fn summary(args: &ConnectArgs, env: &Env, n: usize, m: &Measured) -> ConnectSumm
         _ => None,
     };
     ConnectSummary {
-        sockets: n as u32,
+        sockets: u32::try_from(n).unwrap_or(u32::MAX),
         joined,
         failed: m.failures.values().sum(),
         ramp_seconds: ramp.as_secs_f64(),
@@ -315,13 +315,13 @@ async fn socket(
         Ok(Err(e)) => return fail(&res, format!("{e:#}")).await,
         Err(_) => return fail(&res, "connect timed out".into()).await,
     };
-    tally.latency(Lat::Connect, t0.elapsed().as_micros() as u64);
+    tally.latency(Lat::Connect, u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX));
     let mut client = client;
     let t1 = Instant::now();
     if let Err(e) = client.join(&s.space, &s.user.token, s.target.batch, STEP_LIMIT).await {
         return fail(&res, format!("{e:#}")).await;
     }
-    tally.latency(Lat::Join, t1.elapsed().as_micros() as u64);
+    tally.latency(Lat::Join, u64::try_from(t1.elapsed().as_micros()).unwrap_or(u64::MAX));
     drop(permit);
     open.fetch_add(1, Relaxed);
     shared.flush(i, &mut tally);

@@ -63,12 +63,12 @@ impl Plan {
         timing: TimingArgs,
         source_ips: Option<u8>,
     ) -> Self {
-        let n = users.len() as u32;
+        let n = u32::try_from(users.len()).unwrap_or(u32::MAX);
         let spaces = space_ids
             .iter()
             .enumerate()
             .map(|(s, id)| {
-                let base = s as u32 * per_space;
+                let base = u32::try_from(s).unwrap_or(u32::MAX) * per_space;
                 SpacePlan {
                     id: id.clone(),
                     room: rooms.map(|r| r[s].clone()),
@@ -125,13 +125,13 @@ pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
     let limit = Arc::new(Semaphore::new(JOIN_CONCURRENCY));
     let mut bots = JoinSet::new();
     let joining = Instant::now();
-    for i in 0..n as u32 {
+    for i in 0..u32::try_from(n).unwrap_or(u32::MAX) {
         bots.spawn(bot::run(ctx.clone(), i, ready_tx.clone(), go_rx.clone(), limit.clone()));
     }
     drop(ready_tx);
     let Joins { ids, joined, failures } = joins(&ctx.plan, ready_rx).await;
     let join_time = joining.elapsed();
-    let joined_total = ids.len() as u32;
+    let joined_total = u32::try_from(ids.len()).unwrap_or(u32::MAX);
     if joined_total == 0 {
         anyhow::bail!("no client joined: {failures:?}");
     }
@@ -154,7 +154,10 @@ pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
 fn context(env: &Env, plan: Plan, shared: Arc<Shared>) -> BotCtx {
     let n = plan.users.len();
     let epoch = Instant::now();
+    // Clamped to a small positive range first, so these casts are exact.
+    #[allow(clippy::cast_possible_truncation)]
     let move_ring = plan.walk_rate.map_or(1, |r| (r * 8.0).clamp(32.0, 128.0) as usize);
+    #[allow(clippy::cast_possible_truncation)]
     let chat_ring = plan.chat_rate.map_or(1, |r| (r * 10.0).clamp(16.0, 1024.0) as usize);
     BotCtx {
         targets: env.targets.clone(),
@@ -238,7 +241,7 @@ async fn follow(
             },
             _ = tick.tick() => {
                 let now = Instant::now();
-                pb.set_position(now.saturating_duration_since(go.start).as_millis() as u64);
+                pb.set_position(u64::try_from(now.saturating_duration_since(go.start).as_millis()).unwrap_or(u64::MAX));
                 let totals = ctx.shared.counters.totals();
                 if now.duration_since(last.0) >= Duration::from_secs(2) {
                     pb.set_message(progress_line(env, ctx, go, now, &totals, last));

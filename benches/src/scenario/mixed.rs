@@ -9,10 +9,11 @@ use crate::cli::{Cli, MAX_USERS, MixedArgs};
 pub async fn run(cli: &Cli, args: MixedArgs) -> anyhow::Result<()> {
     let total = args.spaces as u64 * args.users as u64;
     anyhow::ensure!(total <= MAX_USERS as u64, "spaces × users is {total}, more than {MAX_USERS}");
+    let users = usize::try_from(total)?;
     let per_client = args.chat_rate / total as f64;
     super::chat::warn_limits(per_client, args.rate);
-    let env = Env::new(cli, total as usize).await?;
-    let prep = prepare(&env, &args.setup, total as usize, args.spaces as usize, true).await?;
+    let env = Env::new(cli, users).await?;
+    let prep = prepare(&env, &args.setup, users, args.spaces as usize, true).await?;
     let mut plan = fleet::Plan::even(
         prep.users.clone(),
         &prep.spaces,

@@ -9,8 +9,9 @@ use crate::cli::{Cli, MAX_USERS, WalkArgs};
 pub async fn run(cli: &Cli, args: WalkArgs) -> anyhow::Result<()> {
     let total = args.spaces as u64 * args.users as u64;
     anyhow::ensure!(total <= MAX_USERS as u64, "spaces × users is {total}, more than {MAX_USERS}");
-    let env = Env::new(cli, total as usize).await?;
-    let prep = prepare(&env, &args.setup, total as usize, args.spaces as usize, false).await?;
+    let users = usize::try_from(total)?;
+    let env = Env::new(cli, users).await?;
+    let prep = prepare(&env, &args.setup, users, args.spaces as usize, false).await?;
     let mut plan =
         fleet::Plan::even(prep.users.clone(), &prep.spaces, None, args.users, args.timing.clone(), args.source_ips);
     plan.walk_rate = Some(args.rate);

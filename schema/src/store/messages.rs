@@ -104,7 +104,7 @@ pub async fn history_page<C: ConnectionTrait>(
     }
     let mut rows = q.order_by_desc(message::Column::Id).limit(limit + 1).all(db).await?;
     let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok((rows.into_iter().map(ChatMessage::from).collect(), more))
 }
 

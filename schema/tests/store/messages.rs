@@ -18,7 +18,7 @@ fn msg(room: &str, user_id: &str, i: usize) -> message::Model {
         content: format!("hello {i}"),
         kind: "text".into(),
         client_id: i.is_multiple_of(2).then(|| format!("c{i}")),
-        sent_at: 1_000 + i as i64,
+        sent_at: 1_000 + i64::try_from(i).unwrap(),
     }
     .into()
 }

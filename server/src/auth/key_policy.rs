@@ -86,7 +86,7 @@ mod tests {
         assert_eq!(check(&counting.try_into().unwrap()), Err(WeakKey::Pattern(1)));
         let mut repeated = [0u8; 32];
         for (i, b) in repeated.iter_mut().enumerate() {
-            *b = (i % 16) as u8 * 17;
+            *b = u8::try_from(i % 16).unwrap() * 17;
         }
         assert_eq!(check(&repeated), Err(WeakKey::Pattern(16)));
         let message = WeakKey::Published.to_string();

@@ -51,7 +51,7 @@ fn new_refresh(session_id: &str, user_id: &str, refresh_ttl: std::time::Duration
         session_id: session_id.to_owned(),
         user_id: user_id.to_owned(),
         token_hash: hash_refresh(&raw),
-        expires_at: now + refresh_ttl.as_millis() as i64,
+        expires_at: now.saturating_add(i64::try_from(refresh_ttl.as_millis()).unwrap_or(i64::MAX)),
         used_at: None,
         created_at: now,
     };

@@ -25,8 +25,10 @@ impl Cluster {
         let info = self.info();
         let Ok(json) = serde_json::to_string(&info) else { return };
         let key = self.key("nodeinfo", &self.node);
-        let set: Result<(), _> =
-            self.redis.set(key, json, Some(Expiration::PX(NODE_TTL.as_millis() as i64)), None, false).await;
+        let set: Result<(), _> = self
+            .redis
+            .set(key, json, Some(Expiration::PX(i64::try_from(NODE_TTL.as_millis()).unwrap_or(i64::MAX))), None, false)
+            .await;
         let add: Result<(), _> = self.redis.sadd(format!("{}:nodes", self.prefix), self.node.clone()).await;
         self.redis_ok.store(set.is_ok() && add.is_ok(), Ordering::Relaxed);
     }
@@ -49,7 +51,7 @@ impl Cluster {
                 .map(|e| SpaceInfo {
                     space_id: e.key().clone(),
                     token: e.holder.token,
-                    lease_age_ms: now.duration_since(e.acquired).as_millis() as u64,
+                    lease_age_ms: u64::try_from(now.duration_since(e.acquired).as_millis()).unwrap_or(u64::MAX),
                     members: members.get(e.key().as_str()).copied().unwrap_or(0) as u64,
                 })
                 .collect(),

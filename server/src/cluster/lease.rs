@@ -105,7 +105,7 @@ impl Leases {
     }
 
     fn ttl_ms(&self) -> i64 {
-        self.ttl.as_millis() as i64
+        i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX)
     }
 
     pub async fn acquire(

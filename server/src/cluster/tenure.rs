@@ -126,7 +126,7 @@ impl Cluster {
         let notice = ServerMsg::Reconnect {
             reason: format!("this node lost the space ({why})"),
             url: None,
-            retry_after_ms: self.leases.ttl.as_millis() as u64,
+            retry_after_ms: u64::try_from(self.leases.ttl.as_millis()).unwrap_or(u64::MAX),
         };
         self.registry.close_with(space, CloseReason::MOVED, notice);
     }

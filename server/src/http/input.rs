@@ -20,6 +20,9 @@ enum NumOrStr {
 fn to_i32<E: de::Error>(v: NumOrStr) -> Result<i32, E> {
     let n = match v {
         NumOrStr::Int(n) => n,
+        // Exact: the guard admits only whole numbers below 1e15, and std has
+        // no checked float-to-integer conversion.
+        #[allow(clippy::cast_possible_truncation)]
         NumOrStr::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => f as i64,
         NumOrStr::Float(f) => return Err(E::custom(format!("expected a whole number, got {f}"))),
         NumOrStr::Str(s) => {

@@ -275,7 +275,7 @@ impl WsServices {
             resume_token: spec.resume_token.clone(),
             username: Some(spec.username.clone()),
             avatar_id: spec.avatar_id.clone(),
-            queue: self.ctx.limits.queue as u32,
+            queue: u32::try_from(self.ctx.limits.queue).unwrap_or(u32::MAX),
         };
         Some(match cluster.relay.join(cluster, &id, req).await {
             Ok((port, tx)) => {

@@ -182,7 +182,7 @@ impl Nodes {
     pub fn terminate(&mut self, i: usize) -> std::process::ExitStatus {
         let mut c = self.nodes[i].child.take().expect("node is running");
         // SAFETY: plain kill(2) on our own child's pid.
-        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(i32::try_from(c.id()).unwrap(), libc::SIGTERM) };
         c.wait().unwrap()
     }
 

@@ -265,7 +265,7 @@ impl WsClient {
                 None | Some(Err(_)) => return reply,
                 Some(Ok(Message::Close(frame))) => {
                     // A close without a code reads as 1005 (no status).
-                    reply = Some(frame.unwrap_or(CloseFrame { code: CloseCode::Status, reason: "".into() }))
+                    reply = Some(frame.unwrap_or(CloseFrame { code: CloseCode::Status, reason: "".into() }));
                 }
                 Some(Ok(_)) => {}
             }
@@ -338,7 +338,7 @@ impl WsClient {
         self.send(&ClientMsg::Move { x: at.x + 2, y: at.y }).await;
         match self.recv().await {
             ServerMsg::MovementRejected { x, y } => {
-                assert_eq!(Position { x, y }, at, "the mover should stand on {at:?} ({why})")
+                assert_eq!(Position { x, y }, at, "the mover should stand on {at:?} ({why})");
             }
             other => panic!("expected movement-rejected, got {other:?}"),
         }

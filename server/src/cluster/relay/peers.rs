@@ -47,7 +47,7 @@ impl Relay {
 
     fn drop_peer(&self, cluster: &Cluster, peer: &str) {
         let gone: Vec<u64> = self.locals.iter().filter(|e| e.owner == peer).map(|e| *e.key()).collect();
-        let retry = cluster.leases.ttl.as_millis() as u64;
+        let retry = u64::try_from(cluster.leases.ttl.as_millis()).unwrap_or(u64::MAX);
         for s in gone {
             if let Some((_, end)) = self.locals.remove(&s) {
                 close_end(end, "the space's node is gone", None, retry);

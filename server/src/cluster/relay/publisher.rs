@@ -88,7 +88,7 @@ impl Packer {
             None => {
                 self.bytes += f.len();
                 self.frames.push(f);
-                let i = (self.frames.len() - 1) as u32;
+                let i = u32::try_from(self.frames.len() - 1).unwrap_or(u32::MAX);
                 self.seen.insert(key, i);
                 i
             }
