@@ -38,6 +38,9 @@ impl CloseReason {
     /// Cluster mode: the space moved to another node (a `reconnect`
     /// message with its route comes first).
     pub const MOVED: Self = Self { code: 4006, reason: "space moved to another node; reconnect" };
+    /// No valid `join` within `--ws-join-timeout` of connecting: a socket
+    /// that never authenticates only holds memory and a file descriptor.
+    pub const JOIN_TIMEOUT: Self = Self { code: 4007, reason: "no valid join in time" };
     /// Too many failed `join`s on one socket; retrying with the same token
     /// would only fail again.
     pub const AUTH_FAILED: Self = Self { code: 4501, reason: "authentication failed repeatedly" };
@@ -63,6 +66,7 @@ impl CloseReason {
         Self::SPACE_CLOSED,
         Self::TOKEN_EXPIRED,
         Self::MOVED,
+        Self::JOIN_TIMEOUT,
         Self::AUTH_FAILED,
         Self::PROTOCOL,
         Self::REVOKED,

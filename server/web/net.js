@@ -20,6 +20,7 @@ const CLOSE_REASONS = {
   4004: 'The space was closed.',
   4005: 'Your sign-in token expired.',
   4006: 'The space moved to another server.',
+  4007: 'The connection did not join a space in time.',
   4501: 'Signing in to the space failed repeatedly.',
   4502: 'The server could not understand this client (protocol error).',
   4503: 'Your sign-in session was revoked (signed out elsewhere).',

@@ -22,6 +22,9 @@ pub struct SessionLimits {
     /// A socket silent for this long is closed (4001); pings go out at a
     /// third of it.
     pub idle_timeout: Duration,
+    /// A socket that has not authenticated with a valid `join` this long
+    /// after connecting is closed (4007), pongs or not.
+    pub join_timeout: Duration,
     /// Client messages per second one socket may send, so a single client
     /// cannot flood its space.
     pub rate: NonZeroU32,

@@ -88,6 +88,8 @@ struct Session<S: Services> {
     /// The sign-in session and expiry of the token that joined, so a
     /// revocation or expiry closes the socket too.
     auth: Option<(String, tokio::time::Instant)>,
+    /// Until a `join` authenticates, the socket must do so by then.
+    join_by: tokio::time::Instant,
     revoked: broadcast::Receiver<String>,
     shutdown: watch::Receiver<bool>,
     negotiated: Option<Codec>,
@@ -108,6 +110,7 @@ impl<S: Services> Session<S> {
             id: setup.id,
             services: setup.services,
             guard: limits::Guard::new(&setup.limits),
+            join_by: tokio::time::Instant::now() + setup.limits.join_timeout,
             limits: setup.limits,
             auth: None,
             revoked: setup.revoked,

@@ -91,6 +91,7 @@ impl<S: Services> Session<S> {
             None => (None, None),
         };
         let expiry = self.auth.as_ref().map(|a| a.1);
+        let join_by = if self.auth.is_none() { Some(self.join_by) } else { None };
         tokio::select! {
             biased;
             // A space's own reason (e.g. `reconnect` elsewhere during a
@@ -98,6 +99,7 @@ impl<S: Services> Session<S> {
             reason = wait_closed(close_rx) => Event::SpaceClosed(reason),
             _ = self.shutdown.changed() => Event::Close(CloseReason::SHUTDOWN),
             _ = until(expiry) => Event::Close(CloseReason::TOKEN_EXPIRED),
+            _ = until(join_by) => Event::Close(CloseReason::JOIN_TIMEOUT),
             sid = self.revoked.recv() => match sid {
                 Ok(sid) if self.auth.as_ref().is_some_and(|a| a.0 == sid) => Event::Close(CloseReason::REVOKED),
                 _ => Event::Nothing,

@@ -69,6 +69,10 @@ pub struct ServeConfig {
     /// Close a socket that sent nothing (not even a pong) for this long.
     #[arg(long, env = "METAVERSE_WS_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub ws_idle_timeout: Duration,
+    /// Close a socket that has not sent a valid join this long after
+    /// connecting (4007); pongs do not count.
+    #[arg(long, env = "METAVERSE_WS_JOIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub ws_join_timeout: Duration,
     /// Sustained messages per second allowed per connection.
     #[arg(long, env = "METAVERSE_WS_RATE", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -27,6 +27,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
         limits: SessionLimits {
             max_frame: limits.max_frame,
             idle_timeout: limits.idle_timeout,
+            join_timeout: limits.join_timeout,
             rate: limits.rate,
             burst: limits.burst,
         },

@@ -27,6 +27,7 @@ use handshake::OriginPolicy;
 pub struct WsLimits {
     pub max_frame: usize,
     pub idle_timeout: Duration,
+    pub join_timeout: Duration,
     pub rate: NonZeroU32,
     pub burst: NonZeroU32,
     pub queue: usize,
@@ -59,6 +60,7 @@ impl WsServer {
         let limits = WsLimits {
             max_frame: cfg.ws_max_frame.max(64),
             idle_timeout: cfg.ws_idle_timeout,
+            join_timeout: cfg.ws_join_timeout,
             rate: NonZeroU32::new(cfg.ws_rate).unwrap_or(NonZeroU32::MIN),
             burst: NonZeroU32::new(cfg.ws_burst).unwrap_or(NonZeroU32::MIN),
             queue: cfg.ws_queue as usize,

@@ -30,6 +30,7 @@ fn limits() -> SessionLimits {
     SessionLimits {
         max_frame: 64 * 1024,
         idle_timeout: Duration::from_secs(30),
+        join_timeout: Duration::from_secs(3600),
         rate: NonZeroU32::new(1000).unwrap(),
         burst: NonZeroU32::new(1000).unwrap(),
     }

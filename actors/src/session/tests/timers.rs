@@ -139,3 +139,40 @@ async fn a_client_that_stops_reading_is_given_up_after_the_write_timeout() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_that_never_joins_is_closed_4007_whatever_it_sends() {
+    local(async {
+        let mut l = limits();
+        l.join_timeout = Duration::from_secs(10);
+        let started = Instant::now();
+        let (mut peer, _run) = start(&Fake::default(), l, None);
+        // Heartbeats and pongs keep it alive for the idle timer, not for this.
+        for _ in 0..4 {
+            peer.send(&ClientMsg::Heartbeat {});
+            assert_eq!(peer.msg().await["type"], "heartbeat");
+            peer.send_frame(Frame::Pong(Bytes::new()));
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        assert_eq!(peer.closed().await, 4007);
+        assert!((Duration::from_secs(10)..Duration::from_millis(10100)).contains(&started.elapsed()));
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_join_in_time_lifts_the_deadline() {
+    local(async {
+        let fake = Fake::default();
+        let mut l = limits();
+        l.join_timeout = Duration::from_secs(10);
+        l.idle_timeout = Duration::from_secs(600);
+        let (mut peer, _run) = start(&fake, l, None);
+        peer.join("s1", super::fake::GOOD_TOKEN, None);
+        assert_eq!(peer.msg().await["type"], "space-joined");
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        peer.send(&ClientMsg::Heartbeat {});
+        assert_eq!(peer.msg().await["type"], "heartbeat", "still open long after the deadline");
+    })
+    .await;
+}
