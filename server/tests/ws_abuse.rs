@@ -308,7 +308,30 @@ async fn silent_sockets_are_closed_and_live_ones_kept(app: TestApp, codec: Codec
     live.heartbeat().await;
 }
 
+const JOIN_BY: Duration = Duration::from_millis(800);
+
+fn short_join(cfg: &mut ServeConfig) {
+    cfg.ws_join_timeout = JOIN_BY;
+}
+
+/// A socket that never authenticates is closed with 4007 once the join
+/// timeout passes, though it answers pings and sends heartbeats; one that
+/// joined in time is kept.
+async fn sockets_that_never_join_are_closed_4007(app: TestApp, codec: Codec) {
+    let (_, token) = app.user("ada").await;
+    let space_id = create_space(&app, &token, "5x5").await;
+    let mut joined = WsClient::connect(&app.ws, codec).await;
+    joined.join_ok(&space_id, &token, None).await;
+    let started = Instant::now();
+    let mut idler = WsClient::connect(&app.ws, codec).await;
+    idler.heartbeat().await;
+    assert_eq!(idler.expect_close_code().await, 4007);
+    assert!(started.elapsed() >= JOIN_BY, "closed after {:?}", started.elapsed());
+    joined.heartbeat().await;
+}
+
 ws_cases!(@config small_frames; bad_frames_get_errors_and_the_socket_stays_usable);
+ws_cases!(@config short_join; sockets_that_never_join_are_closed_4007);
 ws_cases!(ten_bad_frames_in_a_row_close_the_socket, repeated_auth_failures_close_the_socket,);
 ws_cases!(@config slow_rate;
     a_burst_over_the_rate_is_refused_but_the_socket_stays,
