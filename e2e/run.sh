@@ -88,7 +88,10 @@ start_server() {
 : >"$METAVERSE_ARTIFACTS/server.log"
 start_server
 url="http://127.0.0.1:$http_port/"
-curl -fsS "$url" | grep -q 'metaverse-ws' || { log "the server does not serve the client at $url"; exit 2; }
+# Read the whole page before matching: `grep -q` would stop reading at the
+# match, and under pipefail curl's "failed writing body" fails the check.
+curl -fsS "$url" -o "$data_dir/index.html" && grep -q 'metaverse-ws' "$data_dir/index.html" \
+  || { log "the server does not serve the client at $url"; exit 2; }
 
 # ---------------------------------------------------------------- tests
 status=0
