@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use metaverse_protocol::Codec;
 use tokio::{
-    sync::{mpsc, watch},
+    sync::{broadcast, mpsc, watch},
     time::{Instant, MissedTickBehavior},
 };
 
@@ -25,6 +25,8 @@ enum Event<E> {
     Tick,
     /// Something that needs no action (another session's revocation).
     Nothing,
+    /// Revocations were missed (the broadcast lagged): ask the database.
+    Recheck,
 }
 
 /// How the loop ended: closed by us with a reason, or the peer is gone.
@@ -102,6 +104,9 @@ impl<S: Services> Session<S> {
             _ = until(join_by) => Event::Close(CloseReason::JOIN_TIMEOUT),
             sid = self.revoked.recv() => match sid {
                 Ok(sid) if self.auth.as_ref().is_some_and(|a| a.0 == sid) => Event::Close(CloseReason::REVOKED),
+                // Missed revocations may include ours: lagging must not
+                // mean "nothing revoked".
+                Err(broadcast::error::RecvError::Lagged(_)) => Event::Recheck,
                 _ => Event::Nothing,
             },
             // Reading first: inbound is rate-limited, outbound may be a
@@ -132,6 +137,10 @@ impl<S: Services> Session<S> {
                 self.joined = None;
                 Step::Continue
             }
+            Event::Recheck => match self.auth.as_ref().map(|a| a.0.clone()) {
+                Some(sid) if !self.services.still_active(&sid).await => Step::Close(CloseReason::REVOKED),
+                _ => Step::Continue,
+            },
             Event::Nothing | Event::Tick | Event::Incoming(_) => Step::Continue,
         }
     }

@@ -171,6 +171,10 @@ pub trait Services: 'static {
     /// Checked at every `join`, so a revoked or expired token cannot enter a
     /// space.
     fn authenticate(&self, token: &str) -> impl Future<Output = Result<Claims, AuthFailure>>;
+    /// Whether a sign-in session is still active, for a socket that may
+    /// have missed its revocation (the broadcast lagged). True when the
+    /// answer is unknown (database down), so a hiccup closes nobody.
+    fn still_active(&self, session_id: &str) -> impl Future<Output = bool>;
     /// Records the membership; returns the user's last position there.
     fn enter(&self, space_id: &str, user_id: &str) -> impl Future<Output = Result<Option<Position>, EnterFailure>>;
     /// Shown with the presence; `None` also when the read failed.

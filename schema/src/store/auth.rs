@@ -67,14 +67,14 @@ pub async fn rotate_refresh(
 }
 
 /// Revokes a session (a no-op when it already is).
-pub async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: &str, at: i64) -> Result<(), DbErr> {
-    auth_session::Entity::update_many()
+pub async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: &str, at: i64) -> Result<bool, DbErr> {
+    let done = auth_session::Entity::update_many()
         .col_expr(auth_session::Column::RevokedAt, Expr::value(at))
         .filter(auth_session::Column::Id.eq(session_id))
         .filter(auth_session::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    Ok(())
+    Ok(done.rows_affected > 0)
 }
 
 /// Whether the session exists and is not revoked.

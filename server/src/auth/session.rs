@@ -115,16 +115,19 @@ pub async fn refresh(
 /// Revokes the session a refresh token belongs to (sign-out with only the
 /// refresh token at hand). Unknown tokens are ignored: revocation is
 /// idempotent and reveals nothing.
-/// Returns the revoked session's id, if the token was known.
+/// Returns the session's id if this call revoked it (not if it was known
+/// but already revoked), so only a real change is announced to sockets.
 pub async fn revoke_by_refresh(db: &impl ConnectionTrait, raw: &str) -> Result<Option<String>, AuthError> {
-    if let Some(stored) = auth::find_refresh(db, &hash_refresh(raw)).await? {
-        revoke(db, &stored.session_id).await?;
+    if let Some(stored) = auth::find_refresh(db, &hash_refresh(raw)).await?
+        && revoke(db, &stored.session_id).await?
+    {
         return Ok(Some(stored.session_id));
     }
     Ok(None)
 }
 
-pub async fn revoke(db: &impl ConnectionTrait, session_id: &str) -> Result<(), AuthError> {
+/// Revokes a sign-in session; true when it was active until now.
+pub async fn revoke(db: &impl ConnectionTrait, session_id: &str) -> Result<bool, AuthError> {
     Ok(auth::revoke_session(db, session_id, now_millis()).await?)
 }
 

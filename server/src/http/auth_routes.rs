@@ -209,7 +209,8 @@ pub async fn revoke(state: web::Data<AppState>, body: Json<RefreshRequest>) -> R
 #[utoipa::path(post, path = "/api/v1/signout", tag = "auth", security(("bearer" = [])),
     responses((status = 200), (status = 403, body = ErrorBody)))]
 pub async fn signout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    session::revoke(&state.db, &user.0.session_id).await?;
-    state.revoke_sockets(user.0.session_id);
+    if session::revoke(&state.db, &user.0.session_id).await? {
+        state.revoke_sockets(user.0.session_id);
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
 }

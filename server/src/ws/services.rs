@@ -107,6 +107,16 @@ impl Services for WsServices {
         Ok(Claims { user_id: claims.user_id, username: claims.username, session_id: claims.session_id, expires_in })
     }
 
+    async fn still_active(&self, session_id: &str) -> bool {
+        match auth_session::is_active(&self.ctx.state.db, session_id).await {
+            Ok(active) => active,
+            Err(e) => {
+                tracing::warn!(error = %e, "re-checking a sign-in session failed; keeping the socket");
+                true
+            }
+        }
+    }
+
     async fn enter(&self, space_id: &str, user_id: &str) -> Result<Option<Position>, EnterFailure> {
         let db = &self.ctx.state.db;
         match store::enter(db, space_id, user_id).await {

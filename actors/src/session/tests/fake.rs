@@ -50,6 +50,8 @@ pub(super) struct State {
     pub(super) history: Vec<ServerMsg>,
     pub(super) sent: Vec<(String, OutgoingChat)>,
     pub(super) send_fails: Option<Refusal>,
+    /// Sign-in sessions revoked in the database.
+    pub(super) revoked: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -131,6 +133,10 @@ impl Services for Fake {
             "db-down" => Err(AuthFailure::Unavailable),
             _ => Err(AuthFailure::Invalid),
         }
+    }
+
+    async fn still_active(&self, session_id: &str) -> bool {
+        !self.state().revoked.iter().any(|s| s == session_id)
     }
 
     async fn enter(&self, space_id: &str, _user_id: &str) -> Result<Option<Position>, EnterFailure> {

@@ -176,3 +176,33 @@ async fn a_join_in_time_lifts_the_deadline() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lagging_revocation_feed_is_checked_against_the_database() {
+    local(async {
+        let fake = Fake::default();
+        let (mut peer, run) = joined(&fake).await;
+        // More revocations of others than the feed holds, and ours among
+        // the ones the socket never sees.
+        fake.state().revoked.push(SIGN_IN.into());
+        for i in 0..32 {
+            let _ = run.revoked.send(format!("someone-{i}"));
+        }
+        assert_eq!(peer.closed().await, 4503);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lagging_feed_without_our_revocation_keeps_the_socket() {
+    local(async {
+        let fake = Fake::default();
+        let (mut peer, run) = joined(&fake).await;
+        for i in 0..32 {
+            let _ = run.revoked.send(format!("someone-{i}"));
+        }
+        peer.send(&ClientMsg::Heartbeat {});
+        assert_eq!(peer.msg().await["type"], "heartbeat");
+    })
+    .await;
+}
