@@ -12,7 +12,14 @@ impl<S: Services> Session<S> {
             Frame::Binary(b) => (Codec::MsgPack, b),
             Frame::Text(t) => (Codec::Json, t.into_bytes()),
             Frame::Close(..) => return Step::PeerClosed,
-            Frame::Ping(_) | Frame::Pong(_) => return Step::Continue,
+            // Control frames count against the same rate: each ping makes
+            // the transport write a pong, so a ping flood is a flood.
+            Frame::Ping(_) | Frame::Pong(_) => {
+                return match self.guard.admit() {
+                    Admit::Close => Step::Close(CloseReason::RATE_LIMITED),
+                    Admit::Pass | Admit::Warn => Step::Continue,
+                };
+            }
         };
         match self.guard.admit() {
             Admit::Pass => {}

@@ -2,10 +2,11 @@
 
 use std::num::NonZeroU32;
 
+use bytes::Bytes;
 use metaverse_protocol::ClientMsg;
 
 use super::{Fake, limits, local, start};
-use crate::session::MAX_BAD_FRAMES;
+use crate::session::{Frame, MAX_BAD_FRAMES};
 
 #[tokio::test(start_paused = true)]
 async fn past_the_burst_messages_are_refused_then_the_socket_closes_4003() {
@@ -75,6 +76,21 @@ async fn an_oversized_frame_is_refused_not_fatal() {
         peer.error("too-large").await;
         peer.send(&ClientMsg::Heartbeat {});
         assert_eq!(peer.msg().await["type"], "heartbeat");
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ping_flood_counts_against_the_rate_and_closes_4003() {
+    local(async {
+        let mut l = limits();
+        l.rate = NonZeroU32::new(1).unwrap();
+        l.burst = NonZeroU32::new(2).unwrap();
+        let (mut peer, _run) = start(&Fake::default(), l, None);
+        for _ in 0..16 {
+            peer.send_frame(Frame::Ping(Bytes::new()));
+        }
+        assert_eq!(peer.closed().await, 4003);
     })
     .await;
 }
