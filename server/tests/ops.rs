@@ -121,7 +121,27 @@ async fn route_and_presence_on_a_single_node(app: TestApp) {
     assert_eq!((status, node["cluster"].as_bool()), (StatusCode::OK, Some(false)));
 }
 
+/// Live positions are for the space's members: a signed-in stranger gets
+/// 403 until they have joined the space.
+async fn presence_is_for_members_only(app: TestApp) {
+    let (_, ada) = app.user("ada").await;
+    let (_, eve) = app.user("eve").await;
+    let space = common::ws::create_space(&app, &ada, "10x10").await;
+    let mut ws = common::ws::WsClient::connect(&app.ws, metaverse_protocol::Codec::Json).await;
+    ws.join_ok(&space, &ada, None).await;
+    let path = format!("/api/v1/space/{space}/presence");
+    let (status, body) = app.get(&path, Some(&eve)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a stranger reads positions: {body}");
+    assert!(body.get("users").is_none(), "{body}");
+    let mut eve_ws = common::ws::WsClient::connect(&app.ws, metaverse_protocol::Codec::Json).await;
+    eve_ws.join_ok(&space, &eve, None).await;
+    let (status, body) = app.get(&path, Some(&eve)).await;
+    assert_eq!(status, StatusCode::OK, "a member reads presence: {body}");
+    assert_eq!(body["users"].as_array().map(Vec::len), Some(2), "{body}");
+}
+
 on_both_backends!(
+    presence_is_for_members_only,
     route_and_presence_on_a_single_node,
     non_object_body_is_400,
     health_and_ready,

@@ -65,15 +65,20 @@ struct Presence {
 }
 
 /// Who is in a space now (`{spaceId, nodeId, users: [{userId, username,
-/// x, y, suspended}]}`), answered by the space's node from any node.
+/// x, y, suspended}]}`), answered by the space's node from any node. Only
+/// for the space's members (and its creator): live positions, private
+/// areas included, are not for every signed-in stranger.
 #[utoipa::path(get, path = "/api/v1/space/{spaceId}/presence", tag = "space", security(("bearer" = [])),
     responses((status = 200), (status = 400, description = "no such space"), (status = 403), (status = 503)))]
 pub async fn presence(
     state: web::Data<AppState>,
-    _caller: AuthUser,
+    caller: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let s = find_space(&state, &path).await?;
+    if !state.chat.in_space(&s.id, &caller.0.user_id).await? {
+        return Err(ApiError::forbidden("not a member of this space"));
+    }
     if let Some(addr) = state.registry.get(&s.id) {
         let users = addr.send(metaverse_actors::space::Members).await.unwrap_or_default();
         let node_id = state.cluster.as_ref().map(|c| c.node.clone()).or(Some("local".into()));
