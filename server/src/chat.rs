@@ -71,14 +71,10 @@ pub struct MessageView {
     pub client_id: Option<String>,
 }
 
-pub fn sent_at(ms: i64) -> String {
-    rfc3339_millis(ms)
-}
-
 impl From<ChatMessage> for MessageView {
     fn from(m: ChatMessage) -> Self {
         Self {
-            sent_at: sent_at(m.sent_at),
+            sent_at: rfc3339_millis(m.sent_at),
             id: m.id,
             chatroom_id: m.chatroom_id,
             user_id: m.user_id,

@@ -294,20 +294,7 @@ mod db_tests {
     use metaverse_schema::{Migrator, MigratorTrait, sea_orm::Database};
 
     use super::*;
-    use crate::pipeline::record::{ChatFact, SCHEMA_VERSION};
-
-    fn fact(id: &str) -> AnalyticsEvent {
-        AnalyticsEvent::Chat(ChatFact {
-            v: SCHEMA_VERSION,
-            message_id: id.into(),
-            space_id: "s".into(),
-            chatroom_id: "r".into(),
-            user_id: "u".into(),
-            length: 1,
-            kind: "text".into(),
-            at: 5 * MINUTE_MS,
-        })
-    }
+    use crate::pipeline::record::test_chat_fact as fact;
 
     #[tokio::test]
     async fn a_repeated_event_counts_once() {

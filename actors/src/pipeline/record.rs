@@ -192,6 +192,22 @@ impl AnalyticsEvent {
     }
 }
 
+/// A one-character text message in room `r` of space `s` at minute 5:
+/// the fact the fold and analytics writer tests count.
+#[cfg(test)]
+pub(crate) fn test_chat_fact(id: &str) -> AnalyticsEvent {
+    AnalyticsEvent::Chat(ChatFact {
+        v: SCHEMA_VERSION,
+        message_id: id.into(),
+        space_id: "s".into(),
+        chatroom_id: "r".into(),
+        user_id: "u".into(),
+        length: 1,
+        kind: "text".into(),
+        at: 5 * crate::pipeline::fold::MINUTE_MS,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,23 +124,7 @@ mod tests {
     use metaverse_schema::{Migrator, MigratorTrait, sea_orm::Database, store::analytics::read};
 
     use super::*;
-    use crate::pipeline::{
-        fold::MINUTE_MS,
-        record::{ChatFact, SCHEMA_VERSION},
-    };
-
-    fn fact(id: &str) -> AnalyticsEvent {
-        AnalyticsEvent::Chat(ChatFact {
-            v: SCHEMA_VERSION,
-            message_id: id.into(),
-            space_id: "s".into(),
-            chatroom_id: "r".into(),
-            user_id: "u".into(),
-            length: 1,
-            kind: "text".into(),
-            at: 5 * MINUTE_MS,
-        })
-    }
+    use crate::pipeline::{fold::MINUTE_MS, record::test_chat_fact as fact};
 
     async fn messages_folded(db: &DatabaseConnection) -> i64 {
         let rows = read::space_minutes(db, "s", 0, 10 * MINUTE_MS).await.expect("read analytics");

@@ -21,7 +21,8 @@ use super::{
     error::{ApiError, ErrorBody},
     extract::{AdminUser, AuthUser},
 };
-use crate::{auth::Role, chat::sent_at, state::AppState};
+use crate::{auth::Role, state::AppState};
+use metaverse_schema::rfc3339_millis;
 
 /// The longest range one request may cover.
 const MAX_RANGE_MS: i64 = 7 * 24 * 60 * MINUTE_MS;
@@ -206,7 +207,7 @@ pub async fn space_analytics(
     let minutes = rows
         .into_iter()
         .map(|r| MinuteView {
-            minute: sent_at(r.minute),
+            minute: rfc3339_millis(r.minute),
             active_users: r.active_users,
             joins: r.joins,
             leaves: r.leaves,
@@ -225,8 +226,8 @@ pub async fn space_analytics(
     let sessions = session_stats(db, Some(&space_id), from, to).await?;
     Ok(HttpResponse::Ok().json(SpaceAnalytics {
         space_id,
-        from: sent_at(from),
-        to: sent_at(to),
+        from: rfc3339_millis(from),
+        to: rfc3339_millis(to),
         totals,
         minutes,
         rooms,
@@ -273,7 +274,13 @@ pub async fn overview(
     }
     totals.active_users = distinct_users(db, None, from, to).await?;
     let sessions = session_stats(db, None, from, to).await?;
-    Ok(HttpResponse::Ok().json(Overview { from: sent_at(from), to: sent_at(to), totals, sessions, spaces }))
+    Ok(HttpResponse::Ok().json(Overview {
+        from: rfc3339_millis(from),
+        to: rfc3339_millis(to),
+        totals,
+        sessions,
+        spaces,
+    }))
 }
 
 #[cfg(test)]
