@@ -49,7 +49,8 @@ impl<T> Mailbox<T> {
     }
 
     /// Up to `max` items: waits for the first, then takes what arrives
-    /// within `linger` of it (nothing more once a shutdown was asked for).
+    /// within `linger` of it. A shutdown ends the linger at once: what is
+    /// queued is taken, nothing more is waited for.
     pub async fn batch(&mut self, max: usize, linger: Duration) -> Option<Vec<T>> {
         let first = self.recv().await?;
         let mut batch = vec![first];
@@ -62,7 +63,13 @@ impl<T> Mailbox<T> {
             if self.is_stopping() {
                 break;
             }
-            match tokio::time::timeout_at(until, self.rx.recv()).await {
+            let next = tokio::select! {
+                biased;
+                next = tokio::time::timeout_at(until, self.rx.recv()) => next,
+                // Back to the top: take what is queued, then stop.
+                _ = self.stop.wait_for(|&stop| stop) => continue,
+            };
+            match next {
                 Ok(Some(item)) => batch.push(item),
                 Ok(None) | Err(_) => break,
             }
@@ -236,6 +243,18 @@ mod tests {
             all.extend(batch);
         }
         assert_eq!(all, [0, 1, 2, 3, 4]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shutdown_ends_a_batch_that_is_lingering() {
+        let mut s = start(8, Duration::from_secs(60), 16);
+        s.worker.try_send(1).expect("room");
+        // Let the job take the item and start lingering for more.
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+        assert!(s.worker.shutdown(Duration::from_secs(5)).await, "the linger held the shutdown");
+        assert_eq!(s.seen.recv().await, Some(vec![1]));
     }
 
     #[tokio::test]
