@@ -52,7 +52,7 @@ metric_names! {
     Counter WS_MESSAGES_IN_TOTAL = "metaverse_ws_messages_in_total", "Client messages received, by type";
     Counter WS_MESSAGES_OUT_TOTAL = "metaverse_ws_messages_out_total", "Server messages queued to sockets, by type";
     Counter WS_TICK_FRAMES_TOTAL = "metaverse_ws_tick_frames_total", "Frames queued to sockets by world ticks";
-    Counter WS_REFUSED_TOTAL = "metaverse_ws_refused_total", "Connections dropped at once because the node was at its connection cap";
+    Counter WS_REFUSED_TOTAL = "metaverse_ws_refused_total", "Connections dropped at accept, by reason: the node's cap, or the address's caps";
     Counter MOVES_REJECTED_TOTAL = "metaverse_moves_rejected_total", "Moves refused, by reason";
     Counter SLOW_CONSUMERS_CLOSED_TOTAL = "metaverse_slow_consumers_closed_total", "Sockets closed because their queue was full";
     Counter POSITIONS_DROPPED_TOTAL = "metaverse_positions_dropped_total", "Last positions not saved because the writer was behind";

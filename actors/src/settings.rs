@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::world::ViewWindow;
+use crate::world::{ViewWindow, WalkSpeed};
 
 /// Tunables of live spaces, from the server's configuration.
 #[derive(Clone, Debug)]
@@ -23,6 +23,8 @@ pub struct SpaceSettings {
     pub view: ViewWindow,
     /// A tick's batch is split into frames of about this many bytes.
     pub batch_limit: usize,
+    /// How fast a member may walk; faster steps get `movement-rejected`.
+    pub walk: WalkSpeed,
 }
 
 impl Default for SpaceSettings {
@@ -35,6 +37,7 @@ impl Default for SpaceSettings {
             tick: Duration::from_millis(50),
             view: ViewWindow::default(),
             batch_limit: 32 * 1024,
+            walk: WalkSpeed::default(),
         }
     }
 }

@@ -113,6 +113,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         idle_stop: cfg.space_idle,
         tick: cfg.tick,
         view: cfg.view,
+        walk: metaverse_actors::world::WalkSpeed { per_second: cfg.limits.walk_speed, burst: cfg.limits.walk_burst },
         ..SpaceSettings::default()
     };
     let pipeline = crate::events::Pipeline::start(&db, cfg)?;
@@ -130,6 +131,14 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     if let Some(c) = &cluster {
         let _ = c.revoked.set(state.revoked.clone());
     }
+    let quotas = state.quotas.clone();
+    actix_rt::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            quotas.forget_idle();
+        }
+    });
     let ws_state = state.clone();
     let (server, http_addr) = bind_http(cfg, state)?;
     let handle = server.handle();
@@ -182,11 +191,13 @@ fn bind_http(cfg: &ServeConfig, state: AppState) -> anyhow::Result<(actix_web::d
     let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
     let origins = cfg.cors_origins.clone();
     let body_limit = cfg.max_body_bytes;
+    let body_timeout = cfg.limits.http_body_timeout;
 
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
             .app_data(web::PayloadConfig::new(body_limit))
+            .app_data(http::body::BodyTimeout(body_timeout))
             .app_data(http::extract::query_config())
             .app_data(http::extract::path_config())
             .configure(http::routes)

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod quota;
 pub mod state;
 pub mod telemetry;
 pub mod ws;

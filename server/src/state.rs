@@ -38,6 +38,8 @@ pub struct Inner {
     pub ws_port: std::sync::OnceLock<u16>,
     /// Cluster mode (`--redis-url`): leases, routing and relay.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Per-user quotas: spaces owned, spaces woken.
+    pub quotas: Arc<crate::quota::Quotas>,
 }
 
 impl std::ops::Deref for AppState {
@@ -83,6 +85,7 @@ impl AppState {
             max_side: cfg.max_space_side,
             first_admin_lock: tokio::sync::Mutex::new(()),
             hashes,
+            quotas: Arc::new(crate::quota::Quotas::new(&cfg.limits)),
             revoked: tokio::sync::broadcast::channel(1024).0,
         })))
     }

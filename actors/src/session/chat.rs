@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures_util::Sink;
 use metaverse_protocol::{Codec, ErrorCode, ServerMsg};
 
-use super::{Frame, OutgoingChat, Services, Session, SpacePort};
+use super::{Frame, OutgoingChat, Refusal, Services, Session, SpacePort, limits::REPLAYS_PER_MINUTE};
 use crate::space::{ChatSubscribe, ChatUnsubscribe, NearbyChat};
 
 /// Messages replayed by `chat-join` with `since`, at most.
@@ -45,6 +45,12 @@ impl<S: Services> Session<S> {
             return;
         }
         let replay = match since.as_deref() {
+            Some(_) if !self.guard.replay() => Err(Refusal {
+                code: ErrorCode::RateLimited,
+                message: format!(
+                    "history replay: at most {REPLAYS_PER_MINUTE} per minute per socket; page older messages over HTTP"
+                ),
+            }),
             Some(since) => self.services.since(&room, since, MAX_REPLAY).await,
             None => Ok(Vec::new()),
         };

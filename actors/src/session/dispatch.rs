@@ -47,6 +47,10 @@ impl<S: Services> Session<S> {
     }
 
     async fn route<W: Sink<Frame> + Unpin>(&mut self, io: &mut W, codec: Codec, msg: ClientMsg) -> Step {
+        let speaks_for_user = matches!(msg, ClientMsg::ChatMessage { .. } | ClientMsg::RtcSignal { .. });
+        if speaks_for_user && !self.still_signed_in().await {
+            return Step::Close(CloseReason::REVOKED);
+        }
         match msg {
             ClientMsg::Heartbeat {} => self.reply(io, codec, &ServerMsg::Heartbeat {}).await,
             ClientMsg::Join { space_id, token, resume_token, batch } => {

@@ -39,7 +39,8 @@ impl<S: Services> Session<S> {
         };
         match self.services.join(&spec).await {
             Ok(entered) => {
-                self.auth = Some((claims.session_id, tokio::time::Instant::now() + claims.expires_in));
+                self.checked_at = tokio::time::Instant::now();
+                self.auth = Some((claims.session_id, self.checked_at + claims.expires_in));
                 self.joined = Some(Joined {
                     space: entered.space,
                     space_id: spec.space_id,
@@ -56,6 +57,10 @@ impl<S: Services> Session<S> {
             Err(JoinFail::Moving(after)) => {
                 let why = format!("the space is moving between nodes; join again in {} ms", after.as_millis());
                 self.error(io, codec, ErrorCode::SpaceMoving, why).await;
+            }
+            Err(JoinFail::RateLimited(after)) => {
+                let why = format!("you opened too many spaces lately; join again in {} ms", after.as_millis());
+                self.error(io, codec, ErrorCode::RateLimited, why).await;
             }
             Err(JoinFail::Internal(why)) => self.error(io, codec, ErrorCode::Internal, why).await,
         }

@@ -10,6 +10,10 @@ use tokio::time::Instant;
 pub const MAX_BAD_FRAMES: u32 = 10;
 /// Failed `join` authentications before the socket is closed.
 pub const MAX_AUTH_FAILURES: u32 = 5;
+/// Full `chat-join` history replays per minute per socket: enough for a
+/// client rejoining a few rooms after a reconnect, too few to turn the
+/// server into an amplifier (each replay can be hundreds of messages).
+pub const REPLAYS_PER_MINUTE: u32 = 4;
 /// Rate strikes further apart than this start the count afresh, so a client
 /// that only now and then bursts is warned, not closed.
 const STRIKE_MEMORY: Duration = Duration::from_secs(5);
@@ -45,6 +49,9 @@ pub(super) enum Admit {
 
 pub(super) struct Guard {
     limiter: DefaultDirectRateLimiter,
+    /// History replays (`chat-join` with `since`), counted before the
+    /// database is asked.
+    replays: DefaultDirectRateLimiter,
     burst: u32,
     rate_strikes: u32,
     last_strike: Instant,
@@ -56,6 +63,7 @@ impl Guard {
     pub(super) fn new(limits: &SessionLimits) -> Self {
         Self {
             limiter: RateLimiter::direct(Quota::per_second(limits.rate).allow_burst(limits.burst)),
+            replays: RateLimiter::direct(replay_quota()),
             burst: limits.burst.get(),
             rate_strikes: 0,
             last_strike: Instant::now(),
@@ -74,6 +82,11 @@ impl Guard {
         self.rate_strikes += 1;
         self.last_strike = Instant::now();
         if self.rate_strikes > 2 * self.burst { Admit::Close } else { Admit::Warn }
+    }
+
+    /// Whether one more history replay fits this minute's budget.
+    pub(super) fn replay(&mut self) -> bool {
+        self.replays.check().is_ok()
     }
 
     pub(super) fn decoded(&mut self) {
@@ -95,4 +108,9 @@ impl Guard {
         self.auth_failures += 1;
         self.auth_failures >= MAX_AUTH_FAILURES
     }
+}
+
+fn replay_quota() -> Quota {
+    let per_minute = NonZeroU32::new(REPLAYS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(per_minute)
 }

@@ -16,6 +16,7 @@ mod leave;
 mod limits;
 mod movement;
 mod output;
+mod recheck;
 mod rtc;
 mod run;
 mod services;
@@ -31,8 +32,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::{CloseReason, SessionPort, UserId};
 pub use frame::{Frame, Text};
-pub use limits::{MAX_AUTH_FAILURES, MAX_BAD_FRAMES, SessionLimits};
+pub use limits::{MAX_AUTH_FAILURES, MAX_BAD_FRAMES, REPLAYS_PER_MINUTE, SessionLimits};
 pub use output::{MAX_BATCH, WRITE_TIMEOUT};
+pub use recheck::RECHECK_AFTER;
 pub use rtc::MAX_SIGNAL_BYTES;
 pub use services::{
     AuthFailure, Claims, EnterFailure, Entered, JoinFail, JoinSpec, OutgoingChat, Refusal, Refused, Services, SpacePort,
@@ -88,6 +90,9 @@ struct Session<S: Services> {
     /// The sign-in session and expiry of the token that joined, so a
     /// revocation or expiry closes the socket too.
     auth: Option<(String, tokio::time::Instant)>,
+    /// When the sign-in session was last found active (at join, or by a
+    /// re-check before a message that speaks for the user).
+    checked_at: tokio::time::Instant,
     /// Until a `join` authenticates, the socket must do so by then.
     join_by: tokio::time::Instant,
     revoked: broadcast::Receiver<String>,
@@ -95,6 +100,10 @@ struct Session<S: Services> {
     negotiated: Option<Codec>,
     joined: Option<Joined<S>>,
     guard: limits::Guard,
+    /// Set when a write failed or timed out: the peer is presumed gone and
+    /// the loop ends before it reads or writes again, so a client that stops
+    /// reading costs one write timeout, not one per reply.
+    broken: std::cell::Cell<bool>,
 }
 
 enum Step {
@@ -113,10 +122,12 @@ impl<S: Services> Session<S> {
             join_by: tokio::time::Instant::now() + setup.limits.join_timeout,
             limits: setup.limits,
             auth: None,
+            checked_at: tokio::time::Instant::now(),
             revoked: setup.revoked,
             shutdown: setup.shutdown,
             negotiated: setup.negotiated,
             joined: None,
+            broken: std::cell::Cell::new(false),
         }
     }
 }

@@ -35,24 +35,35 @@ impl<S: Services> Session<S> {
         let mut pending = Some(first);
         let mut n = 0;
         while let Some(frame) = pending.take() {
-            if !timed(io.feed(encoded(codec, frame))).await {
-                return Step::Close(CloseReason::SHUTDOWN);
+            if !self.write(io.feed(encoded(codec, frame))).await {
+                return Step::Continue;
             }
             n += 1;
             if n < MAX_BATCH {
                 pending = self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok());
             }
         }
-        if !timed(io.flush()).await {
-            return Step::Close(CloseReason::SHUTDOWN);
-        }
+        self.write(io.flush()).await;
         Step::Continue
+    }
+
+    /// Every write but the final close goes through here: under the write
+    /// timeout, and none at all once one has failed.
+    pub(super) async fn write<E>(&self, f: impl Future<Output = Result<(), E>>) -> bool {
+        if self.broken.get() {
+            return false;
+        }
+        let ok = timed(f).await;
+        if !ok {
+            self.broken.set(true);
+        }
+        ok
     }
 
     pub(super) async fn reply<W: Sink<Frame> + Unpin>(&self, io: &mut W, codec: Codec, msg: &ServerMsg) {
         metrics::counter!(crate::metric_names::WS_MESSAGES_OUT_TOTAL, "type" => msg.type_name()).increment(1);
         if let Ok(b) = codec.encode(msg) {
-            let _ = timed(io.send(encoded(codec, Bytes::from(b)))).await;
+            self.write(io.send(encoded(codec, Bytes::from(b)))).await;
         }
     }
 

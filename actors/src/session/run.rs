@@ -60,14 +60,16 @@ impl<S: Services> Session<S> {
                 Event::Tick => {
                     if last_seen.elapsed() > idle {
                         Step::Close(CloseReason::IDLE)
-                    } else if !timed(io.send(Frame::Ping(Bytes::new()))).await {
-                        break End::Gone;
                     } else {
+                        self.write(io.send(Frame::Ping(Bytes::new()))).await;
                         Step::Continue
                     }
                 }
                 other => self.on_event(&mut io, other).await,
             };
+            if self.broken.get() {
+                break End::Gone;
+            }
             match step {
                 Step::Continue => {}
                 Step::Close(reason) => break End::Close(reason),

@@ -87,6 +87,9 @@ pub enum JoinFail {
     Unknown,
     /// The space is changing nodes; the client should retry after this.
     Moving(Duration),
+    /// The space is not live and the user woke too many spaces lately
+    /// (each stays in memory a while); retry after this.
+    RateLimited(Duration),
     /// Anything else; the text goes to the client, so it must not leak
     /// internals.
     Internal(&'static str),

@@ -138,6 +138,7 @@ impl SpaceActor {
             joined_at: metaverse_schema::now_millis(),
             username: msg.username.as_deref().map(Arc::from),
             avatar_id: msg.avatar_id.as_deref().map(Arc::from),
+            stride: crate::world::Stride::new(self.settings.walk, std::time::Instant::now()),
         };
         self.registry.events.joined(&self.id, &user, &member.visit, member.joined_at);
         self.members.insert(user.clone(), member);
@@ -278,10 +279,20 @@ impl Handler<CloseSpace> for SpaceActor {
 impl Handler<Members> for SpaceActor {
     type Result = MessageResult<Members>;
 
-    fn handle(&mut self, _: Members, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Members, _: &mut Self::Context) -> Self::Result {
+        // `Some(None)`: a viewer who is not here sees nobody.
+        let window = msg
+            .viewer
+            .filter(|_| !self.aoi.is_whole())
+            .map(|v| self.world.position(v.as_str()).map(|p| self.aoi.cell_of(p)));
         let present = self
             .members
             .iter()
+            .filter(|(user, _)| match window {
+                None => true,
+                Some(None) => false,
+                Some(Some(cell)) => self.world.position(user).is_some_and(|p| self.aoi.sees(cell, self.aoi.cell_of(p))),
+            })
             .map(|(user, m)| {
                 let at = self.world.position(user).unwrap_or(Position { x: 0, y: 0 });
                 Present {

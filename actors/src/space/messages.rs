@@ -143,10 +143,15 @@ impl CloseSpace {
     }
 }
 
-/// Who is here now (presence), as `(user id, username, position)`.
+/// Who is here now (presence), as a viewer may see it: in a space larger
+/// than the view window, only the members in the viewer's window, and
+/// nobody while the viewer is not in the space, as a `join` would show.
 #[derive(Message)]
 #[rtype(result = "Vec<Present>")]
-pub struct Members;
+pub struct Members {
+    /// `None`: everyone (operators, tests).
+    pub viewer: Option<String>,
+}
 
 /// One member as presence reports it (also sent between cluster nodes).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]

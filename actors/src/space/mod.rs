@@ -107,6 +107,9 @@ struct Member {
     joined_at: i64,
     username: Option<Arc<str>>,
     avatar_id: Option<Arc<str>>,
+    /// The walking-speed budget, kept across resumes so a reconnect does
+    /// not refill it.
+    stride: crate::world::Stride,
 }
 
 /// The single authority for one live space; see the module header.

@@ -1,6 +1,8 @@
 //! Steps and what they change: the grid check, the tick log, the area of
 //! interest, and proximity (nearby sets, groups, hang-ups of parted pairs).
 
+use std::time::Instant;
+
 use actix::prelude::*;
 use metaverse_protocol::{RtcKind, ServerMsg};
 
@@ -37,6 +39,11 @@ impl Handler<Move> for SpaceActor {
             return;
         }
         let Some(before) = self.world.position(&msg.user) else { return };
+        if !self.members.get_mut(&msg.user).is_some_and(|m| m.stride.take(self.settings.walk, Instant::now())) {
+            metrics::counter!(metric_names::MOVES_REJECTED_TOTAL, "reason" => "too-fast").increment(1);
+            self.send_to(&msg.user, &ServerMsg::MovementRejected { x: before.x, y: before.y }, ctx);
+            return;
+        }
         match self.world.try_move(&msg.user, msg.to) {
             Ok(p) => {
                 let (from, to) = (self.aoi.cell_of(before), self.aoi.cell_of(p));

@@ -121,7 +121,7 @@ async fn a_resume_with_the_token_replays_what_was_missed_and_hides_the_drop() {
         .map(|(x, y)| Position { x, y })
         .expect("b has a free neighbour");
     h.space.do_send(Move { user: "b".into(), session_id: 2, to });
-    let present = h.space.send(Members).await.expect("space alive");
+    let present = h.space.send(Members { viewer: None }).await.expect("space alive");
     assert!(present.iter().any(|p| p.user_id == "b" && (p.x, p.y) == (to.x, to.y)), "{present:?}");
     // Let the tick that carries the move pass while `a` is away.
     tokio::time::sleep(settings().tick * 4).await;
@@ -134,7 +134,7 @@ async fn a_resume_with_the_token_replays_what_was_missed_and_hides_the_drop() {
         (replayed["payload"]["x"].as_i64(), replayed["payload"]["userId"].as_str()),
         (Some(i64::from(to.x)), Some("b"))
     );
-    let present = h.space.send(Members).await.expect("space alive");
+    let present = h.space.send(Members { viewer: None }).await.expect("space alive");
     assert!(present.iter().all(|p| !p.suspended), "{present:?}");
     // `b` never saw `a` leave.
     let mut frames = Vec::new();
@@ -153,7 +153,7 @@ async fn a_newer_socket_takes_over_and_the_old_one_is_closed_as_replaced() {
     let bye = expect(&mut old, "error").await;
     assert_eq!(bye["payload"]["code"], "session-replaced");
     assert_eq!(*old.close.borrow(), Some(CloseReason::REPLACED));
-    assert_eq!(h.space.send(Members).await.expect("space alive").len(), 1);
+    assert_eq!(h.space.send(Members { viewer: None }).await.expect("space alive").len(), 1);
 }
 
 #[actix::test]
@@ -179,11 +179,11 @@ async fn a_dropped_member_is_suspended_then_leaves_when_the_grace_runs_out() {
     let (mut b, _) = join(&h, "b", 2).await;
     drop(a);
     h.space.do_send(Leave { user: "a".into(), session_id: 1, dropped: true, unsent: Vec::new() });
-    let present = h.space.send(Members).await.expect("space alive");
+    let present = h.space.send(Members { viewer: None }).await.expect("space alive");
     assert!(present.iter().any(|p| p.user_id == "a" && p.suspended), "{present:?}");
     let left = expect(&mut b, "user-left").await;
     assert_eq!(left["payload"]["userId"], "a");
-    assert_eq!(h.space.send(Members).await.expect("space alive").len(), 1);
+    assert_eq!(h.space.send(Members { viewer: None }).await.expect("space alive").len(), 1);
 }
 
 #[actix::test]
@@ -196,7 +196,7 @@ async fn messages_from_a_replaced_session_are_ignored() {
     // The old session's leave and move must not touch the new one.
     h.space.do_send(Leave { user: "a".into(), session_id: 1, dropped: false, unsent: Vec::new() });
     h.space.do_send(Move { user: "a".into(), session_id: 1, to: Position { x: elsewhere, y: 0 } });
-    let present = h.space.send(Members).await.expect("space alive");
+    let present = h.space.send(Members { viewer: None }).await.expect("space alive");
     assert_eq!(present.len(), 1);
     assert!(!present[0].suspended);
     assert_eq!(
@@ -233,6 +233,60 @@ async fn a_member_that_does_not_read_is_closed_as_a_slow_consumer() {
         .expect("link alive")
         .expect("a reason");
     assert_eq!(reason, CloseReason::SLOW_CONSUMER);
-    let present = h.space.send(Members).await.expect("space alive");
+    let present = h.space.send(Members { viewer: None }).await.expect("space alive");
     assert!(present.iter().any(|p| p.user_id == "slow" && p.suspended), "held for resume: {present:?}");
+}
+
+#[actix::test]
+async fn steps_faster_than_the_walking_speed_are_rejected() {
+    let h = start(100, 1, settings());
+    let (mut a, joined) = join(&h, "a", 1).await;
+    let x0 = i32::try_from(joined["payload"]["spawn"]["x"].as_i64().unwrap_or(0)).unwrap();
+    let side = if x0 < 99 { 1 } else { -1 };
+    // 40 steps back and forth sent at once: the burst passes, the rest not.
+    for i in 0..40 {
+        let to = Position { x: x0 + side * ((i + 1) % 2), y: 0 };
+        h.space.do_send(Move { user: "a".into(), session_id: 1, to });
+    }
+    // Answered after every move above (one mailbox, in order).
+    h.space.send(Members { viewer: None }).await.expect("space alive");
+    let mut rejected = 0;
+    while let Ok(frame) = a.rx.try_recv() {
+        let v: Value = serde_json::from_slice(&frame).expect("frames are JSON");
+        rejected += usize::from(v["type"] == "movement-rejected");
+    }
+    let burst = 10; // the default walk burst
+    assert!((settings().walk.burst - 10.0).abs() < f64::EPSILON);
+    assert!((40 - burst - 2..=40 - burst).contains(&rejected), "{rejected} rejected");
+}
+
+fn join_at(user: &str, session_id: u64, x: i32, y: i32) -> (Join, SessionPort) {
+    let (mut msg, port) = join_msg(user, session_id, 64, None);
+    msg.preferred = Some(Position { x, y });
+    (msg, port)
+}
+
+#[actix::test]
+async fn presence_shows_a_viewer_its_view_window_only() {
+    let h = start(200, 200, settings());
+    let mut ports = Vec::new();
+    for (session, (user, x, y)) in (1..).zip([("a", 0, 0), ("near", 2, 2), ("far", 199, 199)]) {
+        let (msg, port) = join_at(user, session, x, y);
+        h.space.send(msg).await.expect("space alive").expect("joined");
+        ports.push(port);
+    }
+    let seen = |viewer: Option<&str>| {
+        let viewer = viewer.map(str::to_owned);
+        let space = h.space.clone();
+        async move {
+            let mut ids: Vec<String> =
+                space.send(Members { viewer }).await.expect("space alive").into_iter().map(|p| p.user_id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(seen(Some("a")).await, ["a", "near"]);
+    assert_eq!(seen(Some("far")).await, ["far"]);
+    assert!(seen(Some("stranger")).await.is_empty(), "someone not in the space sees nobody");
+    assert_eq!(seen(None).await.len(), 3);
 }

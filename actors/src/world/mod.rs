@@ -1,4 +1,5 @@
-//! The game rules as plain code: no actix, no I/O, no clocks.
+//! The game rules as plain code: no actix, no I/O, no clocks (a rule that
+//! needs the time is handed it).
 //!
 //! Everything a space decides (may this user step there? who sees whom?
 //! which frames does each viewer get this tick?) is computed here, so it can
@@ -10,10 +11,12 @@ pub mod fanout;
 pub mod grid;
 pub mod occupancy;
 pub mod proximity;
+pub mod stride;
 pub mod tally;
 pub mod tick;
 
 pub use aoi::ViewWindow;
 pub use grid::{Grid, Rect};
 pub use occupancy::{Reject, UserId, World};
+pub use stride::{Stride, WalkSpeed};
 pub use tally::{EventType, Tally};

@@ -6,7 +6,7 @@ use sea_orm::{
     TransactionTrait, sea_query::Expr,
 };
 
-use crate::entity::{auth_session, refresh_token};
+use crate::entity::{auth_session, refresh_token, user};
 
 /// A session and its first refresh token, both or neither.
 pub async fn start_session(
@@ -75,6 +75,24 @@ pub async fn revoke_session<C: ConnectionTrait>(db: &C, session_id: &str, at: i6
         .exec(db)
         .await?;
     Ok(done.rows_affected > 0)
+}
+
+/// The current role of the user `session_id` belongs to, when that session
+/// is active and is `user_id`'s: a token's `sid` must be its own `sub`'s
+/// session, and its role claim may be stale (a demoted admin), so callers
+/// take the role from here.
+pub async fn session_role<C: ConnectionTrait>(
+    db: &C,
+    session_id: &str,
+    user_id: &str,
+) -> Result<Option<String>, DbErr> {
+    let Some(s) = auth_session::Entity::find_by_id(session_id.to_owned()).one(db).await? else {
+        return Ok(None);
+    };
+    if s.revoked_at.is_some() || s.user_id != user_id {
+        return Ok(None);
+    }
+    Ok(user::Entity::find_by_id(user_id.to_owned()).one(db).await?.map(|u| u.role))
 }
 
 /// Whether the session exists and is not revoked.

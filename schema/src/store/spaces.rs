@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use super::chatrooms;
@@ -21,6 +21,11 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<space::
 /// The spaces a user created, oldest first.
 pub async fn created_by<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Vec<space::Model>, DbErr> {
     space::Entity::find().filter(space::Column::CreatorId.eq(user_id)).order_by_asc(space::Column::Id).all(db).await
+}
+
+/// How many spaces a user created (for the per-user quota).
+pub async fn count_created_by<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<u64, DbErr> {
+    space::Entity::find().filter(space::Column::CreatorId.eq(user_id)).count(db).await
 }
 
 /// A new space, all or nothing: the space, its creator as first member,

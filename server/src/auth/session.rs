@@ -135,3 +135,14 @@ pub async fn revoke(db: &impl ConnectionTrait, session_id: &str) -> Result<bool,
 pub async fn is_active(db: &impl ConnectionTrait, session_id: &str) -> Result<bool, AuthError> {
     Ok(auth::session_active(db, session_id).await?)
 }
+
+/// The caller's current role when the token's sign-in session is active and
+/// belongs to the token's user; `None` otherwise (revoked, or a `sid` that
+/// is someone else's).
+pub async fn current_role(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+    user_id: &str,
+) -> Result<Option<Role>, AuthError> {
+    Ok(auth::session_role(db, session_id, user_id).await?.as_deref().and_then(Role::parse))
+}

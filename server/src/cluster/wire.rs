@@ -77,6 +77,9 @@ pub enum Envelope {
         req: u64,
         from: String,
         space: String,
+        /// Whose view window applies (absent from older nodes: everyone).
+        #[serde(default)]
+        viewer: Option<String>,
     },
     /// Start this space (a draining node hands it over).
     Adopt {

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod events;
+mod limits;
 mod serve;
 mod storage;
 #[cfg(test)]
@@ -14,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use cluster::{ClusterConfig, ClusterOp, RedisConfig};
 pub use events::{ConsumeConfig, ConsumerConfig, KafkaCompression, KafkaConfig, SaslMechanism};
+pub use limits::AbuseLimits;
 pub use serve::{AdminSignup, ServeConfig};
 pub use storage::DbConfig;
 

@@ -4,7 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, ValueEnum};
 
-use super::{Cli, ClusterConfig, ConsumerConfig, DbConfig, KafkaConfig, LogConfig, parse_duration};
+use super::{AbuseLimits, Cli, ClusterConfig, ConsumerConfig, DbConfig, KafkaConfig, LogConfig, parse_duration};
 
 /// Who may sign up with `type: admin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,9 +86,14 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u32).range(8..=1_000_000))]
     pub ws_queue: u32,
     /// Open WebSocket connections at most; more are refused at accept.
-    #[arg(long, env = "METAVERSE_WS_MAX_CONNECTIONS", default_value_t = 100_000,
-          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    /// 0: derived from the open-file limit (raised to its hard limit at
+    /// start), leaving an eighth of it (at least 256) for HTTP and the
+    /// database.
+    #[arg(long, env = "METAVERSE_WS_MAX_CONNECTIONS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
     pub ws_max_connections: u32,
+    #[command(flatten)]
+    pub limits: AbuseLimits,
     /// How long a dropped socket's presence waits for a resume.
     #[arg(long, env = "METAVERSE_RESUME_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub resume_grace: Duration,

@@ -173,7 +173,10 @@ pub async fn signin(
 /// stops working; presenting it again revokes the session.
 #[utoipa::path(post, path = "/api/v1/token/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 403, body = ErrorBody)))]
-pub async fn refresh(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    crate::http::body::RawBody(body): crate::http::body::RawBody,
+) -> Result<HttpResponse, ApiError> {
     // The public API answers 403 here, for a malformed body too.
     let raw = crate::http::body::decode::<RefreshRequest>(&body)
         .map_err(|_| ApiError::forbidden("invalid refresh token"))?

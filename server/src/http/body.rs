@@ -7,7 +7,7 @@
 //! JSON object at the top (serde would also take an array of the fields in
 //! order). Bodies over the limit are refused with 413 before decoding.
 
-use std::{future::Future, pin::Pin};
+use std::{future::Future, pin::Pin, time::Duration};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, web};
 use serde::de::DeserializeOwned;
@@ -68,23 +68,48 @@ fn strip_position(msg: &str) -> &str {
     }
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+/// How long a request body may take to arrive (app data; 10 s when unset).
+/// Without it a client trickling a body a byte at a time holds a worker's
+/// connection and buffer for as long as it likes.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTimeout(pub Duration);
+
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A whole request body, read within the size limit and the body timeout.
+pub struct RawBody(pub web::Bytes);
+
+impl FromRequest for RawBody {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = web::Bytes::from_request(req, payload);
+        let limit = req.app_data::<BodyTimeout>().map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
         Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
+            let read = tokio::time::timeout(limit, bytes).await.map_err(|_| {
+                let why = format!("the request body did not arrive within {} s", limit.as_secs_f32());
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", why)
+            })?;
+            read.map(RawBody).map_err(|e| {
                 let status = e.as_response_error().status_code();
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(status, "payload-too-large", e.to_string())
                 } else {
                     ApiError::bad_request("malformed-json", e.to_string())
                 }
-            })?;
-            decode(&bytes).map(Json)
+            })
         })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = RawBody::from_request(req, payload);
+        Box::pin(async move { decode(&body.await?.0).map(Json) })
     }
 }
 

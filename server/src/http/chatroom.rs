@@ -235,7 +235,7 @@ pub async fn join(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<String>,
-    body: web::Bytes,
+    crate::http::body::RawBody(body): crate::http::body::RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let body: JoinChatroom =
         if body.iter().all(u8::is_ascii_whitespace) { JoinChatroom::default() } else { decode(&body)? };

@@ -67,7 +67,9 @@ struct Presence {
 /// Who is in a space now (`{spaceId, nodeId, users: [{userId, username,
 /// x, y, suspended}]}`), answered by the space's node from any node. Only
 /// for the space's members (and its creator): live positions, private
-/// areas included, are not for every signed-in stranger.
+/// areas included, are not for every signed-in stranger. In a space larger
+/// than the view window it lists what the caller's socket sees (the users
+/// in its window), and nobody while the caller is not in the space.
 #[utoipa::path(get, path = "/api/v1/space/{spaceId}/presence", tag = "space", security(("bearer" = [])),
     responses((status = 200), (status = 400, description = "no such space"), (status = 403), (status = 503)))]
 pub async fn presence(
@@ -80,7 +82,8 @@ pub async fn presence(
         return Err(ApiError::forbidden("not a member of this space"));
     }
     if let Some(addr) = state.registry.get(&s.id) {
-        let users = addr.send(metaverse_actors::space::Members).await.unwrap_or_default();
+        let viewer = Some(caller.0.user_id.clone());
+        let users = addr.send(metaverse_actors::space::Members { viewer }).await.unwrap_or_default();
         let node_id = state.cluster.as_ref().map(|c| c.node.clone()).or(Some("local".into()));
         return Ok(HttpResponse::Ok().json(Presence { space_id: s.id, node_id, users }));
     }
@@ -89,7 +92,8 @@ pub async fn presence(
     };
     let (node_id, users) = match c.locate_only(&s.id).await.map_err(unavailable)? {
         Owner::Node { id, .. } => {
-            let users = c.relay.presence(c, &id, s.id.clone()).await.ok_or_else(|| unavailable("no answer"))?;
+            let viewer = Some(caller.0.user_id.clone());
+            let users = c.relay.presence(c, &id, s.id.clone(), viewer).await.ok_or_else(|| unavailable("no answer"))?;
             (Some(id), users)
         }
         _ => (None, Vec::new()),

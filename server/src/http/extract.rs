@@ -35,9 +35,10 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 async fn authenticate(state: Option<web::Data<AppState>>, token: Option<String>) -> Result<AccessClaims, ApiError> {
     let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
     let token = token.ok_or_else(|| ApiError::forbidden("missing bearer token"))?;
-    let claims = state.tokens.verify(&token)?;
-    if !session::is_active(&state.db, &claims.session_id).await? {
-        return Err(ApiError::forbidden("token was revoked"));
+    let mut claims = state.tokens.verify(&token)?;
+    match session::current_role(&state.db, &claims.session_id, &claims.user_id).await? {
+        Some(role) => claims.role = role,
+        None => return Err(ApiError::forbidden("token was revoked")),
     }
     Ok(claims)
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use metaverse_actors::{Grid, Rect};
 use metaverse_schema::{
     entity::{chatroom, element, space, space_element},
@@ -20,7 +20,7 @@ use super::{
     extract::AuthUser,
     input::{self, format_dimensions},
 };
-use crate::state::AppState;
+use crate::{auth::Role, state::AppState};
 
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -148,10 +148,26 @@ fn require_creator(s: &space::Model, caller: &AuthUser) -> Result<(), ApiError> 
     }
 }
 
+/// Non-admins own at most `--max-spaces-per-user` spaces: each is rows
+/// and, once joined, memory. Two racing creates may both pass the count;
+/// the quota is a bound on abuse, not an exact ledger.
+async fn within_space_quota(state: &AppState, caller: &AuthUser) -> Result<(), ApiError> {
+    let max = state.quotas.max_spaces_per_user;
+    if max == 0 || caller.0.role == Role::Admin {
+        return Ok(());
+    }
+    if spaces::count_created_by(&state.db, &caller.0.user_id).await? >= u64::from(max) {
+        let why = format!("you own {max} spaces, the most one account may; delete one first");
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", why));
+    }
+    Ok(())
+}
+
 /// Create a space, blank or from a map.
 #[utoipa::path(post, path = "/api/v1/space", tag = "space", request_body = CreateSpaceRequest,
     security(("bearer" = [])),
-    responses((status = 200, body = CreateSpaceResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = CreateSpaceResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 429, description = "quota-exceeded: the caller owns `--max-spaces-per-user` spaces", body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -159,6 +175,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
+    within_space_quota(&state, &caller).await?;
     let size = body
         .dimensions
         .as_deref()

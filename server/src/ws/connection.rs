@@ -11,19 +11,26 @@ use metaverse_actors::session::{self, SessionLimits, SessionSetup};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{WebSocketStream, tungstenite::protocol::WebSocketConfig};
 
-use super::{WsContext, adapter::FrameSocket, handshake, services::WsServices};
+use super::{
+    WsContext,
+    adapter::FrameSocket,
+    admission::{Metered, Ticket},
+    handshake,
+    services::WsServices,
+};
 
 /// A connection must finish its upgrade within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
-    let Some((ws, negotiated)) = upgrade(stream, peer, &ctx).await else {
+pub async fn run(stream: TcpStream, peer: SocketAddr, ticket: Ticket, ctx: Arc<WsContext>) {
+    let Some((ws, negotiated)) = upgrade(ticket.meter(stream), peer, &ctx).await else {
         return;
     };
+    ticket.upgraded();
     let limits = &ctx.limits;
     let setup = SessionSetup {
         id: ctx.next_session.fetch_add(1, Ordering::Relaxed),
-        services: WsServices::new(ctx.clone()),
+        services: WsServices::new(ctx.clone(), Arc::new(ticket)),
         limits: SessionLimits {
             max_frame: limits.max_frame,
             idle_timeout: limits.idle_timeout,
@@ -50,10 +57,10 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<WsContext>) {
 /// The upgrade, with the origin check and subprotocol choice; `None` when
 /// it failed or took too long.
 async fn upgrade(
-    stream: TcpStream,
+    stream: Metered<TcpStream>,
     peer: SocketAddr,
     ctx: &WsContext,
-) -> Option<(WebSocketStream<TcpStream>, Option<metaverse_protocol::Codec>)> {
+) -> Option<(WebSocketStream<Metered<TcpStream>>, Option<metaverse_protocol::Codec>)> {
     // Tungstenite's own limit is a hard stop (it drops the connection); ours,
     // checked per frame, answers with `error`. The hard one sits well above.
     let hard_limit = ctx.limits.max_frame.saturating_mul(16).max(1 << 20);

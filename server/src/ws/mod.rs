@@ -3,6 +3,7 @@
 //! `metaverse_actors::session`; this module accepts, upgrades, and adapts.
 
 pub mod adapter;
+pub mod admission;
 pub mod connection;
 pub mod handshake;
 pub mod services;
@@ -20,6 +21,7 @@ use metaverse_actors::Registry;
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{config::ServeConfig, state::AppState};
+use admission::{Admission, AdmissionCaps};
 use handshake::OriginPolicy;
 
 /// Per-connection limits, from the configuration.
@@ -33,6 +35,22 @@ pub struct WsLimits {
     pub queue: usize,
 }
 
+/// The configured cap, or one derived from the open-file limit.
+fn connection_cap(configured: u32) -> u32 {
+    if configured > 0 {
+        return configured;
+    }
+    match admission::open_file_limit() {
+        Some(nofile) => admission::connection_cap(nofile),
+        None => 1024,
+    }
+}
+
+/// Counts a connection dropped at accept, by why.
+fn refused(reason: &'static str) {
+    metrics::counter!(metaverse_actors::metric_names::WS_REFUSED_TOTAL, "reason" => reason).increment(1);
+}
+
 /// What every session shares.
 pub struct WsContext {
     pub state: AppState,
@@ -40,6 +58,8 @@ pub struct WsContext {
     pub limits: WsLimits,
     pub origins: OriginPolicy,
     pub next_session: AtomicU64,
+    /// Per-address socket caps, and the pre-join byte budget.
+    pub admission: Arc<Admission>,
     /// Flips to true on shutdown; sessions close with 4000.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -74,10 +94,15 @@ impl WsServer {
             // nodes' spaces and must not collide with theirs.
             next_session: AtomicU64::new((u64::from(rand::random::<u32>()) << 32) | 1),
             shutdown: shutdown_rx,
+            admission: Admission::new(AdmissionCaps {
+                per_ip: cfg.limits.ws_max_per_ip,
+                unauthenticated_per_ip: cfg.limits.ws_max_unauthenticated_per_ip,
+            }),
         });
         let accept_ctx = ctx.clone();
         let mut stop = ctx.shutdown.clone();
-        let permits = Arc::new(tokio::sync::Semaphore::new(cfg.ws_max_connections as usize));
+        let cap = connection_cap(cfg.ws_max_connections);
+        let permits = Arc::new(tokio::sync::Semaphore::new(cap as usize));
         actix_rt::spawn(async move {
             loop {
                 tokio::select! {
@@ -87,13 +112,18 @@ impl WsServer {
                             // Over the cap the connection is dropped at once:
                             // refusing is cheaper than serving badly.
                             let Ok(permit) = permits.clone().try_acquire_owned() else {
-                                metrics::counter!(metaverse_actors::metric_names::WS_REFUSED_TOTAL).increment(1);
+                                refused("cap");
                                 continue;
+                            };
+                            let ticket = match accept_ctx.admission.admit(peer.ip()) {
+                                Ok(t) => t,
+                                Err(admission::Refusal::PerIp) => { refused("per-ip"); continue; }
+                                Err(admission::Refusal::Unauthenticated) => { refused("unauthenticated-per-ip"); continue; }
                             };
                             let _ = stream.set_nodelay(true);
                             let ctx = accept_ctx.clone();
                             actix_rt::spawn(async move {
-                                connection::run(stream, peer, ctx).await;
+                                connection::run(stream, peer, ticket, ctx).await;
                                 drop(permit);
                             });
                         }
@@ -107,7 +137,7 @@ impl WsServer {
                 }
             }
         });
-        tracing::info!(ws_addr = %addr, "serving WebSocket");
+        tracing::info!(ws_addr = %addr, max_connections = cap, "serving WebSocket");
         Ok(Self { addr, shutdown: shutdown_tx, ctx })
     }
 

@@ -18,7 +18,7 @@ use metaverse_actors::{
 use metaverse_protocol::{ErrorCode, Position, ServerMsg};
 use metaverse_schema::entity::chatroom;
 
-use super::{WsContext, store};
+use super::{WsContext, admission::Ticket, store};
 use crate::{
     auth::session as auth_session,
     chat::{self, ChatError, Outgoing},
@@ -34,11 +34,13 @@ use crate::{
 #[derive(Clone)]
 pub struct WsServices {
     ctx: Arc<WsContext>,
+    /// The socket's admission: a valid token lifts its pre-join limits.
+    ticket: Arc<Ticket>,
 }
 
 impl WsServices {
-    pub fn new(ctx: Arc<WsContext>) -> Self {
-        Self { ctx }
+    pub fn new(ctx: Arc<WsContext>, ticket: Arc<Ticket>) -> Self {
+        Self { ctx, ticket }
     }
 }
 
@@ -95,14 +97,15 @@ impl Services for WsServices {
     async fn authenticate(&self, token: &str) -> Result<Claims, AuthFailure> {
         let state = &self.ctx.state;
         let claims = state.tokens.verify(token).map_err(|_| AuthFailure::Invalid)?;
-        match auth_session::is_active(&state.db, &claims.session_id).await {
-            Ok(true) => {}
-            Ok(false) => return Err(AuthFailure::Revoked),
+        match auth_session::current_role(&state.db, &claims.session_id, &claims.user_id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(AuthFailure::Revoked),
             Err(e) => {
                 tracing::error!(error = %e, "checking a session failed");
                 return Err(AuthFailure::Unavailable);
             }
         }
+        self.ticket.authenticated();
         let expires_in = (claims.expires_at - chrono::Utc::now()).to_std().unwrap_or_default();
         Ok(Claims { user_id: claims.user_id, username: claims.username, session_id: claims.session_id, expires_in })
     }
@@ -199,6 +202,9 @@ impl WsServices {
         for _ in 0..2 {
             let space = match registry.get(space_id) {
                 Some(a) => a,
+                None if let Err(wait) = state.quotas.start_space(&spec.user) => {
+                    return Err(JoinFail::RateLimited(wait));
+                }
                 None => match store::load_space(&state.db, space_id, registry.statics_tick()).await {
                     Ok(Some(init)) => {
                         let tick = init.statics_tick;

@@ -129,3 +129,27 @@ async fn nearby_messages_go_to_the_space_unstored() {
     })
     .await;
 }
+
+/// Each replay may be hundreds of messages: a socket that rejoins a room
+/// with `since` in a loop gets a few per minute, then `rate-limited` (still
+/// joined, without the replay).
+#[tokio::test(start_paused = true)]
+async fn history_replays_are_limited_per_socket() {
+    local(async {
+        let fake = Fake::with(|s| s.rooms = rooms());
+        let (mut peer, _run) = joined(&fake).await;
+        for _ in 0..crate::session::REPLAYS_PER_MINUTE {
+            peer.send(&chat_join("r1", Some("m0")));
+            assert_eq!(peer.msg().await["type"], "chat-joined");
+        }
+        peer.send(&chat_join("r1", Some("m0")));
+        assert_eq!(peer.msg().await["type"], "chat-joined");
+        assert!(peer.error("rate-limited").await.contains("per minute"));
+        // A join without `since` costs nothing from that budget.
+        peer.send(&chat_join("r1", None));
+        assert_eq!(peer.msg().await["type"], "chat-joined");
+        peer.send(&ClientMsg::Heartbeat {});
+        assert_eq!(peer.msg().await["type"], "heartbeat");
+    })
+    .await;
+}

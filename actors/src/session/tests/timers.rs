@@ -130,11 +130,31 @@ async fn a_client_that_stops_reading_is_given_up_after_the_write_timeout() {
         fake.offer("{\"n\":1}");
         fake.offer("{\"n\":2}");
         run.task.await.unwrap();
-        // One timeout for the frame, one for the close that follows it.
-        let timeouts = 2 * WRITE_TIMEOUT;
-        assert!((timeouts..timeouts + Duration::from_millis(100)).contains(&started.elapsed()));
+        // One timeout for the frame; no close is attempted on a socket
+        // whose write already timed out.
+        assert!((WRITE_TIMEOUT..WRITE_TIMEOUT + Duration::from_millis(100)).contains(&started.elapsed()));
         let calls = std::mem::take(&mut fake.state().calls);
         assert_eq!(calls, vec![Call::Leave { dropped: true, unsent: vec![Bytes::from_static(b"{\"n\":2}")] }]);
+        drop(peer);
+    })
+    .await;
+}
+
+/// Replies (here heartbeats) are under the write timeout too, and one that
+/// times out ends the session: a client that stops reading but keeps
+/// sending cannot park it for a timeout per message.
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stops_reading_but_keeps_sending_costs_one_write_timeout() {
+    local(async {
+        let fake = Fake::default();
+        let (peer, run) = joined(&fake).await;
+        peer.stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+        let started = Instant::now();
+        for _ in 0..20 {
+            peer.send(&ClientMsg::Heartbeat {});
+        }
+        run.task.await.unwrap();
+        assert!((WRITE_TIMEOUT..WRITE_TIMEOUT + Duration::from_millis(100)).contains(&started.elapsed()));
         drop(peer);
     })
     .await;
@@ -205,4 +225,25 @@ async fn a_lagging_feed_without_our_revocation_keeps_the_socket() {
         assert_eq!(peer.msg().await["type"], "heartbeat");
     })
     .await;
+}
+
+/// A revocation the socket never heard of (another node's, say) still stops
+/// a chat message or a signal: both re-check the sign-in session first.
+#[tokio::test(start_paused = true)]
+async fn a_missed_revocation_stops_the_next_chat_message_and_signal() {
+    for msg in [
+        ClientMsg::ChatMessage { chatroom_id: "r1".into(), content: "hi".into(), kind: None, client_id: None },
+        ClientMsg::RtcSignal { to: "u2".into(), kind: metaverse_protocol::RtcKind::Offer, data: serde_json::json!({}) },
+    ] {
+        local(async {
+            let fake = Fake::default();
+            let (mut peer, _run) = joined(&fake).await;
+            fake.state().revoked.push(SIGN_IN.into());
+            tokio::time::sleep(crate::session::RECHECK_AFTER).await;
+            peer.send(&msg);
+            assert_eq!(peer.closed().await, 4503);
+            assert!(!fake.state().calls.iter().any(|c| matches!(c, Call::Signal { .. })), "the signal went out");
+        })
+        .await;
+    }
 }

@@ -72,7 +72,7 @@ fn dispatch(cluster: &Arc<Cluster>, env: Envelope) {
         Envelope::Nearby { session, msg } => traffic::on_nearby(cluster, session, msg),
         Envelope::Unsubscribe { session, room } => traffic::on_unsubscribe(relay, session, &room),
         Envelope::Subscribe { req, from, session, room } => requests::on_subscribe(cluster, req, from, session, room),
-        Envelope::Presence { req, from, space } => requests::on_presence(cluster, req, from, &space),
+        Envelope::Presence { req, from, space, viewer } => requests::on_presence(cluster, req, from, &space, viewer),
         Envelope::Reply { req, answer } => requests::on_reply(relay, req, answer),
         Envelope::Chat { space, room, msg } => control::on_chat(cluster, &space, &room, msg),
         Envelope::Statics { space } => control::on_statics(cluster, space),

@@ -38,9 +38,15 @@ impl Relay {
         )
     }
 
-    pub async fn presence(&self, cluster: &Arc<Cluster>, owner: &str, space: String) -> Option<Vec<Present>> {
+    pub async fn presence(
+        &self,
+        cluster: &Arc<Cluster>,
+        owner: &str,
+        space: String,
+        viewer: Option<String>,
+    ) -> Option<Vec<Present>> {
         let from = cluster.node.clone();
-        match self.ask(cluster, owner, |req| Envelope::Presence { req, from, space }).await {
+        match self.ask(cluster, owner, |req| Envelope::Presence { req, from, space, viewer }).await {
             Some(Answer::Presence { users }) => Some(users),
             _ => None,
         }
@@ -62,12 +68,12 @@ pub(super) fn on_subscribe(cluster: &Arc<Cluster>, req: u64, from: String, sessi
     });
 }
 
-pub(super) fn on_presence(cluster: &Arc<Cluster>, req: u64, from: String, space: &str) {
+pub(super) fn on_presence(cluster: &Arc<Cluster>, req: u64, from: String, space: &str, viewer: Option<String>) {
     let addr = cluster.registry().get(space);
     let c = cluster.clone();
     actix_rt::spawn(async move {
         let users = match addr {
-            Some(a) => a.send(Members).await.unwrap_or_default(),
+            Some(a) => a.send(Members { viewer }).await.unwrap_or_default(),
             None => Vec::new(),
         };
         c.relay.send(&c, &from, Envelope::Reply { req, answer: Answer::Presence { users } }).await;
