@@ -21,6 +21,10 @@ async fn a_client_that_stops_reading_is_dropped() {
         cfg.ws_rate = 1_000_000;
         cfg.ws_burst = 1_000_000;
         cfg.resume_grace = Duration::from_millis(200);
+        // Every step must be accepted: a refused one would be a frame in
+        // the bee's own queue of 8.
+        cfg.limits.walk_speed = 1e9;
+        cfg.limits.walk_burst = 1e9;
     })
     .await
     .expect("sqlite always runs");

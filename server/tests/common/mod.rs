@@ -152,6 +152,10 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
     // tests opt in to them.
     cfg.kafka.kafka_brokers.clear();
     cfg.cluster.redis.redis_url = None;
+    // Scripted walks step as fast as the socket allows; the walking-speed
+    // budget has its own tests (ws_abuse).
+    cfg.limits.walk_speed = 1000.0;
+    cfg.limits.walk_burst = 1000.0;
     cfg
 }
 
