@@ -83,6 +83,7 @@ pub async fn create_admin(db: &DatabaseConnection, username: &str, pw: &str) -> 
     let insert = user::Entity::insert(user::ActiveModel {
         id: Set(id.clone()),
         username: Set(username.to_owned()),
+        username_key: Set(Some(metaverse_schema::store::users::username_key(username))),
         password_hash: Set(hash),
         role: Set(Role::Admin.as_str().to_owned()),
         email: Set(None),

@@ -146,7 +146,19 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let ws_port = ws_state.clone();
     let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
     let _ = ws_port.ws_port.set(ws.addr.port());
+    let _ = ws_port.ws_url.set(public_ws_url(cfg, ws.addr));
     Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws, pipeline, cluster, writers })
+}
+
+/// The WebSocket URL `/route` hands out: the advertised one, else the
+/// listener's own address. Never the request's `Host`, which the client
+/// (or anyone in front of it) chooses.
+fn public_ws_url(cfg: &ServeConfig, ws_addr: SocketAddr) -> String {
+    match &cfg.cluster.advertised_ws_url {
+        Some(url) => url.clone(),
+        None if ws_addr.ip().is_unspecified() => format!("ws://localhost:{}", ws_addr.port()),
+        None => format!("ws://{ws_addr}"),
+    }
 }
 
 /// The chat writer and the chat service on top of it, with the sweep that

@@ -93,8 +93,10 @@ pub fn check_content(content: &str, max: usize) -> Result<(), ChatError> {
     if n == 0 || n > max {
         return Err(ChatError::Invalid(format!("content: must be 1 to {max} characters")));
     }
-    if content.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ChatError::Invalid("content: control characters are not allowed".into()));
+    if content.chars().any(|c| c != '\n' && c != '\t' && crate::http::input::forbidden_in_text(c)) {
+        return Err(ChatError::Invalid(
+            "content: control, direction-changing and invisible characters are not allowed".into(),
+        ));
     }
     Ok(())
 }

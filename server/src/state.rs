@@ -36,6 +36,8 @@ pub struct Inner {
     pub ice: crate::http::rtc::IceConfig,
     /// The WebSocket listener's port, once bound (the web client is told).
     pub ws_port: std::sync::OnceLock<u16>,
+    /// The WebSocket URL `/route` hands out on a single node, once bound.
+    pub ws_url: std::sync::OnceLock<String>,
     /// Cluster mode (`--redis-url`): leases, routing and relay.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Per-user quotas: spaces owned, spaces woken.
@@ -74,6 +76,7 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             ice,
             ws_port: std::sync::OnceLock::new(),
+            ws_url: std::sync::OnceLock::new(),
             cluster,
             db,
             registry,

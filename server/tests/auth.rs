@@ -142,6 +142,22 @@ async fn signup_rejects_taken_username(app: TestApp) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
+/// Names that only look different are one name: case and width fold
+/// together, and invisible or direction-changing characters are refused.
+async fn signup_refuses_look_alike_usernames(app: TestApp) {
+    app.signup("alice", "user").await;
+    for twin in ["Alice", "ALICE", "\u{FF41}lice"] {
+        let (status, body) =
+            app.post("/api/v1/signup", None, json!({"username": twin, "password": "password123"})).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "username-taken"), "{twin:?}: {body}");
+    }
+    for hidden in ["al\u{200B}ice", "\u{202E}ecila", "alice\u{200D}"] {
+        let (status, body) =
+            app.post("/api/v1/signup", None, json!({"username": hidden, "password": "password123"})).await;
+        assert_invalid(status, &body, "username");
+    }
+}
+
 // ------------------------------------------------------ admin-signup modes
 
 async fn start_configured(backend: Backend, tweak: impl FnOnce(&mut ServeConfig)) -> Option<TestApp> {
@@ -487,6 +503,7 @@ on_both_backends!(
     signup_rejects_wrong_json_types,
     signup_wrong_json_type_names_the_field,
     signup_rejects_taken_username,
+    signup_refuses_look_alike_usernames,
     signin_returns_token_pair,
     signin_alias_auth_login_works,
     signin_wrong_password_or_unknown_user_is_403,

@@ -97,6 +97,16 @@ async fn route_and_presence_on_a_single_node(app: TestApp) {
     assert_eq!(route["nodeId"], "local");
     let port = app.ws.rsplit(':').next().unwrap();
     assert_eq!(route["url"], format!("ws://127.0.0.1:{port}"));
+    // The URL never comes from the request's Host, which the caller picks.
+    let spoofed = app
+        .client
+        .get(app.url(&format!("/api/v1/space/{space}/route")))
+        .header("Host", "evil.example:9")
+        .send()
+        .await
+        .unwrap();
+    let spoofed: serde_json::Value = spoofed.json().await.unwrap();
+    assert_eq!(spoofed["url"], format!("ws://127.0.0.1:{port}"), "{spoofed}");
     let (status, body) = app.get("/api/v1/space/no-such-space/route", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     error_code(&body);

@@ -36,6 +36,7 @@ async fn fixture(db: &DatabaseConnection) -> (String, String) {
     user::Entity::insert(user::ActiveModel {
         id: Set(uid.clone()),
         username: Set("ada".into()),
+        username_key: Set(Some("ada".into())),
         password_hash: Set("x".into()),
         role: Set("user".into()),
         email: Set(None),

@@ -7,6 +7,10 @@ pub struct Model {
     pub id: String,
     #[sea_orm(unique)]
     pub username: String,
+    /// The username folded (NFKC, lowercase), unique: names that differ
+    /// only in case or width are one name. NULL only for accounts that
+    /// collided when the column was added.
+    pub username_key: Option<String>,
     /// argon2id PHC string; never leaves the server.
     pub password_hash: String,
     /// `user` or `admin`.

@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_events;
 mod m0003_proximity;
+mod m0004_username_key;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_events::Migration),
             Box::new(m0003_proximity::Migration),
+            Box::new(m0004_username_key::Migration),
         ]
     }
 }

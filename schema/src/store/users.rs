@@ -15,6 +15,16 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<user::M
     user::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
+/// A username folded for uniqueness: compatibility forms (full-width,
+/// ligatures) to their plain letters, then lowercase, so `Ada`, `ADA` and
+/// `Ａｄａ` are one name. Confusables across scripts (Cyrillic `а`) are not
+/// folded; the character rules at sign-up keep names to visible
+/// characters.
+pub fn username_key(username: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    username.nfkc().collect::<String>().to_lowercase()
+}
+
 /// One account by its (unique) username, for sign-in.
 pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<Option<user::Model>, DbErr> {
     user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await
@@ -25,9 +35,12 @@ pub async fn by_ids<C: ConnectionTrait>(db: &C, ids: Vec<String>) -> Result<Vec<
     user::Entity::find().filter(user::Column::Id.is_in(ids)).all(db).await
 }
 
-/// Inserts an account; `Ok(false)` when its username is taken (the unique
-/// index decides, so two racing sign-ups cannot both get the name).
-pub async fn insert<C: ConnectionTrait>(db: &C, u: user::Model) -> Result<bool, DbErr> {
+/// Inserts an account; `Ok(false)` when its username, or one that differs
+/// only in case or width, is taken (the unique indexes decide, so two
+/// racing sign-ups cannot both get the name). The folded key is made here,
+/// whatever the caller set.
+pub async fn insert<C: ConnectionTrait>(db: &C, mut u: user::Model) -> Result<bool, DbErr> {
+    u.username_key = Some(username_key(&u.username));
     match user::Entity::insert(user::ActiveModel::from(u)).exec_without_returning(db).await {
         Ok(_) => Ok(true),
         Err(e) if is_unique_violation(&e) => Ok(false),

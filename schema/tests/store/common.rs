@@ -57,6 +57,7 @@ pub async fn user(db: &DatabaseConnection, name: &str) -> String {
     let u = user::Model {
         id: id.clone(),
         username: name.to_owned(),
+        username_key: None,
         password_hash: "x".into(),
         role: "user".into(),
         email: None,

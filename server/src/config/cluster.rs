@@ -50,7 +50,9 @@ pub struct ClusterConfig {
     pub node_id: Option<String>,
     /// The `ws://` or `wss://` URL at which clients reach this node's
     /// WebSocket listener directly; `/api/v1/space/:id/route` hands it out.
-    /// Default: `ws://<ws-addr>`.
+    /// Default: `ws://<ws-addr>`. On a single node `/route` hands it out
+    /// too (default there: the listener's address, `localhost` for an
+    /// unspecified one), never a URL made from the request's `Host`.
     #[arg(long, env = "METAVERSE_ADVERTISED_WS_URL", value_parser = parse_ws_url)]
     pub advertised_ws_url: Option<String>,
     /// Lifetime of a space's lease without renewal: a dead node's spaces

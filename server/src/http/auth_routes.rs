@@ -111,6 +111,7 @@ pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Re
     let account = user::Model {
         id: id.clone(),
         username: body.username,
+        username_key: None,
         password_hash: hash,
         role: role.as_str().to_owned(),
         email: body.email,

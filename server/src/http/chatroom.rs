@@ -75,7 +75,7 @@ pub struct CreateChatroom {
     pub name: String,
     #[serde(alias = "roomid", alias = "roomId", alias = "spaceid")]
     pub space_id: String,
-    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[validate(length(max = 500, message = "must be at most 500 characters"), custom(function = "input::description"))]
     #[serde(default)]
     pub description: Option<String>,
     /// At least 4 characters: shorter ones fall to guessing in seconds.
@@ -98,7 +98,7 @@ pub struct UpdateChatroom {
     )]
     #[serde(default)]
     pub name: Option<String>,
-    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[validate(length(max = 500, message = "must be at most 500 characters"), custom(function = "input::description"))]
     #[serde(default)]
     pub description: Option<String>,
     /// A new passcode; `""` removes it.

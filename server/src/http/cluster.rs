@@ -20,29 +20,23 @@ pub struct Route {
 }
 
 /// The WebSocket URL of this node: the advertised one in cluster mode,
-/// else the listener's port on the host the request came to.
-fn own_url(state: &AppState, req: &actix_web::HttpRequest) -> String {
+/// else `--advertised-ws-url` or the listener's address (never the
+/// request's `Host`, which a client could set to send others elsewhere).
+fn own_url(state: &AppState) -> String {
     if let Some(c) = &state.cluster {
         return c.ws_url.clone();
     }
-    let host = req.connection_info().host().to_owned();
-    let host = host.rsplit_once(':').map(|(h, _)| h.to_owned()).unwrap_or(host);
-    let port = state.ws_port.get().copied().unwrap_or(3001);
-    format!("ws://{host}:{port}")
+    state.ws_url.get().cloned().unwrap_or_default()
 }
 
 /// Which node serves a space, so clients dial it directly.
 #[utoipa::path(get, path = "/api/v1/space/{spaceId}/route", tag = "space",
     responses((status = 200, body = Route), (status = 400, description = "no such space"), (status = 503)))]
-pub async fn route(
-    state: web::Data<AppState>,
-    req: actix_web::HttpRequest,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn route(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let s = find_space(&state, &path).await?;
     let (node_id, url) = match &state.cluster {
         Some(c) => c.route(&s.id).await.map_err(unavailable)?,
-        None => (Some("local".to_owned()), own_url(&state, &req)),
+        None => (Some("local".to_owned()), own_url(&state)),
     };
     Ok(HttpResponse::Ok().json(Route { space_id: s.id, node_id, url }))
 }

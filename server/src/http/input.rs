@@ -57,25 +57,57 @@ fn err(code: &'static str, message: &'static str) -> ValidationError {
     ValidationError::new(code).with_message(message.into())
 }
 
-/// 3 to 64 printable characters, no whitespace.
+/// The one rule for text people see (names, descriptions, chat): no
+/// control characters (NUL included, which PostgreSQL cannot store), no
+/// bidirectional embeddings, overrides or isolates (they reorder what
+/// follows, so `txt.exe` can show as `exe.txt`), and no invisible
+/// characters but the zero-width joiner and variation selectors that emoji
+/// are made of. Line breaks and tabs are the caller's call.
+pub fn forbidden_in_text(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{200B}' | '\u{200C}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
+}
+
+/// Names (usernames) are stricter: nothing invisible at all, so a name
+/// always looks like what it is (UTS #39's spirit: no joiners, variation
+/// selectors, soft hyphens, Hangul fillers or direction marks).
+fn forbidden_in_name(c: char) -> bool {
+    forbidden_in_text(c)
+        || c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
+            | '\u{200D}'..='\u{200F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FFA0}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// 3 to 64 visible characters, no whitespace.
 pub fn username(s: &str) -> Result<(), ValidationError> {
     let n = s.chars().count();
     if !(3..=64).contains(&n) {
         return Err(err("length", "must be 3 to 64 characters"));
     }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(err("charset", "must be printable characters without whitespace"));
+    if s.chars().any(forbidden_in_name) {
+        return Err(err("charset", "must be visible characters without whitespace"));
     }
     Ok(())
 }
 
-/// A display name: not blank, no control characters.
+/// A display name: not blank, one line, nothing [`forbidden_in_text`].
 pub fn display_text(s: &str) -> Result<(), ValidationError> {
     if s.trim().is_empty() {
         return Err(err("blank", "must not be blank"));
     }
-    if s.chars().any(char::is_control) {
-        return Err(err("charset", "must not contain control characters"));
+    if s.chars().any(forbidden_in_text) {
+        return Err(err("charset", "must not contain control, direction-changing or invisible characters"));
+    }
+    Ok(())
+}
+
+/// A description: may be empty and span lines, else as [`display_text`].
+pub fn description(s: &str) -> Result<(), ValidationError> {
+    if s.chars().any(|c| c != '\n' && c != '\t' && forbidden_in_text(c)) {
+        return Err(err("charset", "must not contain control, direction-changing or invisible characters"));
     }
     Ok(())
 }
@@ -170,6 +202,22 @@ mod tests {
         assert!(username("two words").is_err());
         assert!(username("tab\there").is_err());
         assert!(username("nul\0").is_err());
+        // Invisible and direction-changing characters make look-alikes.
+        for hidden in ["ad\u{200B}a", "ad\u{200D}a", "\u{202E}ada", "ada\u{2066}", "a\u{00AD}da", "\u{3164}ada"] {
+            assert!(username(hidden).is_err(), "{hidden:?}");
+        }
+    }
+
+    #[test]
+    fn display_text_and_descriptions() {
+        assert!(display_text("Lobby ❤️ 👨‍👩‍👧").is_ok(), "emoji need joiners and variation selectors");
+        for bad in ["a\0b", "name\u{202E}txt.exe", "zero\u{200B}width", "two\nlines", "\u{FEFF}bom"] {
+            assert!(display_text(bad).is_err(), "{bad:?}");
+        }
+        assert!(description("").is_ok());
+        assert!(description("line one\nline two\twith a tab").is_ok());
+        assert!(description("nul \0 here").is_err());
+        assert!(description("\u{2067}isolate").is_err());
     }
 
     #[test]
