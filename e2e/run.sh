@@ -72,7 +72,7 @@ trap cleanup EXIT
 
 start_server() {
   # The embedded defaults, as a new user gets them (CI exports service URLs).
-  env -u DATABASE_URL -u KAFKA_BROKERS -u REDIS_URL "$bin" --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port" \
+  env -u DATABASE_URL -u KAFKA_BROKERS -u REDIS_URL "$bin" --http-addr "127.0.0.1:$http_port" --ws-addr "127.0.0.1:$ws_port" --admin-addr 127.0.0.1:0 \
     --data-dir "$data_dir" --admin-signup open --log warn "$@" \
     >>"$METAVERSE_ARTIFACTS/server.log" 2>&1 &
   server_pid=$!

@@ -36,6 +36,9 @@ use crate::{
 pub struct Started {
     pub http_addr: SocketAddr,
     pub ws_addr: SocketAddr,
+    /// The operator listener, unless its endpoints are on the HTTP port.
+    pub admin_addr: Option<SocketAddr>,
+    admin: Option<(actix_web::dev::Server, ServerHandle)>,
     ws: ws::WsServer,
     server: actix_web::dev::Server,
     handle: ServerHandle,
@@ -140,6 +143,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         }
     });
     let ws_state = state.clone();
+    let admin = bind_admin(cfg, state.clone())?;
     let (server, http_addr) = bind_http(cfg, state)?;
     let handle = server.handle();
     tracing::info!(%http_addr, "serving HTTP");
@@ -147,7 +151,12 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
     let _ = ws_port.ws_port.set(ws.addr.port());
     let _ = ws_port.ws_url.set(public_ws_url(cfg, ws.addr));
-    Ok(Started { http_addr, ws_addr: ws.addr, server, handle, db, ws, pipeline, cluster, writers })
+    let admin_addr = admin.as_ref().map(|a| a.1);
+    let admin = admin.map(|(server, _)| {
+        let handle = server.handle();
+        (server, handle)
+    });
+    Ok(Started { http_addr, ws_addr: ws.addr, admin_addr, admin, server, handle, db, ws, pipeline, cluster, writers })
 }
 
 /// The WebSocket URL `/route` hands out: the advertised one, else the
@@ -204,10 +213,18 @@ fn bind_http(cfg: &ServeConfig, state: AppState) -> anyhow::Result<(actix_web::d
     let origins = cfg.cors_origins.clone();
     let body_limit = cfg.max_body_bytes;
     let body_timeout = cfg.limits.http_body_timeout;
+    let operator = cfg.admin_on_http_port;
+    let token = http::operator::AdminToken(cfg.admin_token.as_deref().map(Arc::from));
 
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .app_data(token.clone())
+            .configure(|c| {
+                if operator {
+                    http::operator::routes(c);
+                }
+            })
             .app_data(web::PayloadConfig::new(body_limit))
             .app_data(http::body::BodyTimeout(body_timeout))
             .app_data(http::extract::query_config())
@@ -229,6 +246,31 @@ fn bind_http(cfg: &ServeConfig, state: AppState) -> anyhow::Result<(actix_web::d
     Ok((server, http_addr))
 }
 
+/// The operator listener (`/metrics`, `/cluster/*`) on `--admin-addr`;
+/// `None` when those endpoints are on the HTTP port.
+fn bind_admin(cfg: &ServeConfig, state: AppState) -> anyhow::Result<Option<(actix_web::dev::Server, SocketAddr)>> {
+    if cfg.admin_on_http_port {
+        return Ok(None);
+    }
+    let token = http::operator::AdminToken(cfg.admin_token.as_deref().map(Arc::from));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(token.clone())
+            .configure(http::operator::routes)
+            .default_service(web::to(http::not_found))
+            .wrap(TracingLogger::<http::request_log::RequestLog>::new())
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind(cfg.admin_addr)
+    .with_context(|| format!("binding the operator listener on {} (--admin-addr)", cfg.admin_addr))?;
+    let addr = *server.addrs().first().context("no bound address")?;
+    tracing::info!(admin_addr = %addr, "serving /metrics and /cluster/* (operator endpoints)");
+    Ok(Some((server.run(), addr)))
+}
+
 impl Started {
     /// Serves until `shutdown` resolves, then lets in-flight requests
     /// finish and closes the database.
@@ -236,6 +278,10 @@ impl Started {
         let handle = self.handle.clone();
         let ws = self.ws;
         let cluster = self.cluster;
+        let admin = self.admin.map(|(server, handle)| {
+            actix_rt::spawn(server);
+            handle
+        });
         // The stop request must run beside the server future, which is
         // what drives the stop to completion.
         let stopper = actix_rt::spawn(async move {
@@ -250,6 +296,9 @@ impl Started {
             }
             tracing::info!("shutting down: closing sockets, finishing in-flight requests");
             ws.shutdown();
+            if let Some(admin) = admin {
+                admin.stop(true).await;
+            }
             handle.stop(true).await;
         });
         let result = self.server.await.context("HTTP server");
@@ -286,6 +335,8 @@ pub async fn shutdown_signal() {
 pub struct Spawned {
     pub http_addr: SocketAddr,
     pub ws_addr: SocketAddr,
+    /// The operator listener, unless `--admin-on-http-port`.
+    pub admin_addr: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 }
@@ -303,7 +354,7 @@ pub fn spawn(cfg: ServeConfig) -> anyhow::Result<Spawned> {
                     anyhow::bail!(msg);
                 }
             };
-            let _ = ready_tx.send(Ok((started.http_addr, started.ws_addr)));
+            let _ = ready_tx.send(Ok((started.http_addr, started.ws_addr, started.admin_addr)));
             started
                 .serve_until(async {
                     let _ = stop_rx.await;
@@ -311,8 +362,8 @@ pub fn spawn(cfg: ServeConfig) -> anyhow::Result<Spawned> {
                 .await
         })
     })?;
-    let (http_addr, ws_addr) = ready_rx.recv().context("server thread died while starting")??;
-    Ok(Spawned { http_addr, ws_addr, stop: Some(stop_tx), thread: Some(thread) })
+    let (http_addr, ws_addr, admin_addr) = ready_rx.recv().context("server thread died while starting")??;
+    Ok(Spawned { http_addr, ws_addr, admin_addr, stop: Some(stop_tx), thread: Some(thread) })
 }
 
 impl Spawned {

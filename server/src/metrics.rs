@@ -41,7 +41,7 @@ fn describe() {
     }
 }
 
-pub async fn render() -> HttpResponse {
+pub async fn render(_: crate::http::operator::Operator) -> HttpResponse {
     let body = HANDLE.get().map(|h| h.render()).unwrap_or_default();
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }

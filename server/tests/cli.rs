@@ -16,6 +16,7 @@ fn command(data_dir: &std::path::Path) -> Command {
     cmd.env_remove("DATABASE_URL")
         .env_remove("REDIS_URL")
         .env("METAVERSE_DATA_DIR", data_dir)
+        .env("METAVERSE_ADMIN_ADDR", "127.0.0.1:0")
         .env("METAVERSE_LOG_FORMAT", "json")
         .env("METAVERSE_LOG", "info");
     cmd

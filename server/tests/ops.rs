@@ -127,7 +127,7 @@ async fn route_and_presence_on_a_single_node(app: TestApp) {
     let (status, body) = app.get("/api/v1/space/no-such-space/presence", Some(&token)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
-    let (status, node) = app.get("/cluster/node", None).await;
+    let (status, node) = app.admin_get("/cluster/node").await;
     assert_eq!((status, node["cluster"].as_bool()), (StatusCode::OK, Some(false)));
 }
 
@@ -160,3 +160,23 @@ on_both_backends!(
     oversized_body_is_413,
     malformed_json_is_400,
 );
+
+/// Operator endpoints live on their own listener: the public port answers
+/// 404 for them, and with `--admin-token` the operator listener wants it.
+#[tokio::test]
+async fn operator_endpoints_are_off_the_public_port_and_behind_the_token() {
+    let app = TestApp::start_with(common::Backend::Sqlite, |cfg| cfg.admin_token = Some("s3cret-operator".into()))
+        .await
+        .expect("sqlite always runs");
+    assert_ne!(app.admin, app.base);
+    for path in ["/metrics", "/cluster/node"] {
+        let (status, _) = app.get(path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path} on the public port");
+        let (status, body) = app.admin_get(path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} without the token: {body}");
+        let wrong = app.client.get(format!("{}{path}", app.admin)).bearer_auth("s3cret-operatoR").send().await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let right = app.client.get(format!("{}{path}", app.admin)).bearer_auth("s3cret-operator").send().await.unwrap();
+        assert_eq!(right.status(), StatusCode::OK, "{path} with the token");
+    }
+}

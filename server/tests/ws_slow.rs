@@ -82,7 +82,7 @@ async fn a_client_that_stops_reading_is_dropped() {
     }
     let left = tokio::time::timeout(common::ws::PATIENCE, sloth_left).await.expect("the sloth was dropped").unwrap();
     assert!(left, "the others were told the sloth left");
-    let (_, metrics) = app.get("/metrics", None).await;
+    let (_, metrics) = app.admin_get("/metrics").await;
     assert!(metrics.as_str().unwrap_or_default().contains("metaverse_slow_consumers_closed_total"), "{metrics}");
     drop(sloth);
 }

@@ -25,6 +25,19 @@ pub struct ServeConfig {
     /// Address of the WebSocket listener (served by the real-time core).
     #[arg(long, env = "METAVERSE_WS_ADDR", default_value = "127.0.0.1:3001")]
     pub ws_addr: SocketAddr,
+    /// Address of the operator listener: `/metrics` and `/cluster/*`, which
+    /// are not for the public (loopback by default; bind it where only
+    /// Prometheus and operators reach).
+    #[arg(long, env = "METAVERSE_ADMIN_ADDR", default_value = "127.0.0.1:3002")]
+    pub admin_addr: SocketAddr,
+    /// Serve the operator endpoints on the HTTP port instead of their own
+    /// listener (then set `--admin-token`, or keep the port private).
+    #[arg(long, env = "METAVERSE_ADMIN_ON_HTTP_PORT")]
+    pub admin_on_http_port: bool,
+    /// Bearer token the operator endpoints require (`Authorization: Bearer
+    /// <token>`, 401 without it). Unset: open to whoever reaches them.
+    #[arg(long, env = "METAVERSE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     #[command(flatten)]
     pub db: DbConfig,
     #[command(flatten)]

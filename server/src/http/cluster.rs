@@ -97,7 +97,7 @@ pub async fn presence(
 
 /// This node's view: its identity, the spaces it owns, and the leases it
 /// held lately with when each began and ended (wall-clock milliseconds).
-pub async fn node(state: web::Data<AppState>) -> HttpResponse {
+pub async fn node(state: web::Data<AppState>, _: super::operator::Operator) -> HttpResponse {
     match &state.cluster {
         Some(c) => HttpResponse::Ok().json(serde_json::json!({
             "cluster": true,

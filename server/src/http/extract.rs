@@ -26,7 +26,7 @@ pub struct AuthUser(pub AccessClaims);
 /// An authenticated caller with the admin role.
 pub struct AdminUser(pub AccessClaims);
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+pub fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod input;
 pub mod openapi;
+pub mod operator;
 pub mod request_log;
 pub mod rtc;
 pub mod space;
@@ -31,8 +32,6 @@ use error::ApiError;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
         .route("/ready", web::get().to(health::ready))
-        .route("/metrics", web::get().to(crate::metrics::render))
-        .route("/cluster/node", web::get().to(cluster::node))
         .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi::ApiDoc::openapi()))
         .service(
             web::scope("/api/v1")

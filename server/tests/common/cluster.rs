@@ -127,7 +127,7 @@ impl Nodes {
             .args(["--http-addr", &format!("127.0.0.1:{http}"), "--ws-addr", &format!("127.0.0.1:{ws}")])
             .args(["--node-id", name, "--lease-ttl", &self.lease_ttl, "--redis-prefix", &self.prefix])
             .args(["--no-demo", "--admin-signup", "open", "--tick", "20ms", "--http-workers", "1"])
-            .args(["--db-max-connections", "4", "--shutdown-timeout", "5s"])
+            .args(["--db-max-connections", "4", "--shutdown-timeout", "5s", "--admin-on-http-port"])
             .env_remove("KAFKA_BROKERS")
             .env("REDIS_URL", &self.redis_url)
             .env("DATABASE_URL", &self.pg.url)
@@ -211,7 +211,7 @@ impl Nodes {
 
     /// `/cluster/node` of a live node.
     pub async fn node_view(&self, i: usize) -> Value {
-        let (status, body) = self.nodes[i].app.get("/cluster/node", None).await;
+        let (status, body) = self.nodes[i].app.admin_get("/cluster/node").await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }

@@ -123,6 +123,9 @@ impl Drop for PgDatabase {
 /// server stops before its database goes away.
 pub struct TestApp {
     pub base: String,
+    /// The operator listener (`/metrics`, `/cluster/*`): its own port, or
+    /// `base` when the server serves them on the HTTP port.
+    pub admin: String,
     /// `ws://127.0.0.1:PORT`
     pub ws: String,
     pub client: reqwest::Client,
@@ -131,6 +134,10 @@ pub struct TestApp {
     pub config: ServeConfig,
     pg: Option<PgDatabase>,
     pub dir: tempfile::TempDir,
+}
+
+fn admin_base(server: &Spawned) -> String {
+    format!("http://{}", server.admin_addr.unwrap_or(server.http_addr))
 }
 
 /// The configuration tests start from: an ephemeral port, a temporary data
@@ -147,6 +154,7 @@ pub fn test_config(dir: &std::path::Path) -> ServeConfig {
     cfg.http_workers = 1;
     cfg.token_key = None;
     cfg.cors_origins = vec![];
+    cfg.admin_addr = "127.0.0.1:0".parse().unwrap();
     cfg.shutdown_timeout = Duration::from_secs(5);
     // CI exports KAFKA_BROKERS and REDIS_URL; only the Kafka and cluster
     // tests opt in to them.
@@ -187,6 +195,7 @@ impl TestApp {
         let server = spawn(cfg.clone()).expect("server starts");
         Some(Self {
             base: format!("http://{}", server.http_addr),
+            admin: admin_base(&server),
             ws: format!("ws://{}", server.ws_addr),
             client: reqwest::Client::new(),
             backend,
@@ -202,6 +211,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = test_config(dir.path());
         Self {
+            admin: base.clone(),
             base,
             ws,
             client: reqwest::Client::new(),
@@ -221,8 +231,17 @@ impl TestApp {
         }
         let server = spawn(self.config.clone()).expect("server restarts");
         self.base = format!("http://{}", server.http_addr);
+        self.admin = admin_base(&server);
         self.ws = format!("ws://{}", server.ws_addr);
         self.server = Some(server);
+    }
+
+    /// GET on the operator listener.
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self.client.get(format!("{}{}", self.admin, path)).send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -553,7 +553,7 @@ pub fn metric(text: &str, name: &str, label: &str) -> Option<f64> {
 }
 
 pub async fn metrics_text(app: &TestApp) -> String {
-    let (status, body) = app.get("/metrics", None).await;
+    let (status, body) = app.admin_get("/metrics").await;
     assert!(status.is_success());
     match body {
         // Nothing recorded yet in this process.
