@@ -51,6 +51,11 @@ async fn openapi_documents_every_route(app: TestApp) {
     ] {
         assert!(paths.contains_key(p), "{p} is not documented");
     }
+    // Two types of one name would share one component, and one route would
+    // be documented with the other's body.
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["SpaceSummary"]["properties"]["id"].is_object(), "the /space/all item");
+    assert!(schemas["SpaceActivity"]["properties"]["spaceId"].is_object(), "the analytics overview item");
     let ui = app.client.get(app.url("/api/docs/")).send().await.unwrap();
     assert_eq!(ui.status(), StatusCode::OK);
     assert!(ui.text().await.unwrap().contains("swagger"), "the UI page is served");

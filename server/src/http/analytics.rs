@@ -126,8 +126,12 @@ pub struct SpaceAnalytics {
     pub sessions: SessionStats,
 }
 
+// Named apart in the OpenAPI document: components are keyed by bare type
+// name, so `space::SpaceSummary` (the list of `/space/all`) replaced it and
+// one of the two routes was documented with the other's schema.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = SpaceActivity)]
 pub struct SpaceSummary {
     pub space_id: String,
     /// `null` when the space was deleted since.

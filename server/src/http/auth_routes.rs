@@ -81,7 +81,8 @@ async fn hashing<T: Send + 'static>(state: &AppState, f: impl FnOnce() -> T + Se
 
 /// Create an account.
 #[utoipa::path(post, path = "/api/v1/signup", tag = "auth", request_body = SignupRequest,
-    responses((status = 200, body = SignupResponse), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = SignupResponse), (status = 400, body = ErrorBody),
+        (status = 503, description = "the password hashing pool is busy; retry", body = ErrorBody)))]
 pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
@@ -128,7 +129,8 @@ pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Re
 /// Sign in with username and password.
 #[utoipa::path(post, path = "/api/v1/signin", tag = "auth", request_body = SigninRequest,
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 429, body = ErrorBody)))]
+        (status = 429, body = ErrorBody),
+        (status = 503, description = "the password hashing pool is busy; retry", body = ErrorBody)))]
 pub async fn signin(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
@@ -198,7 +200,7 @@ pub async fn refresh(
 
 /// Revoke the session a refresh token belongs to, with its access tokens.
 #[utoipa::path(post, path = "/api/v1/token/revoke", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200)))]
+    responses((status = 200), (status = 400, description = "the body is not a JSON object with `refreshToken`", body = ErrorBody)))]
 pub async fn revoke(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
     let raw = body.into_inner().refresh_token;
     if raw.len() <= 256

@@ -197,7 +197,8 @@ pub async fn list(
 /// Create a room in a space you are a member of; you join it.
 #[utoipa::path(post, path = "/api/v1/chatroom/create", tag = "chat", request_body = CreateChatroom,
     security(("bearer" = [])),
-    responses((status = 201, body = ChatroomResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = ChatroomResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, description = "the passcode hashing pool is busy; retry", body = ErrorBody)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -230,7 +231,8 @@ pub async fn create(
 /// Join a room (with its passcode, if it has one).
 #[utoipa::path(post, path = "/api/v1/chatroom/join/{id}", tag = "chat", request_body(content = JoinChatroom, description = "optional"),
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = ChatroomResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = ChatroomResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 429, description = "too many wrong passcodes", body = ErrorBody), (status = 503, description = "the passcode hashing pool is busy; retry", body = ErrorBody)))]
 pub async fn join(
     state: web::Data<AppState>,
     caller: AuthUser,
@@ -261,7 +263,8 @@ async fn managed_room(state: &AppState, caller: &AuthUser, id: &str) -> Result<c
 /// Rename a room, change its description or passcode.
 #[utoipa::path(put, path = "/api/v1/chatroom/update/{id}", tag = "chat", request_body = UpdateChatroom,
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = ChatroomResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = ChatroomResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, description = "the passcode hashing pool is busy; retry", body = ErrorBody)))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: AuthUser,
