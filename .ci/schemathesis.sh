@@ -46,7 +46,7 @@ trap cleanup EXIT
 # The CI's service variables would put this server on the shared
 # PostgreSQL, Kafka and Redis; it must run on its own embedded defaults.
 env -u DATABASE_URL -u KAFKA_BROKERS -u REDIS_URL \
-  "$BIN" serve --http-addr "127.0.0.1:$HTTP_PORT" --ws-addr "127.0.0.1:$WS_PORT" \
+  "$BIN" serve --http-addr "127.0.0.1:$HTTP_PORT" --ws-addr "127.0.0.1:$WS_PORT" --admin-addr 127.0.0.1:0 \
   --data-dir "$DATA" --log warn >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 
