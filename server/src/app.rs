@@ -134,14 +134,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     if let Some(c) = &cluster {
         let _ = c.revoked.set(state.revoked.clone());
     }
-    let quotas = state.quotas.clone();
-    actix_rt::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            quotas.forget_idle();
-        }
-    });
+    sweep_quotas(&state);
     let ws_state = state.clone();
     let admin = bind_admin(cfg, state.clone())?;
     let (server, http_addr) = bind_http(cfg, state)?;
@@ -157,6 +150,19 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         (server, handle)
     });
     Ok(Started { http_addr, ws_addr: ws.addr, admin_addr, admin, server, handle, db, ws, pipeline, cluster, writers })
+}
+
+/// Forgets the quota state of users whose budgets are full again, once a
+/// minute, so the per-user maps stay small.
+fn sweep_quotas(state: &AppState) {
+    let quotas = state.quotas.clone();
+    actix_rt::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            quotas.forget_idle();
+        }
+    });
 }
 
 /// The WebSocket URL `/route` hands out: the advertised one, else the

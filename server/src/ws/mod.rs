@@ -46,9 +46,37 @@ fn connection_cap(configured: u32) -> u32 {
     }
 }
 
+/// The address's admission, or `None` (counted) when it holds its caps.
+fn admit(ctx: &WsContext, peer: SocketAddr) -> Option<admission::Ticket> {
+    match ctx.admission.admit(peer.ip()) {
+        Ok(t) => Some(t),
+        Err(admission::Refusal::PerIp) => {
+            refused("per-ip");
+            None
+        }
+        Err(admission::Refusal::Unauthenticated) => {
+            refused("unauthenticated-per-ip");
+            None
+        }
+    }
+}
+
 /// Counts a connection dropped at accept, by why.
 fn refused(reason: &'static str) {
     metrics::counter!(metaverse_actors::metric_names::WS_REFUSED_TOTAL, "reason" => reason).increment(1);
+}
+
+impl WsLimits {
+    fn from_config(cfg: &ServeConfig) -> Self {
+        Self {
+            max_frame: cfg.ws_max_frame.max(64),
+            idle_timeout: cfg.ws_idle_timeout,
+            join_timeout: cfg.ws_join_timeout,
+            rate: NonZeroU32::new(cfg.ws_rate).unwrap_or(NonZeroU32::MIN),
+            burst: NonZeroU32::new(cfg.ws_burst).unwrap_or(NonZeroU32::MIN),
+            queue: cfg.ws_queue as usize,
+        }
+    }
 }
 
 /// What every session shares.
@@ -77,18 +105,10 @@ impl WsServer {
             TcpListener::bind(cfg.ws_addr).await.with_context(|| format!("binding WebSocket on {}", cfg.ws_addr))?;
         let addr = listener.local_addr()?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let limits = WsLimits {
-            max_frame: cfg.ws_max_frame.max(64),
-            idle_timeout: cfg.ws_idle_timeout,
-            join_timeout: cfg.ws_join_timeout,
-            rate: NonZeroU32::new(cfg.ws_rate).unwrap_or(NonZeroU32::MIN),
-            burst: NonZeroU32::new(cfg.ws_burst).unwrap_or(NonZeroU32::MIN),
-            queue: cfg.ws_queue as usize,
-        };
         let ctx = Arc::new(WsContext {
             registry: state.registry.clone(),
             state,
-            limits,
+            limits: WsLimits::from_config(cfg),
             origins: OriginPolicy::new(&cfg.allowed_origins, http_addr),
             // Random high bits: in cluster mode session ids travel to other
             // nodes' spaces and must not collide with theirs.
@@ -115,11 +135,7 @@ impl WsServer {
                                 refused("cap");
                                 continue;
                             };
-                            let ticket = match accept_ctx.admission.admit(peer.ip()) {
-                                Ok(t) => t,
-                                Err(admission::Refusal::PerIp) => { refused("per-ip"); continue; }
-                                Err(admission::Refusal::Unauthenticated) => { refused("unauthenticated-per-ip"); continue; }
-                            };
+                            let Some(ticket) = admit(&accept_ctx, peer) else { continue };
                             let _ = stream.set_nodelay(true);
                             let ctx = accept_ctx.clone();
                             actix_rt::spawn(async move {
