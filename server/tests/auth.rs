@@ -327,6 +327,27 @@ async fn signin_alias_auth_login_works(app: TestApp) {
     assert_eq!(protected_status(&app, str_field(&body, "token")).await, StatusCode::OK);
 }
 
+/// The old front end signed in at `/login` and wrote its paths with a
+/// trailing slash (`fetch(API_URL + "/space/")`): both still work.
+async fn old_paths_login_and_trailing_slashes_work(app: TestApp) {
+    let (status, body) =
+        app.post("/api/v1/signup/", None, json!({"username": "alice", "password": "password123"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) =
+        app.post("/api/v1/login", None, json!({"username": "alice", "password": "password123"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = str_field(&body, "token").to_owned();
+    let (status, body) =
+        app.post("/api/v1/signin/", None, json!({"username": "alice", "password": "password123"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.post("/api/v1/space/", Some(&token), json!({"name": "s", "dimensions": "5x5"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.get("/api/v1/avatars/", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.get("/api/v1/space/all/", Some(&token)).await;
+    assert_eq!((status, body["spaces"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{body}");
+}
+
 async fn signin_wrong_password_or_unknown_user_is_403(app: TestApp) {
     app.signup("alice", "user").await;
     let (status, wrong_password) =
@@ -506,6 +527,7 @@ on_both_backends!(
     signup_refuses_look_alike_usernames,
     signin_returns_token_pair,
     signin_alias_auth_login_works,
+    old_paths_login_and_trailing_slashes_work,
     signin_wrong_password_or_unknown_user_is_403,
     signin_malformed_body_is_400,
     refresh_returns_a_new_working_pair,

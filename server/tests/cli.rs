@@ -181,3 +181,58 @@ async fn client_errors_are_logged_at_debug_not_warn() {
         assert_eq!(event["level"], "DEBUG", "a client error above debug: {event}");
     }
 }
+
+/// With `ulimit -n 1024`, a thousand idle TCP connections to the WebSocket
+/// port used to exhaust the process's descriptors and take the HTTP API
+/// down. The default connection cap now comes from the open-file limit and
+/// leaves room for HTTP: past it connections are dropped at accept.
+#[tokio::test]
+async fn a_socket_flood_under_a_low_open_file_limit_leaves_http_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "ulimit -n 1024 && exec {BIN} --http-addr 127.0.0.1:0 --ws-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 \
+         --http-workers 1 --no-demo --ws-max-per-ip 0 --ws-max-unauthenticated-per-ip 0"
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("KAFKA_BROKERS")
+        .env("METAVERSE_DATA_DIR", dir.path())
+        .env("METAVERSE_LOG_FORMAT", "json")
+        .env("METAVERSE_LOG", "info")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut http, mut ws) = (None, None);
+    while http.is_none() || ws.is_none() {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["message"] == "serving HTTP" {
+            http = v["http_addr"].as_str().map(str::to_owned);
+        }
+        if v["message"] == "serving WebSocket" {
+            ws = v["ws_addr"].as_str().map(str::to_owned);
+            assert_eq!(v["max_connections"], 768, "the cap leaves an eighth of 1024 (256) for the rest");
+        }
+    }
+    let (http, ws) = (http.unwrap(), ws.unwrap());
+    // Keep reading its log, so a full pipe never stalls the server.
+    std::thread::spawn(move || lines.for_each(drop));
+    let mut held = Vec::new();
+    for _ in 0..1000 {
+        match tokio::net::TcpStream::connect(&ws).await {
+            Ok(s) => held.push(s),
+            Err(e) => panic!("the test's own descriptors ran out ({e}); raise its open-file limit"),
+        }
+    }
+    for _ in 0..3 {
+        let get = reqwest::get(format!("http://{http}/health"));
+        let status = tokio::time::timeout(std::time::Duration::from_secs(10), get).await.map(|r| r.map(|r| r.status()));
+        assert!(matches!(status, Ok(Ok(s)) if s.is_success()), "HTTP went down under the flood: {status:?}");
+    }
+    drop(held);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -39,6 +39,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/auth/signup", web::post().to(auth_routes::signup))
                 .route("/signin", web::post().to(auth_routes::signin))
                 .route("/auth/login", web::post().to(auth_routes::signin))
+                // The old front end's sign-in path before `/auth/login`.
+                .route("/login", web::post().to(auth_routes::signin))
                 .route("/token/refresh", web::post().to(auth_routes::refresh))
                 .route("/token/revoke", web::post().to(auth_routes::revoke))
                 .route("/signout", web::post().to(auth_routes::signout))
