@@ -239,9 +239,6 @@ fn bind_http(cfg: &ServeConfig, state: AppState) -> anyhow::Result<(actix_web::d
             .default_service(web::to(http::not_found))
             .wrap(Condition::new(cors_enabled, cors(&origins)))
             .wrap(http::csp::default_headers())
-            // `POST /api/v1/space/` is `POST /api/v1/space`: old front ends
-            // send the slash, and one route per path keeps the table honest.
-            .wrap(actix_web::middleware::NormalizePath::trim())
             .wrap(TracingLogger::<http::request_log::RequestLog>::new())
     })
     .disable_signals()

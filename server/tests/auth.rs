@@ -333,8 +333,7 @@ async fn old_paths_login_and_trailing_slashes_work(app: TestApp) {
     let (status, body) =
         app.post("/api/v1/signup/", None, json!({"username": "alice", "password": "password123"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) =
-        app.post("/api/v1/login", None, json!({"username": "alice", "password": "password123"})).await;
+    let (status, body) = app.post("/api/v1/login", None, json!({"username": "alice", "password": "password123"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = str_field(&body, "token").to_owned();
     let (status, body) =

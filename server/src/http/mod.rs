@@ -35,6 +35,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi::ApiDoc::openapi()))
         .service(
             web::scope("/api/v1")
+                // `POST /api/v1/space/` is `POST /api/v1/space`: old front
+                // ends send the slash, and one route per path keeps the
+                // table honest. Only here: Swagger UI's paths need theirs.
+                .wrap(actix_web::middleware::NormalizePath::trim())
                 .route("/signup", web::post().to(auth_routes::signup))
                 .route("/auth/signup", web::post().to(auth_routes::signup))
                 .route("/signin", web::post().to(auth_routes::signin))
