@@ -37,7 +37,9 @@ async fn a_client_that_stops_reading_is_dropped() {
     // steps would be one frame, and filling the queue would take minutes).
     let mut sloth = WsClient::connect(&app.ws, Codec::MsgPack).await;
     sloth.batch = Some(false);
-    sloth.join(&space_id, &sloth_token).await;
+    let ServerMsg::SpaceJoined { spawn: sloth_at, .. } = sloth.join(&space_id, &sloth_token).await else {
+        panic!("join")
+    };
     let mut bee = WsClient::connect(&app.ws, Codec::MsgPack).await;
     let ServerMsg::SpaceJoined { spawn, .. } = bee.join(&space_id, &bee_token).await else { panic!("join") };
     // From here on the sloth reads nothing.
@@ -62,7 +64,9 @@ async fn a_client_that_stops_reading_is_dropped() {
     let other = [(1, 0), (-1, 0), (0, 1), (0, -1)]
         .into_iter()
         .map(|(dx, dy)| (spawn.x + dx, spawn.y + dy))
-        .find(|&(x, y)| (0..4).contains(&x) && (0..4).contains(&y))
+        // Not the sloth's tile: every step there would be refused, and the
+        // refusals would fill the bee's own queue of 8.
+        .find(|&(x, y)| (0..4).contains(&x) && (0..4).contains(&y) && (x, y) != (sloth_at.x, sloth_at.y))
         .unwrap();
     let steps = [ClientMsg::Move { x: other.0, y: other.1 }, ClientMsg::Move { x: spawn.x, y: spawn.y }]
         .map(|m| Codec::MsgPack.encode(&m).unwrap());
