@@ -377,7 +377,7 @@ async fn resume_and_takeover_are_one_visit(backend: Backend) {
 
     // Resume: the phone's socket closes, and comes back with its token
     // within the grace.
-    phone.close_and_wait().await;
+    phone.close_to_resume().await;
     let mut back = WsClient::connect(&app.ws, Codec::Json).await;
     let r = back.join_ok(&space_id, &phone_token, Some(&p.resume_token)).await;
     assert!(r.resumed, "resumed within the grace");

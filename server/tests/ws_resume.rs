@@ -16,6 +16,7 @@ use common::{
 };
 use metaverse_protocol::{ClientMsg, Codec, ErrorCode, ServerMsg};
 use metaverse_server::config::ServeConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 async fn second_token(app: &TestApp, name: &str) -> String {
     app.signin(name).await["token"].as_str().unwrap().to_owned()
@@ -83,7 +84,7 @@ async fn resume_replays_what_was_missed(app: TestApp, codec: Codec) {
     // Ada's socket closes; once the server let go of it (the stream ended),
     // her session has handed her presence to the grace period, so Bob's
     // move below happens while she is away.
-    ada.close_and_wait().await;
+    ada.close_to_resume().await;
     let b_to = step(b.spawn, (6, 6), &[a.spawn]);
     bob.send(&ClientMsg::Move { x: b_to.x, y: b_to.y }).await;
     let mut cyd = WsClient::connect(&app.ws, codec).await;
@@ -189,5 +190,47 @@ async fn after_the_grace_the_user_leaves(app: TestApp, codec: Codec) {
     assert_eq!(bob.recv().await, user_join(&ada_id, a.spawn));
 }
 
-ws_cases!(a_second_socket_takes_the_session_over, resume_replays_what_was_missed, resume_after_a_dropped_socket,);
+/// A clean close (1000, or 1001 as a browser sends when a tab closes) is a
+/// departure: the others see `user-left` at once, not after the 30 s grace.
+/// A connection that just drops is held for a resume, shown as suspended.
+async fn a_clean_close_is_a_departure_and_a_drop_is_not(app: TestApp, codec: Codec) {
+    let (_, ada_token) = app.user("ada").await;
+    let space_id = create_space(&app, &ada_token, "6x6").await;
+    let mut ada = WsClient::connect(&app.ws, codec).await;
+    ada.join_ok(&space_id, &ada_token, None).await;
+    for (name, code) in [("bob", CloseCode::Normal), ("cyd", CloseCode::Away)] {
+        let (id, token) = app.user(name).await;
+        let mut ws = WsClient::connect(&app.ws, codec).await;
+        let joined = ws.join_ok(&space_id, &token, None).await;
+        assert_eq!(ada.recv().await, user_join(&id, joined.spawn));
+        ws.close_with(code).await;
+        // `recv` gives up long before the grace would end.
+        assert_eq!(ada.recv().await, ServerMsg::UserLeft { user_id: id }, "close {code}");
+    }
+    let (dee_id, dee_token) = app.user("dee").await;
+    let mut dee = WsClient::connect(&app.ws, codec).await;
+    let d = dee.join_ok(&space_id, &dee_token, None).await;
+    assert_eq!(ada.recv().await, user_join(&dee_id, d.spawn));
+    drop(dee);
+    let path = format!("/api/v1/space/{space_id}/presence");
+    let mut suspended = false;
+    for _ in 0..200 {
+        let (_, p) = app.get(&path, Some(&ada_token)).await;
+        let users = p["users"].as_array().cloned().unwrap_or_default();
+        suspended = users.iter().any(|u| u["userId"] == dee_id.as_str() && u["suspended"] == true);
+        if suspended {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(suspended, "a dropped connection is held for its resume");
+    ada.heartbeat().await;
+}
+
+ws_cases!(
+    a_second_socket_takes_the_session_over,
+    resume_replays_what_was_missed,
+    resume_after_a_dropped_socket,
+    a_clean_close_is_a_departure_and_a_drop_is_not,
+);
 ws_cases!(@config short_grace; after_the_grace_the_user_leaves);

@@ -6,12 +6,25 @@ use metaverse_protocol::{ClientMsg, Codec, ErrorCode, ServerMsg};
 use super::{Frame, Services, Session, Step, limits::Admit};
 use crate::CloseReason;
 
+/// RFC 6455 close codes that end a session for good.
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_GOING_AWAY: u16 = 1001;
+
 impl<S: Services> Session<S> {
     pub(super) async fn on_frame<W: Sink<Frame> + Unpin>(&mut self, io: &mut W, frame: Frame) -> Step {
         let (codec, bytes) = match frame {
             Frame::Binary(b) => (Codec::MsgPack, b),
             Frame::Text(t) => (Codec::Json, t.into_bytes()),
-            Frame::Close(..) => return Step::PeerClosed,
+            Frame::Close(code, _) => {
+                // 1000 (normal) and 1001 (going away: a closed tab) mean
+                // the client is done: a departure, as `leave`. Any other
+                // close (or none: a dropped connection) keeps the presence
+                // for a resume, as Discord's gateway does.
+                if matches!(code, CLOSE_NORMAL | CLOSE_GOING_AWAY) {
+                    self.leave_space();
+                }
+                return Step::PeerClosed;
+            }
             // Control frames count against the same rate: each ping makes
             // the transport write a pong, so a ping flood is a flood.
             Frame::Ping(_) | Frame::Pong(_) => {

@@ -1,5 +1,6 @@
-//! Leaving a space: on `leave` (the presence goes at once), before joining
-//! another, and when the socket ends (the presence is held for a resume).
+//! Leaving a space: on `leave` or a clean close (1000/1001) the presence
+//! goes at once, also before joining another; when the socket ends any
+//! other way the presence is held for a resume.
 
 use futures_util::Sink;
 use metaverse_protocol::{Codec, ErrorCode};

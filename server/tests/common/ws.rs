@@ -249,12 +249,24 @@ impl WsClient {
         }
     }
 
-    /// Closes from the client side (code 1000) and reads until the server
-    /// has let go of the socket (the stream ends), so whatever the server
-    /// does when a socket goes has been started. Returns the close frame the
-    /// server answered with, `None` when it answered none.
-    pub async fn close_and_wait(mut self) -> Option<CloseFrame> {
-        let bye = CloseFrame { code: CloseCode::Normal, reason: "done".into() };
+    /// Closes from the client side with 1000 (a departure: the others see
+    /// `user-left` at once) and reads until the server has let go of the
+    /// socket (the stream ends), so whatever the server does when a socket
+    /// goes has been started. Returns the close frame the server answered
+    /// with, `None` when it answered none.
+    pub async fn close_and_wait(self) -> Option<CloseFrame> {
+        self.close_with(CloseCode::Normal).await
+    }
+
+    /// Closes as a client about to come back does (4000, as the browser
+    /// client before it reconnects): the presence is held for a resume.
+    pub async fn close_to_resume(self) -> Option<CloseFrame> {
+        self.close_with(CloseCode::from(4000)).await
+    }
+
+    /// Closes with `code`, then reads until the server lets go.
+    pub async fn close_with(mut self, code: CloseCode) -> Option<CloseFrame> {
+        let bye = CloseFrame { code, reason: "done".into() };
         let _ = self.stream.close(Some(bye)).await;
         let mut reply = None;
         loop {

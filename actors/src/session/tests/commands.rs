@@ -174,3 +174,28 @@ async fn a_peer_close_ends_the_session_without_a_close_of_ours() {
     })
     .await;
 }
+
+/// A clean close (1000, or 1001 from a closing tab) is a departure, like
+/// `leave`; any other close keeps the presence for a resume.
+#[tokio::test(start_paused = true)]
+async fn a_clean_close_leaves_and_any_other_close_holds_the_presence() {
+    for (code, dropped) in [(1000, false), (1001, false), (4000, true), (1005, true)] {
+        local(async {
+            let fake = Fake::default();
+            let (peer, run) = joined(&fake).await;
+            peer.send_frame(Frame::Close(code, String::new()));
+            run.task.await.unwrap();
+            let leaves: Vec<bool> = fake
+                .state()
+                .calls
+                .iter()
+                .filter_map(|c| match c {
+                    Call::Leave { dropped, .. } => Some(*dropped),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(leaves, vec![dropped], "close {code}");
+        })
+        .await;
+    }
+}
