@@ -397,7 +397,7 @@ async fn resume_and_takeover_are_one_visit(backend: Backend) {
     // Barrier: Bob's socket drops and his presence ends after the grace:
     // any leave a replaced or dropped socket of Ada's wrongly scheduled
     // (it would be due earlier) has been folded by the time his shows.
-    observer.close_and_wait().await;
+    observer.close_to_resume().await;
     let body = wait_space(&app, &ada, &space_id, "Bob's leave after the grace", |v| {
         totals(v).1 >= 2 && v["sessions"]["count"].as_i64() >= Some(2)
     })

@@ -113,8 +113,8 @@ async fn chat_and_analytics_round_trip_through_kafka(backend: Backend) {
     assert_eq!(a["rooms"], json!([{"chatroomId": room, "name": "general", "messages": ROUND_TRIP}]), "{a}");
     assert_eq!(a["sessions"]["count"], 0, "no visit ended yet: {a}");
 
-    // ada leaves with `leave`; bob just closes his socket (his visit ends
-    // when the resume grace runs out).
+    // ada leaves with `leave`; bob just closes his socket (1000: a
+    // departure too).
     let [mut ada, bob]: [WsClient; 2] = talk.sockets.try_into().ok().expect("two sockets");
     ada.send(&ClientMsg::Leave {}).await;
     ada.close_and_wait().await;
