@@ -17,6 +17,9 @@ use super::{
 };
 use crate::CloseReason;
 
+/// Longest wait for the peer's close frame after ours.
+pub const CLOSE_DRAIN: Duration = Duration::from_secs(2);
+
 enum Event<E> {
     Close(CloseReason),
     SpaceClosed(CloseReason),
@@ -82,6 +85,7 @@ impl<S: Services> Session<S> {
         };
         if let End::Close(reason) = end {
             close(&mut io, reason).await;
+            drain(&mut io).await;
         }
         self.drop_out();
     }
@@ -144,6 +148,23 @@ impl<S: Services> Session<S> {
                 _ => Step::Continue,
             },
             Event::Nothing | Event::Tick | Event::Incoming(_) => Step::Continue,
+        }
+    }
+}
+
+/// After our close frame: read and discard until the peer's close (or the
+/// stream's end, or [`CLOSE_DRAIN`]), as RFC 6455 §7 asks. Closing the TCP
+/// connection with the client's input still unread makes the kernel send
+/// a reset, and a client that was still writing then sees 1006 instead of
+/// our code and loses the replies queued before it.
+async fn drain<I, E>(io: &mut I)
+where
+    I: Stream<Item = Result<Frame, E>> + Unpin,
+{
+    let deadline = Instant::now() + CLOSE_DRAIN;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, io.next()).await {
+        if matches!(frame, Frame::Close(..)) {
+            break;
         }
     }
 }
