@@ -167,7 +167,7 @@ async fn a_peer_close_ends_the_session_without_a_close_of_ours() {
     local(async {
         let fake = Fake::default();
         let (mut peer, run) = joined(&fake).await;
-        peer.send_frame(Frame::Close(1000, "bye".into()));
+        peer.send_frame(Frame::Close(4000, "reconnecting".into()));
         assert_eq!(peer.frame().await, None);
         run.task.await.unwrap();
         assert_eq!(fake.state().calls, vec![Call::Leave { dropped: true, unsent: vec![] }]);
