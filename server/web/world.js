@@ -6,6 +6,10 @@ import { colorFor, image, initials } from './ui.js';
 export const TILE = 32;
 const TWEEN_OTHERS_MS = 100;
 const TWEEN_SELF_MS = 80;
+// The server refuses steps faster than its walking speed (--walk-speed,
+// 10 steps/s by default); taps closer together than this wait their turn
+// instead of being predicted and snapped back.
+const MIN_STEP_MS = 100;
 const NEAR_RADIUS = 3;
 
 const KEYS = {
@@ -45,6 +49,7 @@ export class World {
     this.held = [];
     this.repeat = 0;
     this.lastStep = 0;
+    this.deferred = 0;
     this.running = false;
     this.dpr = 1;
     this.view = { w: 0, h: 0 };
@@ -65,6 +70,7 @@ export class World {
   destroy() {
     this.running = false;
     this.releaseKeys();
+    clearTimeout(this.deferred);
     this.canvas.removeEventListener('keydown', this.onKeyDown);
     this.canvas.removeEventListener('keyup', this.onKeyUp);
     this.canvas.removeEventListener('blur', this.onBlur);
@@ -234,6 +240,13 @@ export class World {
 
   /** One tile in direction [dx, dy], predicted locally, checked by the server. */
   step([dx, dy]) {
+    const early = this.lastStep + MIN_STEP_MS - performance.now();
+    if (early > 0) {
+      // Keep only the latest tap: it runs once the pace allows.
+      clearTimeout(this.deferred);
+      this.deferred = setTimeout(() => this.step([dx, dy]), early);
+      return false;
+    }
     const u = this.users.get(this.me);
     if (!u) return false;
     const x = u.x + dx;
