@@ -117,9 +117,23 @@ mod tests {
                 tokio::spawn(async move { pool.run(move || i).await })
             })
             .collect();
-        while pool.queue.try_send((Instant::now(), Box::new(|_| ()))).is_ok() {
-            // Fill what the spawned waiters have not taken yet.
+        // Fill what the spawned waiters have not taken yet, with jobs that
+        // say when they ran.
+        let (filler_done, fillers_done) = std::sync::mpsc::channel::<()>();
+        let mut fillers = 0;
+        loop {
+            let done = filler_done.clone();
+            let job: Work = Box::new(move |_| {
+                let _ = done.send(());
+            });
+            if pool.queue.try_send((Instant::now(), job)).is_err() {
+                break;
+            }
+            fillers += 1;
         }
+        // Only the queued jobs hold senders now: a job dropped unrun ends
+        // the wait below too.
+        drop(filler_done);
         assert_eq!(pool.run(|| ()).await, Err(Busy), "refused without waiting");
         let _ = release.send(());
         assert_eq!(first.await.ok(), Some(Ok(())));
@@ -127,6 +141,8 @@ mod tests {
             let got = w.await.ok();
             assert!(got == Some(Ok(i)) || got == Some(Err(Busy)), "{got:?}");
         }
+        // The pool's thread runs the fillers after the waiters: wait for them.
+        let _ = tokio::task::spawn_blocking(move || (0..fillers).for_each(|_| drop(fillers_done.recv()))).await;
         assert_eq!(pool.run(|| 7).await, Ok(7), "room again once they are done");
     }
 }
