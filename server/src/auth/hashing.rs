@@ -142,7 +142,12 @@ mod tests {
             assert!(got == Some(Ok(i)) || got == Some(Err(Busy)), "{got:?}");
         }
         // The pool's thread runs the fillers after the waiters: wait for them.
-        let _ = tokio::task::spawn_blocking(move || (0..fillers).for_each(|_| drop(fillers_done.recv()))).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            for _ in 0..fillers {
+                let _ = fillers_done.recv();
+            }
+        })
+        .await;
         assert_eq!(pool.run(|| 7).await, Ok(7), "room again once they are done");
     }
 }
