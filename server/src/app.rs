@@ -134,7 +134,8 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     if let Some(c) = &cluster {
         let _ = c.revoked.set(state.revoked.clone());
     }
-    sweep_quotas(&state);
+    let quotas = state.quotas.clone();
+    every_minute(move || quotas.forget_idle());
     let ws_state = state.clone();
     let admin = bind_admin(cfg, state.clone())?;
     let (server, http_addr) = bind_http(cfg, state)?;
@@ -152,15 +153,15 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     Ok(Started { http_addr, ws_addr: ws.addr, admin_addr, admin, server, handle, db, ws, pipeline, cluster, writers })
 }
 
-/// Forgets the quota state of users whose budgets are full again, once a
-/// minute, so the per-user maps stay small.
-fn sweep_quotas(state: &AppState) {
-    let quotas = state.quotas.clone();
+/// Runs `sweep` once a minute for the server's life: the per-key limiter
+/// maps (guesses, quotas) forget keys whose budgets are full again, so they
+/// stay small.
+fn every_minute(sweep: impl Fn() + 'static) {
     actix_rt::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             every.tick().await;
-            quotas.forget_idle();
+            sweep();
         }
     });
 }
@@ -203,13 +204,7 @@ fn start_chat(
     let hashes = Arc::new(HashPool::new(cfg.max_concurrent_hashes));
     let chat = Arc::new(ChatService::new(db.clone(), store, pipeline.sink.clone(), registry.clone(), limits, hashes));
     let sweeper = chat.clone();
-    actix_rt::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            sweeper.forget_idle();
-        }
-    });
+    every_minute(move || sweeper.forget_idle());
     (chat, chat_writer)
 }
 

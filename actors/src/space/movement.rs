@@ -35,11 +35,14 @@ impl Handler<Move> for SpaceActor {
     type Result = ();
 
     fn handle(&mut self, msg: Move, ctx: &mut Self::Context) {
-        if !self.is_current(&msg.user, msg.session_id) {
+        // One member lookup per move: the current-session check and the
+        // walking-speed budget share it.
+        let Some(member) = self.members.get_mut(&msg.user) else { return };
+        if member.session_id != msg.session_id || member.link.is_none() {
             return;
         }
         let Some(before) = self.world.position(&msg.user) else { return };
-        if !self.members.get_mut(&msg.user).is_some_and(|m| m.stride.take(self.settings.walk, Instant::now())) {
+        if !member.stride.take(self.settings.walk, Instant::now()) {
             metrics::counter!(metric_names::MOVES_REJECTED_TOTAL, "reason" => "too-fast").increment(1);
             self.send_to(&msg.user, &ServerMsg::MovementRejected { x: before.x, y: before.y }, ctx);
             return;
