@@ -254,8 +254,8 @@ impl Tick {
                 user,
                 codec: Codec::MsgPack,
                 batched: true,
-                start: self.aoi.cell_of(self.before[i]),
-                end: self.aoi.cell_of(self.after[i]),
+                start: self.aoi.sight(self.before[i], self.aoi.reach(None)),
+                end: self.aoi.sight(self.after[i], self.aoi.reach(None)),
                 since: 0,
                 outbox: Vec::new(),
             });

@@ -93,6 +93,9 @@ pub struct SessionLink {
     /// The session takes one `batch` frame per tick instead of one frame
     /// per world event.
     pub batched: bool,
+    /// The window the client asked for in `join`; `None`: the space
+    /// decides (the whole space while it is not crowded).
+    pub view: Option<crate::world::ViewWindow>,
     /// Bounded so a client that does not read cannot grow server memory; see
     /// [`SessionLink::offer`].
     pub tx: mpsc::Sender<Bytes>,
@@ -114,7 +117,10 @@ pub struct SessionPort {
 pub fn link(session_id: u64, codec: Codec, capacity: usize) -> (SessionLink, SessionPort) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let (close_tx, close_rx) = watch::channel(None);
-    (SessionLink { session_id, codec, batched: false, tx, close: close_tx }, SessionPort { rx, close: close_rx })
+    (
+        SessionLink { session_id, codec, batched: false, view: None, tx, close: close_tx },
+        SessionPort { rx, close: close_rx },
+    )
 }
 
 /// Outcome of offering a frame to a session; a refused frame comes back.
@@ -132,6 +138,12 @@ impl SessionLink {
     /// Set at join from the client's request, after [`link`] made the pair.
     pub fn batched(mut self, on: bool) -> Self {
         self.batched = on;
+        self
+    }
+
+    /// Set at join from the client's request, after [`link`] made the pair.
+    pub fn view(mut self, asked: Option<crate::world::ViewWindow>) -> Self {
+        self.view = asked;
         self
     }
 

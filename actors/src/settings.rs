@@ -21,6 +21,11 @@ pub struct SpaceSettings {
     pub tick: Duration,
     /// The window a session sees moves in, in spaces larger than it.
     pub view: ViewWindow,
+    /// A client that asked for no window sees the whole space while it
+    /// holds at most this many people, and the `view` window above (back
+    /// to the whole space at nine tenths of it, so a crowd at the line
+    /// does not flip every client's view at each join and leave).
+    pub view_all_up_to: usize,
     /// A tick's batch is split into frames of about this many bytes.
     pub batch_limit: usize,
     /// How fast a member may walk; faster steps get `movement-rejected`.
@@ -36,6 +41,7 @@ impl Default for SpaceSettings {
             mailbox: 4096,
             tick: Duration::from_millis(50),
             view: ViewWindow::default(),
+            view_all_up_to: 100,
             batch_limit: 32 * 1024,
             walk: WalkSpeed::default(),
         }

@@ -46,6 +46,11 @@ pub struct Cli {
     /// decides (MessagePack batched, JSON not).
     #[arg(long, value_enum, global = true)]
     pub batch: Option<OnOff>,
+    /// Ask for a view window in `join` (WxH tiles, e.g. 60x50); by default
+    /// the server decides (the whole space until it is crowded, then its
+    /// own window).
+    #[arg(long, global = true, value_parser = parse_size)]
+    pub view: Option<(u32, u32)>,
     /// Do not offer the codec's subprotocol in the upgrade (for servers
     /// that do not negotiate one; the frame type still picks the codec).
     #[arg(long, global = true)]

@@ -20,7 +20,7 @@ use tokio_tungstenite::{
     },
 };
 
-use crate::wire::{Codec, Event, In, Out, Pos, Size, for_each_event};
+use crate::wire::{Codec, Event, In, Out, Pos, Size, View, for_each_event};
 
 /// Where and how to connect.
 #[derive(Clone, Debug)]
@@ -30,6 +30,8 @@ pub struct Target {
     pub codec: Codec,
     /// `batch` field of `join`, when set.
     pub batch: Option<bool>,
+    /// `view` field of `join` (width, height in tiles), when set.
+    pub view: Option<(u32, u32)>,
     /// tungstenite's read buffer per socket (allocated eagerly).
     pub read_buffer: usize,
     /// Offer the codec's subprotocol in the upgrade.
@@ -48,7 +50,7 @@ impl Target {
             .with_context(|| format!("resolving {hostport}"))?
             .next()
             .ok_or_else(|| anyhow!("{hostport} has no address"))?;
-        Ok(Self { url: url.to_owned(), addr, codec, batch, read_buffer: 16 * 1024, subprotocol: true })
+        Ok(Self { url: url.to_owned(), addr, codec, batch, view: None, read_buffer: 16 * 1024, subprotocol: true })
     }
 
     /// The i-th of `n` source addresses (127.0.0.1, .2, …), when the
@@ -172,10 +174,11 @@ impl Client {
         &mut self,
         space_id: &str,
         token: &str,
-        batch: Option<bool>,
+        (batch, view): (Option<bool>, Option<(u32, u32)>),
         limit: Duration,
     ) -> anyhow::Result<Joined> {
-        self.send(&Out::Join { space_id, token, batch }).await?;
+        let view = view.map(|(width, height)| View { width, height });
+        self.send(&Out::Join { space_id, token, batch, view }).await?;
         self.await_reply(limit, |ev| match ev {
             In::SpaceJoined { user_id, spawn, space } => {
                 Some(Ok(Joined { user_id: user_id.into_owned(), spawn, space }))

@@ -61,6 +61,13 @@ impl Codec {
     }
 }
 
+/// The window a `join` asks for, in tiles.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct View {
+    pub width: u32,
+    pub height: u32,
+}
+
 /// Client → server messages the harness sends.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", content = "payload", rename_all = "kebab-case")]
@@ -71,6 +78,8 @@ pub enum Out<'a> {
         token: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         batch: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        view: Option<View>,
     },
     Move {
         x: i32,
@@ -297,7 +306,7 @@ mod tests {
 
     #[test]
     fn client_frames_have_the_contract_shape() {
-        let join = Out::Join { space_id: "s", token: "t", batch: None };
+        let join = Out::Join { space_id: "s", token: "t", batch: None, view: None };
         let Message::Text(text) = Codec::Json.encode(&join) else { panic!("json is text") };
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&text).unwrap(),

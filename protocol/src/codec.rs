@@ -157,7 +157,8 @@ mod tests {
 
     #[test]
     fn envelope_shape_is_type_and_payload() {
-        let msg = ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None, batch: None };
+        let msg =
+            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None, batch: None, view: None };
         let json: serde_json::Value = serde_json::from_slice(&Codec::Json.encode(&msg).unwrap()).unwrap();
         assert_eq!(json, serde_json::json!({"type": "join", "payload": {"spaceId": "s1", "token": "t"}}));
     }

@@ -15,4 +15,4 @@ pub mod message;
 pub use batch::batch_frames;
 pub use codec::{Codec, DecodeError, MAX_FRAME_BYTES};
 pub use error::ErrorCode;
-pub use message::{CLIENT_TYPES, ClientMsg, Position, RtcKind, ServerMsg, SpaceSize, UserPosition};
+pub use message::{CLIENT_TYPES, ClientMsg, Position, RtcKind, ServerMsg, SpaceSize, UserPosition, ViewSize};

@@ -56,6 +56,29 @@ pub struct SpaceSize {
     pub height: i32,
 }
 
+/// The part of the map a client shows, in tiles, asked for in `join`: the
+/// server then sends events from about that far around the user and no
+/// farther, whatever the crowd. Without it a client sees the whole space
+/// while the space is not crowded (see the protocol documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewSize {
+    /// Columns shown (1 to 10,000); the server rounds it to its view cells
+    /// and caps it at twice its own window.
+    pub width: i32,
+    /// Rows shown (1 to 10,000); rounded and capped like `width`.
+    pub height: i32,
+}
+
+impl ViewSize {
+    /// Largest side accepted; larger asks are refused as malformed.
+    pub const MAX: i32 = 10_000;
+
+    /// Both sides within 1 and [`ViewSize::MAX`].
+    pub fn is_valid(&self) -> bool {
+        (1..=Self::MAX).contains(&self.width) && (1..=Self::MAX).contains(&self.height)
+    }
+}
+
 /// Messages a client sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "payload", rename_all = "kebab-case")]
@@ -76,6 +99,11 @@ pub enum ClientMsg {
         /// sessions are batched, JSON sessions are not.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         batch: Option<bool>,
+        /// The window the client shows: events come from about that far
+        /// around it. Absent: the whole space while it holds at most the
+        /// server's `--view-all-up-to` people, the server's window above.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        view: Option<ViewSize>,
     },
     /// Asks to step onto an adjacent tile; the server decides, answering a refusal with `movement-rejected`.
     Move {

@@ -79,6 +79,7 @@ fn join() -> ClientMsg {
         token: "v4.public.eyJzdWIiOiJ1c2VyLTEifQ".into(),
         resume_token: Some("resume-abc".into()),
         batch: Some(false),
+        view: None,
     }
 }
 

@@ -4,7 +4,9 @@
 // Helpers outside #[test] fns unwrap too: a panic is how a test fails.
 #![allow(clippy::unwrap_used)]
 
-use metaverse_protocol::{ClientMsg, Codec, ErrorCode, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition};
+use metaverse_protocol::{
+    ClientMsg, Codec, ErrorCode, MAX_FRAME_BYTES, Position, ServerMsg, SpaceSize, UserPosition, ViewSize,
+};
 use serde_json::{Value, json};
 
 const CODECS: [Codec; 2] = [Codec::MsgPack, Codec::Json];
@@ -13,12 +15,19 @@ const CODECS: [Codec; 2] = [Codec::MsgPack, Codec::Json];
 /// fields.
 fn client_msgs() -> Vec<ClientMsg> {
     vec![
-        ClientMsg::Join { space_id: "space-1".into(), token: "tok".into(), resume_token: None, batch: None },
+        ClientMsg::Join {
+            space_id: "space-1".into(),
+            token: "tok".into(),
+            resume_token: None,
+            batch: None,
+            view: None,
+        },
         ClientMsg::Join {
             space_id: "space-1".into(),
             token: "tok".into(),
             resume_token: Some("resume-1".into()),
             batch: Some(true),
+            view: Some(ViewSize { width: 40, height: 30 }),
         },
         ClientMsg::Move { x: 3, y: -4 },
         ClientMsg::Move { x: i32::MAX, y: i32::MIN },
@@ -262,11 +271,17 @@ fn every_message_is_a_type_and_payload_envelope() {
 fn client_json_has_the_contract_shape() {
     let cases = [
         (
-            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None, batch: None },
+            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: None, batch: None, view: None },
             json!({"type": "join", "payload": {"spaceId": "s1", "token": "t"}}),
         ),
         (
-            ClientMsg::Join { space_id: "s1".into(), token: "t".into(), resume_token: Some("r".into()), batch: None },
+            ClientMsg::Join {
+                space_id: "s1".into(),
+                token: "t".into(),
+                resume_token: Some("r".into()),
+                batch: None,
+                view: None,
+            },
             json!({"type": "join", "payload": {"spaceId": "s1", "token": "t", "resumeToken": "r"}}),
         ),
         (ClientMsg::Move { x: 1, y: 2 }, json!({"type": "move", "payload": {"x": 1, "y": 2}})),

@@ -116,6 +116,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         idle_stop: cfg.space_idle,
         tick: cfg.tick,
         view: cfg.view,
+        view_all_up_to: cfg.view_all_up_to as usize,
         walk: metaverse_actors::world::WalkSpeed { per_second: cfg.limits.walk_speed, burst: cfg.limits.walk_burst },
         ..SpaceSettings::default()
     };

@@ -29,7 +29,14 @@ async fn join_when_ready(ws: &str, codec: Codec, space: &str, token: &str) -> (W
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut c = WsClient::connect(ws, codec).await;
-        c.send(&ClientMsg::Join { space_id: space.into(), token: token.into(), resume_token: None, batch: None }).await;
+        c.send(&ClientMsg::Join {
+            space_id: space.into(),
+            token: token.into(),
+            resume_token: None,
+            batch: None,
+            view: None,
+        })
+        .await;
         match c.recv().await {
             m @ ServerMsg::SpaceJoined { .. } => return (c, m.into()),
             ServerMsg::Error { code: ErrorCode::SpaceMoving | ErrorCode::Internal, message } => {
@@ -422,7 +429,14 @@ async fn redis_stopping_stops_spaces_at_lease_expiry_and_service_resumes() {
     wait_status(nodes.app(0), StatusCode::SERVICE_UNAVAILABLE).await;
     // Nobody takes the space while Redis is away.
     let mut c = WsClient::connect(&nodes.app(1).ws, Codec::Json).await;
-    c.send(&ClientMsg::Join { space_id: space.clone(), token: b_tok.clone(), resume_token: None, batch: None }).await;
+    c.send(&ClientMsg::Join {
+        space_id: space.clone(),
+        token: b_tok.clone(),
+        resume_token: None,
+        batch: None,
+        view: None,
+    })
+    .await;
     assert!(matches!(c.recv().await, ServerMsg::Error { .. }), "no join without Redis");
     let stopped = nodes.tenures().await;
     assert!(stopped.iter().all(|t| t.until.is_some()), "the space stopped: {stopped:?}");

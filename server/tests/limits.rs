@@ -140,15 +140,27 @@ async fn one_user_wakes_few_spaces_per_minute() {
     let mut ada = WsClient::connect(&app.ws, Codec::Json).await;
     ada.join_ok(&spaces[0], &token, None).await;
     ada.join_ok(&spaces[1], &token, None).await;
-    ada.send(&ClientMsg::Join { space_id: spaces[2].clone(), token: token.clone(), resume_token: None, batch: None })
-        .await;
+    ada.send(&ClientMsg::Join {
+        space_id: spaces[2].clone(),
+        token: token.clone(),
+        resume_token: None,
+        batch: None,
+        view: None,
+    })
+    .await;
     assert!(ada.expect_error(ErrorCode::RateLimited).await.contains("too many spaces"));
     // A space that is already live costs nothing to join.
     ada.join_ok(&spaces[0], &token, None).await;
     // Others are not affected: Bob wakes the third.
     let mut bob = WsClient::connect(&app.ws, Codec::Json).await;
-    bob.send(&ClientMsg::Join { space_id: spaces[2].clone(), token: other.clone(), resume_token: None, batch: None })
-        .await;
+    bob.send(&ClientMsg::Join {
+        space_id: spaces[2].clone(),
+        token: other.clone(),
+        resume_token: None,
+        batch: None,
+        view: None,
+    })
+    .await;
     assert!(matches!(bob.recv().await, ServerMsg::SpaceJoined { .. }));
 }
 
@@ -200,7 +212,8 @@ async fn a_token_naming_someone_elses_session_is_refused() {
     let (status, body) = app.get("/api/v1/space/all", Some(&forged)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let mut ws = WsClient::connect(&app.ws, Codec::Json).await;
-    ws.send(&ClientMsg::Join { space_id: "x".into(), token: forged, resume_token: None, batch: None }).await;
+    ws.send(&ClientMsg::Join { space_id: "x".into(), token: forged, resume_token: None, batch: None, view: None })
+        .await;
     ws.expect_error(ErrorCode::Unauthorized).await;
 }
 

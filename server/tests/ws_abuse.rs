@@ -106,8 +106,13 @@ async fn ten_bad_frames_in_a_row_close_the_socket(app: TestApp, codec: Codec) {
 async fn repeated_auth_failures_close_the_socket(app: TestApp, codec: Codec) {
     let (_, token) = app.user("ada").await;
     let space_id = create_space(&app, &token, "4x4").await;
-    let bad_join =
-        ClientMsg::Join { space_id: space_id.clone(), token: "garbage".into(), resume_token: None, batch: None };
+    let bad_join = ClientMsg::Join {
+        space_id: space_id.clone(),
+        token: "garbage".into(),
+        resume_token: None,
+        batch: None,
+        view: None,
+    };
     let mut ws = WsClient::connect(&app.ws, codec).await;
     for _ in 0..4 {
         ws.send(&bad_join).await;

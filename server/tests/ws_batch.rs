@@ -8,8 +8,8 @@
 //! socket land in one tick.
 //!
 //! Area of interest: with a 10×10 view window, a 30×3 space is cut into
-//! 2-tile columns and a viewer sees the 5 columns around its own (10
-//! tiles). People crossing its edge come as `view-enter`/`view-leave`, and
+//! 2-tile columns and a viewer that asks for a 10×10 window sees the 5
+//! columns around its own (10 tiles). People crossing its edge come as `view-enter`/`view-leave`, and
 //! so do those standing still when the viewer's own window moves.
 
 // Helpers outside #[test] fns unwrap too: a panic is how a test fails.
@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use common::{
     Backend, TestApp,
-    ws::{Joined, WsClient, at, create_space, movement},
+    ws::{Joined, WsClient, at, create_space, movement, seat},
 };
 use metaverse_actors::ViewWindow;
-use metaverse_protocol::{Codec, Position, ServerMsg};
+use metaverse_protocol::{Codec, Position, ServerMsg, ViewSize};
 
 async fn app_with(tick: Duration, view: ViewWindow) -> TestApp {
     TestApp::start_with(Backend::Sqlite, |cfg| {
@@ -36,17 +36,6 @@ async fn app_with(tick: Duration, view: ViewWindow) -> TestApp {
     })
     .await
     .expect("sqlite always runs")
-}
-
-/// Alone in the space: join, walk to `tile`, leave; the next join spawns
-/// there.
-async fn seat(app: &TestApp, token: &str, space_id: &str, size: (i32, i32), tile: Position) {
-    let mut ws = WsClient::connect(&app.ws, Codec::Json).await;
-    let j = ws.join_ok(space_id, token, None).await;
-    assert!(j.users.is_empty(), "seating alone: {:?}", j.users);
-    ws.walk(j.spawn, tile, size, &[]).await;
-    ws.send(&metaverse_protocol::ClientMsg::Leave {}).await;
-    ws.heartbeat().await;
 }
 
 fn events(frame: ServerMsg) -> Vec<ServerMsg> {
@@ -176,10 +165,15 @@ async fn walkers_cross_the_view_window_edge(codec: Codec) {
     let space_id = create_space(&app, &ada_token, "30x3").await;
     seat(&app, &bob_token, &space_id, size, at(29, 1)).await;
 
+    // Both ask for the window (as the browser client does); without it
+    // two people in a space this small would see each other throughout.
+    let window = Some(ViewSize { width: 10, height: 10 });
     let mut ada = WsClient::connect(&app.ws, codec).await;
+    ada.view = window;
     let a = ada.join_ok(&space_id, &ada_token, None).await;
     ada.walk(a.spawn, at(0, 1), size, &[]).await;
     let mut bob = WsClient::connect(&app.ws, crate::common::ws::other(codec)).await;
+    bob.view = window;
     let b: Joined = bob.join_ok(&space_id, &bob_token, None).await;
     assert_eq!(b.spawn, at(29, 1));
     assert!(b.users.is_empty(), "Ada is out of Bob's view: {:?}", b.users);

@@ -71,6 +71,7 @@ async fn join_with_a_bad_token_is_unauthorized(app: TestApp, codec: Codec) {
             token: bad.to_owned(),
             resume_token: None,
             batch: None,
+            view: None,
         })
         .await;
         ws.expect_error(ErrorCode::Unauthorized).await;
@@ -87,8 +88,14 @@ async fn join_with_a_revoked_token_is_unauthorized(app: TestApp, codec: Codec) {
     assert!(status.is_success(), "signout: {body}");
 
     let mut ws = WsClient::connect(&app.ws, codec).await;
-    ws.send(&ClientMsg::Join { space_id: space_id.clone(), token: token.clone(), resume_token: None, batch: None })
-        .await;
+    ws.send(&ClientMsg::Join {
+        space_id: space_id.clone(),
+        token: token.clone(),
+        resume_token: None,
+        batch: None,
+        view: None,
+    })
+    .await;
     ws.expect_error(ErrorCode::Unauthorized).await;
     // Only that session is revoked: a fresh sign-in joins.
     let fresh = app.signin("ada").await["token"].as_str().unwrap().to_owned();
@@ -100,7 +107,14 @@ async fn join_an_unknown_space(app: TestApp, codec: Codec) {
     let space_id = create_space(&app, &token, "4x4").await;
     let mut ws = WsClient::connect(&app.ws, codec).await;
     for unknown in ["no-such-space".to_owned(), "x".repeat(65), String::new()] {
-        ws.send(&ClientMsg::Join { space_id: unknown, token: token.clone(), resume_token: None, batch: None }).await;
+        ws.send(&ClientMsg::Join {
+            space_id: unknown,
+            token: token.clone(),
+            resume_token: None,
+            batch: None,
+            view: None,
+        })
+        .await;
         ws.expect_error(ErrorCode::UnknownSpace).await;
     }
     ws.heartbeat().await;
@@ -124,7 +138,14 @@ async fn spawn_takes_a_free_tile_and_a_full_space_is_busy(app: TestApp, codec: C
     assert_ne!(j1.spawn, j2.spawn, "two users, two tiles");
 
     let mut c3 = WsClient::connect(&app.ws, codec).await;
-    c3.send(&ClientMsg::Join { space_id: space_id.clone(), token: t3.clone(), resume_token: None, batch: None }).await;
+    c3.send(&ClientMsg::Join {
+        space_id: space_id.clone(),
+        token: t3.clone(),
+        resume_token: None,
+        batch: None,
+        view: None,
+    })
+    .await;
     c3.expect_error(ErrorCode::Busy).await;
     c3.heartbeat().await;
     // The refused user is not in the space: u2's next message is u1's
@@ -155,6 +176,7 @@ async fn spawn_avoids_static_elements(app: TestApp, codec: Codec) {
                 token: token.clone(),
                 resume_token: None,
                 batch: None,
+                view: None,
             })
             .await;
             ws.expect_error(ErrorCode::Busy).await;
@@ -496,7 +518,13 @@ async fn events_keep_their_codec_replies_follow_the_frame(app: TestApp, codec: C
     assert_eq!(ada.recv_any().await, (o, ServerMsg::Heartbeat {}));
     ada.send_as(
         o,
-        &ClientMsg::Join { space_id: space_id.clone(), token: ada_token.clone(), resume_token: None, batch: None },
+        &ClientMsg::Join {
+            space_id: space_id.clone(),
+            token: ada_token.clone(),
+            resume_token: None,
+            batch: None,
+            view: None,
+        },
     )
     .await;
     let (got, joined) = ada.recv_any().await;

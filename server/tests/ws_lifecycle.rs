@@ -96,8 +96,14 @@ async fn a_space_started_for_a_refused_join_stops(app: TestApp, codec: Codec) {
     place_element(&app, &admin, &space_id, &wall, at(0, 0)).await;
 
     let mut ws = WsClient::connect(&app.ws, codec).await;
-    ws.send(&ClientMsg::Join { space_id: space_id.clone(), token: admin.clone(), resume_token: None, batch: None })
-        .await;
+    ws.send(&ClientMsg::Join {
+        space_id: space_id.clone(),
+        token: admin.clone(),
+        resume_token: None,
+        batch: None,
+        view: None,
+    })
+    .await;
     ws.expect_error(ErrorCode::Busy).await;
     until_live(&app, base, "after a refused join").await;
 }

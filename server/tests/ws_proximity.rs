@@ -730,8 +730,14 @@ async fn presence_carries_names_and_avatars(app: TestApp, codec: Codec) {
     until_left(&mut ada, &bob.id).await;
     // Spawns are random: if they stood near each other, bob's socket still
     // holds the proximity of his first visit; skip to the new space-joined.
-    bob.send(ClientMsg::Join { space_id: space_id.clone(), token: bob.token.clone(), resume_token: None, batch: None })
-        .await;
+    bob.send(ClientMsg::Join {
+        space_id: space_id.clone(),
+        token: bob.token.clone(),
+        resume_token: None,
+        batch: None,
+        view: None,
+    })
+    .await;
     let (again, _) =
         bob.ws.recv_until(|m| matches!(m, ServerMsg::SpaceJoined { .. }).then(|| Joined::from(m.clone()))).await;
     assert_eq!(again.users[0].username.as_deref(), Some("ada"));

@@ -61,13 +61,15 @@ export class Connection {
    * @param {() => Promise<string|null>} [o.route]  the URL of the node serving the space
    *   (null, or a failure: use `url`); asked before each connection
    * @param {(url: any) => string|null} [o.usable]  checks a URL the server names in `reconnect`
+   * @param {() => {width: number, height: number}} [o.view]  the window shown, in tiles,
+   *   sent with each `join` so the server sends what is in it
    * @param {(msg: {type: string, payload: any}) => void} o.onMessage
    * @param {(status: string, detail?: object) => void} o.onStatus
    *   statuses: connecting | connected | reconnecting | moving (the space changes
    *   node; no error) | closed (terminal) | signed-out
    */
-  constructor({ url, spaceId, getToken, route, usable, onMessage, onStatus }) {
-    Object.assign(this, { url, spaceId, getToken, route, usable, onMessage, onStatus });
+  constructor({ url, spaceId, getToken, route, usable, view, onMessage, onStatus }) {
+    Object.assign(this, { url, spaceId, getToken, route, usable, view, onMessage, onStatus });
     this.ws = null;
     this.dialed = null; // the URL of the current (or last) socket
     this.resumeToken = null;
@@ -130,6 +132,7 @@ export class Connection {
         spaceId: this.spaceId,
         token,
         ...(this.resumeToken ? { resumeToken: this.resumeToken } : {}),
+        ...(this.view?.() ? { view: this.view() } : {}),
       });
       this.startHeartbeat();
     };

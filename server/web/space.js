@@ -94,6 +94,9 @@ export class SpaceSession {
       // relay, but directly saves a hop).
       route: () => routeUrl(this.spaceId),
       usable: usableWsUrl,
+      // The tiles the canvas shows: the server sends events from about
+      // that far around us, whatever the crowd.
+      view: () => this.world.tilesShown(),
       onMessage: (m) => this.handle(m),
       onStatus: (s, d) => this.onStatus(s, d),
     });

@@ -317,6 +317,13 @@ export class World {
     this.running = false;
   }
 
+  /** The window shown, in whole tiles (at most the protocol's 10,000); null before the first layout. */
+  tilesShown() {
+    if (!this.view.w || !this.view.h) return null;
+    const side = (px) => Math.min(10000, Math.max(1, Math.ceil(px / TILE) + 1));
+    return { width: side(this.view.w), height: side(this.view.h) };
+  }
+
   resize() {
     const box = this.canvas.parentElement.getBoundingClientRect();
     this.dpr = window.devicePixelRatio || 1;

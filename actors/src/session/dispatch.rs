@@ -3,7 +3,7 @@
 use futures_util::Sink;
 use metaverse_protocol::{ClientMsg, Codec, ErrorCode, ServerMsg};
 
-use super::{Frame, Services, Session, Step, limits::Admit};
+use super::{Frame, Services, Session, Step, join::JoinAsk, limits::Admit};
 use crate::CloseReason;
 
 /// RFC 6455 close codes that end a session for good.
@@ -66,8 +66,9 @@ impl<S: Services> Session<S> {
         }
         match msg {
             ClientMsg::Heartbeat {} => self.reply(io, codec, &ServerMsg::Heartbeat {}).await,
-            ClientMsg::Join { space_id, token, resume_token, batch } => {
-                return self.join(io, codec, space_id, token, resume_token, batch).await;
+            ClientMsg::Join { space_id, token, resume_token, batch, view } => {
+                let ask = JoinAsk { resume_token, batch, view };
+                return self.join(io, codec, space_id, token, ask).await;
             }
             ClientMsg::Move { x, y } => self.move_to(io, codec, x, y).await,
             ClientMsg::Leave {} => self.leave(io, codec).await,

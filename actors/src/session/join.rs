@@ -4,10 +4,20 @@
 use std::{collections::HashMap, sync::Arc};
 
 use futures_util::Sink;
-use metaverse_protocol::{Codec, ErrorCode};
+use metaverse_protocol::{Codec, ErrorCode, ViewSize};
 
 use super::{AuthFailure, Claims, EnterFailure, Frame, JoinFail, JoinSpec, Joined, Services, Session, Step};
-use crate::{CloseReason, UserId};
+use crate::{CloseReason, UserId, world::ViewWindow};
+
+/// What a `join` asks for besides the space and the token.
+pub(super) struct JoinAsk {
+    /// Resume this presence when its grace has not run out.
+    pub resume_token: Option<String>,
+    /// Batched frames or not; absent: the codec's default.
+    pub batch: Option<bool>,
+    /// The client's own window; absent: the server decides.
+    pub view: Option<ViewSize>,
+}
 
 /// Longest space id looked up; longer ones cannot exist.
 const MAX_SPACE_ID: usize = 64;
@@ -19,9 +29,13 @@ impl<S: Services> Session<S> {
         codec: Codec,
         space_id: String,
         token: String,
-        resume_token: Option<String>,
-        batch: Option<bool>,
+        ask: JoinAsk,
     ) -> Step {
+        if ask.view.is_some_and(|v| !v.is_valid()) {
+            let why = format!("view width and height must be 1 to {}", ViewSize::MAX);
+            self.error(io, codec, ErrorCode::Invalid, why).await;
+            return Step::Continue;
+        }
         let claims = match self.services.authenticate(&token).await {
             Ok(c) => c,
             Err(AuthFailure::Invalid) => return self.auth_failed(io, codec, "invalid or expired token").await,
@@ -34,7 +48,7 @@ impl<S: Services> Session<S> {
         self.guard.signed_in();
         // Joining while in a space leaves that space first.
         self.leave_space();
-        let Some(spec) = self.spec(io, codec, space_id, &claims, resume_token, batch).await else {
+        let Some(spec) = self.spec(io, codec, space_id, &claims, ask).await else {
             return Step::Continue;
         };
         match self.services.join(&spec).await {
@@ -75,8 +89,7 @@ impl<S: Services> Session<S> {
         codec: Codec,
         space_id: String,
         claims: &Claims,
-        resume_token: Option<String>,
-        batch: Option<bool>,
+        ask: JoinAsk,
     ) -> Option<JoinSpec> {
         if space_id.len() > MAX_SPACE_ID {
             self.error(io, codec, ErrorCode::UnknownSpace, "no such space").await;
@@ -101,11 +114,12 @@ impl<S: Services> Session<S> {
             space_id,
             user,
             preferred,
-            resume_token,
+            resume_token: ask.resume_token,
             username: claims.username.clone(),
             avatar_id,
             events,
-            batched: batch.unwrap_or(events == Codec::MsgPack),
+            batched: ask.batch.unwrap_or(events == Codec::MsgPack),
+            view: ask.view.map(|v| ViewWindow { width: v.width, height: v.height }),
         })
     }
 

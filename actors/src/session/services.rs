@@ -74,6 +74,9 @@ pub struct JoinSpec {
     /// The client's choice (default: MessagePack clients batch), fixed for
     /// the link's life.
     pub batched: bool,
+    /// The window the client asked for; `None`: the whole space while it
+    /// is not crowded, the server's window above.
+    pub view: Option<crate::world::ViewWindow>,
 }
 
 /// Why entering the space failed after the membership was recorded, each with

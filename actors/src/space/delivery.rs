@@ -17,7 +17,7 @@ use crate::{
     metric_names,
     world::{
         UserId, World,
-        aoi::Cell,
+        aoi::Sight,
         fanout::{Fanout, Viewer},
         tick::{Profiles, codec_slot, encode},
     },
@@ -107,9 +107,9 @@ impl SpaceActor {
         let dir = Directory { members: &self.members, world: &self.world };
         let mut fanout = Fanout::new(&mut self.log, &self.aoi, &dir, self.settings.batch_limit);
         let mut out: Vec<(UserId, Vec<Bytes>)> = Vec::with_capacity(self.members.len());
-        let mut moved_on: Vec<(UserId, Cell)> = Vec::new();
+        let mut moved_on: Vec<(UserId, Sight)> = Vec::new();
         for (user, m) in &self.members {
-            let end = dir.world.position(user).map_or(m.view, |p| self.aoi.cell_of(p));
+            let end = dir.world.position(user).map_or(m.view, |p| super::sight(&self.aoi, self.crowded, m.reach, p));
             let viewer = Viewer {
                 user,
                 codec: m.codec,

@@ -43,10 +43,12 @@ impl SpaceActor {
         let token = self.new_resume_token();
         let size = self.size();
         let user = msg.user;
+        let reach = msg.link.view.map(|w| self.aoi.reach(Some(w)));
         let Some(m) = self.members.get_mut(&user) else { return };
         let resumed = msg.resume_token.as_deref() == Some(m.resume_token.as_str())
             && m.codec == msg.link.codec
             && m.batched == msg.link.batched
+            && m.reach == reach
             && m.missed.len() < msg.link.tx.capacity();
         if let Some(old) = m.link.take() {
             let bye = ServerMsg::error(ErrorCode::SessionReplaced, "another connection of yours joined this space");
@@ -61,16 +63,18 @@ impl SpaceActor {
         m.codec = msg.link.codec;
         m.batched = msg.link.batched;
         m.resume_token = token.clone();
+        m.reach = reach;
         let position = self.world.position(&user).unwrap_or(Position { x: 0, y: 0 });
-        let cell = self.aoi.cell_of(position);
+        let sight = self.sight(reach, position);
+        let Some(m) = self.members.get_mut(&user) else { return };
         if !resumed {
             // A fresh snapshot: this tick's earlier events are in it.
             m.outbox.clear();
-            m.view = cell;
+            m.view = sight;
             m.since = self.log.len();
             self.log.snapshot_taken();
         }
-        let users = self.others(&user, cell);
+        let users = self.others(&user, sight);
         let joined = ServerMsg::SpaceJoined {
             user_id: user.to_string(),
             spawn: position,
@@ -111,10 +115,13 @@ impl SpaceActor {
             return Err(JoinRefused::Full);
         };
         let cell = self.aoi.cell_of(spawn);
+        self.recount(self.members.len() + 1);
+        let reach = msg.link.view.map(|w| self.aoi.reach(Some(w)));
+        let sight = self.sight(reach, spawn);
         let joined = ServerMsg::SpaceJoined {
             user_id: user.to_string(),
             spawn,
-            users: self.others(&user, cell),
+            users: self.others(&user, sight),
             space: self.size(),
             resume_token: token.clone(),
             resumed: false,
@@ -127,7 +134,8 @@ impl SpaceActor {
             session_id: msg.link.session_id,
             codec: msg.link.codec,
             batched: msg.link.batched,
-            view: cell,
+            view: sight,
+            reach,
             since: self.log.len(),
             outbox: Vec::new(),
             link: Some(msg.link),
@@ -220,6 +228,7 @@ impl SpaceActor {
             }
         }
         self.registry.count(&self.id, self.generation, self.members.len());
+        self.recount(self.members.len());
         if self.members.is_empty() {
             self.schedule_idle_stop(ctx);
         }
@@ -281,17 +290,19 @@ impl Handler<Members> for SpaceActor {
 
     fn handle(&mut self, msg: Members, _: &mut Self::Context) -> Self::Result {
         // `Some(None)`: a viewer who is not here sees nobody.
-        let window = msg
-            .viewer
-            .filter(|_| !self.aoi.is_whole())
-            .map(|v| self.world.position(v.as_str()).map(|p| self.aoi.cell_of(p)));
+        let window = msg.viewer.map(|v| {
+            let m = self.members.get(v.as_str())?;
+            self.world.position(v.as_str()).map(|p| self.sight(m.reach, p))
+        });
         let present = self
             .members
             .iter()
             .filter(|(user, _)| match window {
                 None => true,
                 Some(None) => false,
-                Some(Some(cell)) => self.world.position(user).is_some_and(|p| self.aoi.sees(cell, self.aoi.cell_of(p))),
+                Some(Some(sight)) => {
+                    self.world.position(user).is_some_and(|p| self.aoi.sees(sight, self.aoi.cell_of(p)))
+                }
             })
             .map(|(user, m)| {
                 let at = self.world.position(user).unwrap_or(Position { x: 0, y: 0 });

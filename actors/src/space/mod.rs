@@ -45,7 +45,7 @@ use crate::{
     settings::SpaceSettings,
     world::{
         Grid, Rect, UserId, World,
-        aoi::{Aoi, Cell},
+        aoi::{Aoi, Reach, Sight},
         proximity::Proximity,
         tick::TickLog,
     },
@@ -89,8 +89,11 @@ struct Member {
     session_id: u64,
     codec: Codec,
     batched: bool,
-    /// The cell the session saw from at the last tick (or its snapshot).
-    view: Cell,
+    /// What the session saw at the last tick (or its snapshot).
+    view: Sight,
+    /// The reach of the window the client asked for; `None`: it sees the
+    /// whole space unless the space is crowded.
+    reach: Option<Reach>,
     /// Tick log entries before this one predate the session's snapshot.
     since: usize,
     /// Proximity changes and hang-ups for this member, encoded; they follow
@@ -131,6 +134,9 @@ pub struct SpaceActor {
     rooms: HashMap<Arc<str>, HashSet<UserId>>,
     proximity: Proximity,
     aoi: Aoi,
+    /// More people than `SpaceSettings::view_all_up_to`: clients that asked
+    /// for no window get the configured one.
+    crowded: bool,
     log: TickLog,
     last_flush: Instant,
     flush: Option<SpawnHandle>,
@@ -158,6 +164,7 @@ impl SpaceActor {
         let aoi = Aoi::new(init.width, init.height, settings.view);
         Self {
             aoi,
+            crowded: false,
             log: TickLog::default(),
             last_flush: Instant::now(),
             flush: None,
@@ -178,11 +185,11 @@ impl SpaceActor {
         }
     }
 
-    /// Everyone `user` sees from `cell`, for its snapshot.
-    pub(super) fn others(&self, user: &str, cell: Cell) -> Vec<UserPosition> {
+    /// Everyone `user` sees with `sight`, for its snapshot.
+    pub(super) fn others(&self, user: &str, sight: Sight) -> Vec<UserPosition> {
         self.world
             .positions()
-            .filter(|(u, p)| &***u != user && self.aoi.sees(cell, self.aoi.cell_of(*p)))
+            .filter(|(u, p)| &***u != user && self.aoi.sees(sight, self.aoi.cell_of(*p)))
             .map(|(u, p)| {
                 let m = self.members.get(u);
                 UserPosition {
@@ -196,12 +203,41 @@ impl SpaceActor {
             .collect()
     }
 
+    /// What a member with `reach` (its asked window) sees standing at `at`.
+    pub(super) fn sight(&self, reach: Option<Reach>, at: Position) -> Sight {
+        sight(&self.aoi, self.crowded, reach, at)
+    }
+
+    /// Sets `crowded` for a space about to hold `people`: above the
+    /// configured count, and again below nine tenths of it. The change
+    /// reaches each member at the next tick as `view-leave`s (or
+    /// `view-enter`s) of those outside the window.
+    pub(super) fn recount(&mut self, people: usize) {
+        let limit = self.settings.view_all_up_to;
+        if people > limit {
+            self.crowded = true;
+        } else if people <= limit - limit / 10 {
+            self.crowded = false;
+        }
+    }
+
     pub(super) fn proximity_of(&self, user: &str) -> ServerMsg {
         ServerMsg::Proximity {
             nearby: self.proximity.nearby(user),
             group: self.proximity.group(user).map(str::to_owned),
             radius: self.proximity.radius(),
         }
+    }
+}
+
+/// What a member with `reach` (its asked window) sees standing at `at`, in
+/// a space that is `crowded` or not; apart from `SpaceActor` so the flush
+/// can call it while it borrows the log.
+fn sight(aoi: &Aoi, crowded: bool, reach: Option<Reach>, at: Position) -> Sight {
+    match reach {
+        Some(r) => aoi.sight(at, r),
+        None if crowded => aoi.sight(at, aoi.reach(None)),
+        None => Sight::Whole,
     }
 }
 

@@ -1,11 +1,14 @@
 //! Area of interest: who sees whom in a space larger than the view window.
 //!
-//! The map is cut into cells a fifth of the view window wide and high, and
-//! a user sees the 5×5 block of cells around their own. Everyone in one
-//! cell therefore sees exactly the same cells, so a tick's events are
-//! selected and packed once per occupied cell and the same bytes go to all
-//! of its occupants. An axis no longer than the window is a single cell, so
-//! a space that fits in the window is one cell where everyone sees everyone.
+//! The map is cut into cells a fifth of the configured view window wide and
+//! high, and a viewer sees a block of cells around its own: two each way
+//! for the configured window, more or fewer for a client that asked for
+//! its own size (a `Sight`). Everyone in one cell with the same reach sees
+//! exactly the same cells, so a tick's events are selected and packed once
+//! per (cell, reach) and the same bytes go to all of them. A viewer that
+//! sees everything (a space that fits in the window, a client shown the
+//! whole space while it is not crowded) has `Sight::Whole`, which all such
+//! viewers share wherever they stand.
 
 use metaverse_protocol::Position;
 
@@ -28,34 +31,69 @@ impl Default for ViewWindow {
     }
 }
 
-/// Cells on each side of the viewer's own cell that it sees.
+/// Cells on each side of the viewer's own cell that the configured window
+/// covers: the window is five cells wide.
 const REACH: i32 = 2;
 
 /// One cell of the map, by index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Cell(u32);
 
+/// How many cells each way a viewer sees, per axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Reach {
+    x: i32,
+    y: i32,
+}
+
+/// Where a viewer looks from; viewers with equal sights get equal events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Sight {
+    /// Every cell, wherever the viewer stands.
+    Whole,
+    /// The cells within `reach` of `cell`.
+    Around {
+        /// The viewer's own cell.
+        cell: Cell,
+        /// How far it sees.
+        reach: Reach,
+    },
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Axis {
     /// Tiles per cell.
     size: i32,
     cells: i32,
-    /// Cells seen on each side: 0 when the axis is one cell.
-    reach: i32,
+    /// The configured window on this axis, in tiles.
+    window: i32,
 }
 
 impl Axis {
     fn new(tiles: i32, window: i32) -> Self {
         let tiles = tiles.max(1);
+        let window = window.max(1);
         if tiles <= window {
-            return Self { size: tiles, cells: 1, reach: 0 };
+            return Self { size: tiles, cells: 1, window };
         }
         let size = (window / (2 * REACH + 1)).max(1);
-        Self { size, cells: (tiles + size - 1) / size, reach: REACH }
+        Self { size, cells: (tiles + size - 1) / size, window }
     }
 
     fn of(&self, v: i32) -> i32 {
         (v / self.size).clamp(0, self.cells - 1)
+    }
+
+    /// Cells each way that cover `tiles` around a viewer: the configured
+    /// window gives `REACH`; asks are capped at twice the window, so a
+    /// client cannot make itself a whole-map viewer of a crowd. An axis
+    /// of one cell needs no reach.
+    fn reach(&self, tiles: i32) -> i32 {
+        if self.cells == 1 {
+            return 0;
+        }
+        let tiles = tiles.clamp(1, 2 * self.window);
+        (((tiles + self.size - 1) / self.size) / 2).max(1)
     }
 }
 
@@ -88,6 +126,23 @@ impl Aoi {
         Cell((self.y.of(p.y) * self.x.cells + self.x.of(p.x)) as u32)
     }
 
+    /// The reach of a window of `asked` tiles, or of the configured window.
+    pub fn reach(&self, asked: Option<ViewWindow>) -> Reach {
+        match asked {
+            Some(w) => Reach { x: self.x.reach(w.width), y: self.y.reach(w.height) },
+            None => Reach { x: self.x.reach(self.x.window), y: self.y.reach(self.y.window) },
+        }
+    }
+
+    /// What a viewer at `at` with `reach` sees; `Whole` when that is every
+    /// cell wherever it stands, so such viewers share one selection.
+    pub fn sight(&self, at: Position, reach: Reach) -> Sight {
+        if reach.x >= self.x.cells - 1 && reach.y >= self.y.cells - 1 {
+            return Sight::Whole;
+        }
+        Sight::Around { cell: self.cell_of(at), reach }
+    }
+
     // Hot (every viewer/cell pair per tick), and a cell index is built from
     // non-negative `i32`s (`cell_of`, `visible`), so it never wraps.
     #[allow(clippy::cast_possible_wrap)]
@@ -95,18 +150,26 @@ impl Aoi {
         (c.0 as i32 % self.x.cells, c.0 as i32 / self.x.cells)
     }
 
-    /// Whether someone in `viewer` sees someone in `other`.
-    pub fn sees(&self, viewer: Cell, other: Cell) -> bool {
-        let (vx, vy) = self.coords(viewer);
+    /// Whether a viewer with `sight` sees someone in `other`.
+    pub fn sees(&self, sight: Sight, other: Cell) -> bool {
+        let Sight::Around { cell, reach } = sight else { return true };
+        let (vx, vy) = self.coords(cell);
         let (ox, oy) = self.coords(other);
-        (vx - ox).abs() <= self.x.reach && (vy - oy).abs() <= self.y.reach
+        (vx - ox).abs() <= reach.x && (vy - oy).abs() <= reach.y
     }
 
-    /// The cells someone in `viewer` sees.
-    pub fn visible(&self, viewer: Cell) -> impl Iterator<Item = Cell> + '_ {
-        let (vx, vy) = self.coords(viewer);
-        let xs = (vx - self.x.reach).max(0)..=(vx + self.x.reach).min(self.x.cells - 1);
-        let ys = (vy - self.y.reach).max(0)..=(vy + self.y.reach).min(self.y.cells - 1);
+    /// The cells a viewer with `sight` sees.
+    pub fn visible(&self, sight: Sight) -> impl Iterator<Item = Cell> + '_ {
+        let (xs, ys) = match sight {
+            Sight::Whole => (0..=self.x.cells - 1, 0..=self.y.cells - 1),
+            Sight::Around { cell, reach } => {
+                let (vx, vy) = self.coords(cell);
+                (
+                    (vx - reach.x).max(0)..=(vx + reach.x).min(self.x.cells - 1),
+                    (vy - reach.y).max(0)..=(vy + reach.y).min(self.y.cells - 1),
+                )
+            }
+        };
         ys.flat_map(move |y| xs.clone().map(move |x| Cell((y * self.x.cells + x) as u32)))
     }
 
@@ -152,7 +215,9 @@ mod tests {
     fn a_space_that_fits_is_one_cell() {
         let aoi = Aoi::new(40, 30, ViewWindow::default());
         assert!(aoi.is_whole());
-        assert!(aoi.sees(aoi.cell_of(p(0, 0)), aoi.cell_of(p(39, 29))));
+        assert_eq!(aoi.sight(p(0, 0), aoi.reach(None)), Sight::Whole);
+        assert_eq!(aoi.sight(p(0, 0), aoi.reach(Some(ViewWindow { width: 1, height: 1 }))), Sight::Whole);
+        assert!(aoi.sees(Sight::Whole, aoi.cell_of(p(39, 29))));
     }
 
     #[test]
@@ -160,22 +225,45 @@ mod tests {
         let aoi = Aoi::new(200, 200, ViewWindow::default());
         assert!(!aoi.is_whole());
         // Cells are 8×6 tiles.
-        let me = aoi.cell_of(p(100, 100));
+        let me = aoi.sight(p(100, 100), aoi.reach(None));
         assert!(aoi.sees(me, aoi.cell_of(p(80, 84))));
         assert!(!aoi.sees(me, aoi.cell_of(p(79, 100))));
         assert!(!aoi.sees(me, aoi.cell_of(p(100, 83))));
         assert_eq!(aoi.visible(me).count(), 25);
         assert!(aoi.visible(me).all(|c| aoi.sees(me, c)));
         // At a corner the block is clipped.
-        assert_eq!(aoi.visible(aoi.cell_of(p(0, 0))).count(), 9);
+        assert_eq!(aoi.visible(aoi.sight(p(0, 0), aoi.reach(None))).count(), 9);
+        assert_eq!(aoi.visible(Sight::Whole).count(), 25 * 34);
     }
 
     #[test]
     fn a_long_narrow_space_is_cut_along_one_axis_only() {
         let aoi = Aoi::new(400, 20, ViewWindow::default());
-        let me = aoi.cell_of(p(0, 0));
+        let me = aoi.sight(p(0, 0), aoi.reach(None));
         assert!(aoi.sees(me, aoi.cell_of(p(23, 19))));
         assert!(!aoi.sees(me, aoi.cell_of(p(24, 0))));
+    }
+
+    #[test]
+    fn an_asked_window_is_rounded_to_cells_and_capped() {
+        let aoi = Aoi::new(200, 200, ViewWindow::default());
+        let at = p(100, 100);
+        // The configured window asked for explicitly is the default.
+        assert_eq!(aoi.reach(Some(ViewWindow::default())), aoi.reach(None));
+        // A small window still sees the neighbouring cells.
+        let small = aoi.sight(at, aoi.reach(Some(ViewWindow { width: 1, height: 1 })));
+        assert_eq!(aoi.visible(small).count(), 9);
+        // A wide one sees farther, up to twice the configured window.
+        let wide = aoi.sight(at, aoi.reach(Some(ViewWindow { width: 80, height: 60 })));
+        assert!(aoi.sees(wide, aoi.cell_of(p(60, 100))));
+        let huge = aoi.sight(at, aoi.reach(Some(ViewWindow { width: 10_000, height: 10_000 })));
+        assert_eq!(huge, wide, "capped at twice the window");
+        assert!(!aoi.sees(huge, aoi.cell_of(p(0, 0))));
+        // A window that covers the map from anywhere is the whole map.
+        let small_map = Aoi::new(48, 36, ViewWindow::default());
+        assert!(!small_map.is_whole());
+        let all = small_map.reach(Some(ViewWindow { width: 96, height: 72 }));
+        assert_eq!(small_map.sight(p(0, 0), all), Sight::Whole);
     }
 
     #[test]

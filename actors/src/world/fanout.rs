@@ -1,6 +1,6 @@
 //! Turns one tick's log into each member's frames.
 //!
-//! Members who saw from the same cell, with the same codec and batching,
+//! Members with the same sight (cell and reach, or the whole space), with the same codec and batching,
 //! and who hold no snapshot from this tick, get the same selection: it is
 //! made once, and for batched members packed once, so those members share
 //! the bytes. A member's own queued messages (proximity, hang-ups) are
@@ -14,7 +14,7 @@ use metaverse_protocol::{Codec, ServerMsg, batch_frames};
 
 use super::{
     UserId,
-    aoi::{Aoi, Cell},
+    aoi::{Aoi, Sight},
     tally::{EventType, Tally},
     tick::{Form, Pick, Profiles, TickLog, View, encode, enter_msg},
 };
@@ -27,10 +27,10 @@ pub struct Viewer<'a> {
     pub codec: Codec,
     /// Whether the events are packed into `batch` frames or go one frame each.
     pub batched: bool,
-    /// The cell it saw from at the last tick (or its snapshot).
-    pub start: Cell,
-    /// The cell it sees from now.
-    pub end: Cell,
+    /// What it saw at the last tick (or its snapshot).
+    pub start: Sight,
+    /// What it sees now.
+    pub end: Sight,
     /// Log entries before this predate its snapshot.
     pub since: usize,
     /// Its own messages, each with the log length when it was queued.
@@ -54,15 +54,15 @@ struct SharedBatch {
     tally: Tally,
 }
 
-/// Lives for one flush, caching selections and packed batches per (cell, codec)
+/// Lives for one flush, caching selections and packed batches per (sight, codec)
 /// so viewers who see alike share the bytes.
 pub struct Fanout<'a> {
     log: &'a mut TickLog,
     aoi: &'a Aoi,
     profiles: &'a dyn Profiles,
     limit: usize,
-    batches: HashMap<(Cell, Codec), SharedBatch>,
-    plain: HashMap<(Cell, Codec), Vec<Item>>,
+    batches: HashMap<(Sight, Codec), SharedBatch>,
+    plain: HashMap<(Sight, Codec), Vec<Item>>,
     picks: Vec<Pick>,
     /// Events sent, by type.
     pub tally: Tally,
@@ -140,8 +140,8 @@ impl<'a> Fanout<'a> {
     fn window_moved(
         &mut self,
         user: &UserId,
-        start: Cell,
-        end: Cell,
+        start: Sight,
+        end: Sight,
         since: usize,
         codec: Codec,
         items: &mut Vec<Item>,

@@ -17,7 +17,7 @@ use metaverse_protocol::{Codec, Position, ServerMsg};
 
 use super::{
     UserId,
-    aoi::{Aoi, Cell},
+    aoi::{Aoi, Cell, Sight},
     tally::EventType,
 };
 
@@ -181,7 +181,8 @@ impl TickLog {
     /// own join and leave never do.
     pub fn select(&mut self, aoi: &Aoi, view: View<'_>, out: &mut Vec<Pick>) {
         out.clear();
-        let candidates: Vec<usize> = if aoi.is_whole() {
+        let sees_all = |s: Sight| s == Sight::Whole;
+        let candidates: Vec<usize> = if aoi.is_whole() || sees_all(view.start) || sees_all(view.end) {
             (view.since..self.entries.len()).collect()
         } else {
             self.index();
@@ -244,8 +245,8 @@ impl TickLog {
     pub fn window_moved(
         &self,
         aoi: &Aoi,
-        start: Cell,
-        end: Cell,
+        start: Sight,
+        end: Sight,
         me: &str,
         since: usize,
         mut f: impl FnMut(&UserId, Form),
@@ -307,11 +308,11 @@ impl TickLog {
 /// What a viewer knew and sees; see `TickLog::select`.
 #[derive(Clone, Copy, Debug)]
 pub struct View<'a> {
-    /// The cell the viewer saw from at its last tick (or snapshot), to judge
-    /// what it already knew.
-    pub start: Cell,
-    /// The cell it sees from now, to judge what it must learn.
-    pub end: Cell,
+    /// What the viewer saw at its last tick (or snapshot), to judge what it
+    /// already knew.
+    pub start: Sight,
+    /// What it sees now, to judge what it must learn.
+    pub end: Sight,
     /// Entries before this predate the viewer's snapshot, which already
     /// showed them.
     pub since: usize,

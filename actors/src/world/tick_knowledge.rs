@@ -1,12 +1,14 @@
 //! Whatever happens within a tick, a viewer ends it knowing exactly
 //! the users in its window: applying what it was sent to what it knew
-//! gives the truth.
+//! gives the truth. That holds too when its sight changes in the tick
+//! (a crowd forms or thins, so it goes from the whole space to a window
+//! or back), and for viewers with windows of their own sizes.
 use std::collections::HashSet;
 
 use proptest::prelude::*;
 
 use super::*;
-use crate::world::aoi::ViewWindow;
+use crate::world::aoi::{Sight, ViewWindow};
 
 struct Pos<'a>(&'a HashMap<UserId, Position>);
 impl Profiles for Pos<'_> {
@@ -33,9 +35,20 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn window(pos: &HashMap<UserId, Position>, aoi: &Aoi, me: &UserId) -> HashSet<String> {
-    let c = aoi.cell_of(pos[me]);
-    pos.iter().filter(|(u, p)| *u != me && aoi.sees(c, aoi.cell_of(**p))).map(|(u, _)| u.to_string()).collect()
+/// How a viewer sees: the whole space, or a window of its own size (0:
+/// the configured one).
+fn sight(aoi: &Aoi, mode: u8, at: Position) -> Sight {
+    let asked = |w| Some(ViewWindow { width: w, height: 1 });
+    match mode {
+        0 => Sight::Whole,
+        1 => aoi.sight(at, aoi.reach(None)),
+        2 => aoi.sight(at, aoi.reach(asked(1))),
+        _ => aoi.sight(at, aoi.reach(asked(20))),
+    }
+}
+
+fn window(pos: &HashMap<UserId, Position>, aoi: &Aoi, me: &UserId, s: Sight) -> HashSet<String> {
+    pos.iter().filter(|(u, p)| *u != me && aoi.sees(s, aoi.cell_of(**p))).map(|(u, _)| u.to_string()).collect()
 }
 
 proptest! {
@@ -46,6 +59,7 @@ proptest! {
         start in proptest::collection::vec(proptest::option::of(0..60i32), 6),
         ops in proptest::collection::vec(op(), 0..40),
         batched in any::<bool>(),
+        modes in proptest::collection::vec((0..4u8, 0..4u8), 6),
     ) {
         // Positions may share a tile: occupancy is the world's job.
         let mut aoi = Aoi::new(60, 1, ViewWindow { width: 10, height: 10 });
@@ -60,8 +74,14 @@ proptest! {
         }
         // Each viewer's baseline: where it saw from, its `since`, and
         // what it knew (its window).
-        let mut baseline: HashMap<UserId, (Cell, usize, HashSet<String>)> =
-            pos.keys().map(|u| (u.clone(), (aoi.cell_of(pos[u]), 0, window(&pos, &aoi, u)))).collect();
+        let mode: HashMap<UserId, (u8, u8)> = names.iter().cloned().zip(modes).collect();
+        let mut baseline: HashMap<UserId, (Sight, usize, HashSet<String>)> = pos
+            .keys()
+            .map(|u| {
+                let s = sight(&aoi, mode[u].0, pos[u]);
+                (u.clone(), (s, 0, window(&pos, &aoi, u, s)))
+            })
+            .collect();
         let mut log = TickLog::default();
         for op in ops {
             match op {
@@ -90,13 +110,14 @@ proptest! {
                     aoi.insert(u, aoi.cell_of(p));
                     log.joined(u, aoi.cell_of(p), p);
                     pos.insert(u.clone(), p);
-                    baseline.insert(u.clone(), (aoi.cell_of(p), log.len(), window(&pos, &aoi, u)));
+                    let s = sight(&aoi, mode[u].0, p);
+                    baseline.insert(u.clone(), (s, log.len(), window(&pos, &aoi, u, s)));
                 }
             }
         }
         let dir = Pos(&pos);
         for (me, (start, since, knew)) in &baseline {
-            let end = aoi.cell_of(pos[me]);
+            let end = sight(&aoi, mode[me].1, pos[me]);
             let mut picks = Vec::new();
             log.select(&aoi, View { start: *start, end, since: *since, batched, me: Some(me) }, &mut picks);
             let mut known = knew.clone();
@@ -125,7 +146,7 @@ proptest! {
                     other => panic!("unexpected {other:?}"),
                 }
             }
-            prop_assert_eq!(known, window(&pos, &aoi, me), "{} ends the tick knowing its window", me);
+            prop_assert_eq!(known, window(&pos, &aoi, me, end), "{} ends the tick knowing its window", me);
         }
     }
 }

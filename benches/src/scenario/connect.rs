@@ -318,7 +318,7 @@ async fn socket(
     tally.latency(Lat::Connect, u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX));
     let mut client = client;
     let t1 = Instant::now();
-    if let Err(e) = client.join(&s.space, &s.user.token, s.target.batch, STEP_LIMIT).await {
+    if let Err(e) = client.join(&s.space, &s.user.token, (s.target.batch, s.target.view), STEP_LIMIT).await {
         return fail(&res, format!("{e:#}")).await;
     }
     tally.latency(Lat::Join, u64::try_from(t1.elapsed().as_micros()).unwrap_or(u64::MAX));

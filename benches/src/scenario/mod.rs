@@ -47,7 +47,10 @@ impl Env {
         let codec = Codec::from(cli.codec);
         let batch = cli.batch.map(|b| b == OnOff::On);
         let mut targets = Targets::resolve(&cli.ws, codec, batch).await?;
-        targets.each(|t| t.subprotocol = !cli.no_subprotocol);
+        targets.each(|t| {
+            t.subprotocol = !cli.no_subprotocol;
+            t.view = cli.view;
+        });
         let server = match cli.server_pid {
             Some(pid) => Some(Sampler::start(pid).ok_or_else(|| anyhow::anyhow!("cannot read /proc/{pid}"))?),
             None => None,

@@ -23,6 +23,10 @@ pub enum Envelope {
         user: String,
         msgpack: bool,
         batched: bool,
+        /// The window the client asked for (width, height); absent from
+        /// nodes older than the field.
+        #[serde(default)]
+        view: Option<(i32, i32)>,
         preferred: Option<Position>,
         resume_token: Option<String>,
         username: Option<String>,

@@ -122,6 +122,12 @@ pub struct ServeConfig {
     /// `view-leave` as they cross its edge.
     #[arg(long, env = "METAVERSE_VIEW", default_value = "40x30", value_parser = parse_view)]
     pub view: metaverse_actors::ViewWindow,
+    /// A client whose `join` asks for no window sees the whole space while
+    /// it holds at most this many people, and the `--view` window above
+    /// (0: always the window).
+    #[arg(long, env = "METAVERSE_VIEW_ALL_UP_TO", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub view_all_up_to: u32,
     /// Longest chat message, in characters (after trimming).
     #[arg(long, env = "METAVERSE_CHAT_MAX_LENGTH", default_value_t = 2000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

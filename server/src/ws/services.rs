@@ -224,7 +224,7 @@ impl WsServices {
                 },
             };
             let (link, port) = link(spec.session_id, spec.events, self.ctx.limits.queue);
-            let link = link.batched(spec.batched);
+            let link = link.batched(spec.batched).view(spec.view);
             let tx = link.tx.clone();
             let join = Join {
                 user: spec.user.clone(),
@@ -287,6 +287,7 @@ impl WsServices {
             user: spec.user.to_string(),
             codec: spec.events,
             batched: spec.batched,
+            view: spec.view,
             preferred: spec.preferred,
             resume_token: spec.resume_token.clone(),
             username: Some(spec.username.clone()),

@@ -32,6 +32,9 @@ pub struct WsClient {
     /// The `batch` field of this client's joins (None: the server decides,
     /// which batches MessagePack). Batches are unpacked into their events.
     pub batch: Option<bool>,
+    /// The `view` field of this client's joins (None: the server decides:
+    /// the whole space while it is not crowded).
+    pub view: Option<metaverse_protocol::ViewSize>,
     /// Whether to show the own `movement` that a batch carries back to the
     /// mover. Off by default: tests read what others did.
     pub own_moves: bool,
@@ -80,6 +83,7 @@ impl WsClient {
             stream,
             social: false,
             batch: None,
+            view: None,
             own_moves: false,
             pending: VecDeque::new(),
             last_codec: codec,
@@ -286,7 +290,14 @@ impl WsClient {
 
     pub async fn join(&mut self, space_id: &str, token: &str) -> ServerMsg {
         let batch = self.batch;
-        self.send(&ClientMsg::Join { space_id: space_id.into(), token: token.into(), resume_token: None, batch }).await;
+        self.send(&ClientMsg::Join {
+            space_id: space_id.into(),
+            token: token.into(),
+            resume_token: None,
+            batch,
+            view: self.view,
+        })
+        .await;
         self.recv().await
     }
 
@@ -298,6 +309,7 @@ impl WsClient {
             token: token.into(),
             resume_token: resume_token.map(str::to_owned),
             batch: self.batch,
+            view: self.view,
         })
         .await;
         Joined::from(self.recv().await)
@@ -511,6 +523,17 @@ pub async fn create_space(app: &TestApp, token: &str, dims: &str) -> String {
     let (status, body) = app.post("/api/v1/space", Some(token), json!({"name": "room", "dimensions": dims})).await;
     assert!(status.is_success(), "create space {dims}: {body}");
     body["spaceId"].as_str().unwrap().to_owned()
+}
+
+/// Alone in the space: join, walk to `tile`, leave; the next join spawns
+/// there.
+pub async fn seat(app: &TestApp, token: &str, space_id: &str, size: (i32, i32), tile: Position) {
+    let mut ws = WsClient::connect(&app.ws, Codec::Json).await;
+    let j = ws.join_ok(space_id, token, None).await;
+    assert!(j.users.is_empty(), "seating alone: {:?}", j.users);
+    ws.walk(j.spawn, tile, size, &[]).await;
+    ws.send(&ClientMsg::Leave {}).await;
+    ws.heartbeat().await;
 }
 
 /// Creates an element (admin); returns its id.

@@ -83,7 +83,13 @@ impl Peer {
 
     pub(super) fn join(&self, space: &str, token: &str, resume_token: Option<&str>) {
         let resume_token = resume_token.map(str::to_owned);
-        self.send(&ClientMsg::Join { space_id: space.into(), token: token.into(), resume_token, batch: None });
+        self.send(&ClientMsg::Join {
+            space_id: space.into(),
+            token: token.into(),
+            resume_token,
+            batch: None,
+            view: None,
+        });
     }
 
     /// The next frame other than a ping; `None` once the session dropped

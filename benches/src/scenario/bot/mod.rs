@@ -91,7 +91,7 @@ async fn setup(ctx: &BotCtx, idx: u32) -> anyhow::Result<(Client, String, (i32, 
     let mut client = tokio::time::timeout(REPLY_LIMIT, Client::connect(target, source))
         .await
         .map_err(|_| anyhow::anyhow!("connect timed out"))??;
-    let joined = client.join(&space.id, &user.token, target.batch, REPLY_LIMIT).await?;
+    let joined = client.join(&space.id, &user.token, (target.batch, target.view), REPLY_LIMIT).await?;
     if plan.chat_rate.is_some()
         && let Some(room) = &space.room
     {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix::Addr;
 use bytes::Bytes;
 use metaverse_actors::{
-    SessionPort, link,
+    SessionPort, ViewWindow, link,
     space::{Join, JoinRefused, SpaceActor},
 };
 use metaverse_protocol::{Codec, Position};
@@ -26,6 +26,7 @@ pub struct RemoteJoin {
     pub user: String,
     pub codec: Codec,
     pub batched: bool,
+    pub view: Option<ViewWindow>,
     pub preferred: Option<Position>,
     pub resume_token: Option<String>,
     pub username: Option<String>,
@@ -73,6 +74,7 @@ fn join_envelope(req: u64, from: String, j: RemoteJoin) -> Envelope {
         user: j.user,
         msgpack: j.codec == Codec::MsgPack,
         batched: j.batched,
+        view: j.view.map(|w| (w.width, w.height)),
         preferred: j.preferred,
         resume_token: j.resume_token,
         username: j.username,
@@ -91,6 +93,7 @@ pub(super) fn on_join(cluster: &Arc<Cluster>, env: Envelope) {
         user,
         msgpack,
         batched,
+        view,
         preferred,
         resume_token,
         username,
@@ -106,6 +109,8 @@ pub(super) fn on_join(cluster: &Arc<Cluster>, env: Envelope) {
         user,
         codec: if msgpack { Codec::MsgPack } else { Codec::Json },
         batched,
+        // The space caps an asked window itself; any size is safe.
+        view: view.map(|(width, height)| ViewWindow { width, height }),
         preferred,
         resume_token,
         username,
@@ -149,7 +154,7 @@ async fn serve_join(cluster: &Arc<Cluster>, from: &str, j: RemoteJoin) -> Answer
     let (link, port) = link(j.session, j.codec, j.queue as usize);
     let join = Join {
         user: Arc::from(j.user.as_str()),
-        link: link.batched(j.batched),
+        link: link.batched(j.batched).view(j.view),
         preferred: j.preferred,
         resume_token: j.resume_token,
         username: j.username,
