@@ -46,6 +46,8 @@ const people = [
 
 let browser;
 const consoleLogs = { a: [], b: [] };
+/** URLs of every WebSocket the pages opened. */
+const sockets = [];
 // The phisher's host: any connection (HTTP, WebSocket, even a preflight) counts.
 const decoy = { server: null, port: 0, connections: 0 };
 let currentStep = 'launch';
@@ -189,6 +191,7 @@ async function run(pages) {
       const page = await context.newPage();
       page.on('console', (m) => consoleLogs[p.key].push(`[${m.type()}] ${m.text()}`));
       page.on('pageerror', (e) => consoleLogs[p.key].push(`[pageerror] ${e.stack || e}`));
+      page.on('websocket', (ws) => sockets.push(ws.url()));
       pages[p.key] = page;
     }
   });
@@ -226,6 +229,14 @@ async function run(pages) {
   const aId = sa.me.userId;
   const bId = sb.me.userId;
   log(`B is ${bId} at ${sb.me.x},${sb.me.y}`);
+
+  await step('both talk over /ws on the page\'s own origin', async () => {
+    const want = `${new URL(BASE).host}/ws`;
+    const stray = sockets.filter((u) => !u.replace(/^wss?:\/\//, '').startsWith(want));
+    if (sockets.length < 2 || stray.length) {
+      throw new Error(`expected every WebSocket at ws://${want}, got ${JSON.stringify(sockets)}`);
+    }
+  });
 
   await step('each sees the other', async () => {
     const sees = (page, id, who) =>

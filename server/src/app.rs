@@ -138,14 +138,23 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let quotas = state.quotas.clone();
     every_minute(move || quotas.forget_idle());
     let ws_state = state.clone();
+    let tls = match cfg.tls_files() {
+        Some(files) => {
+            let certs = crate::tls::Certificates::new(files).context("--tls-cert / --tls-key")?;
+            certs.reload_on_sighup();
+            Some(certs)
+        }
+        None => None,
+    };
     let admin = bind_admin(cfg, state.clone())?;
-    let (server, http_addr) = bind_http(cfg, state)?;
+    let (server, http_addr) = bind_http(cfg, state, tls.clone())?;
     let handle = server.handle();
     tracing::info!(%http_addr, "serving HTTP");
     let ws_port = ws_state.clone();
-    let ws = ws::WsServer::start(cfg, http_addr, ws_state).await?;
+    let secure = tls.is_some();
+    let ws = ws::WsServer::start(cfg, http_addr, ws_state, tls).await?;
     let _ = ws_port.ws_port.set(ws.addr.port());
-    let _ = ws_port.ws_url.set(public_ws_url(cfg, ws.addr));
+    let _ = ws_port.ws_url.set(public_ws_url(cfg, ws.addr, secure));
     let admin_addr = admin.as_ref().map(|a| a.1);
     let admin = admin.map(|(server, _)| {
         let handle = server.handle();
@@ -170,11 +179,12 @@ fn every_minute(sweep: impl Fn() + 'static) {
 /// The WebSocket URL `/route` hands out: the advertised one, else the
 /// listener's own address. Never the request's `Host`, which the client
 /// (or anyone in front of it) chooses.
-fn public_ws_url(cfg: &ServeConfig, ws_addr: SocketAddr) -> String {
+fn public_ws_url(cfg: &ServeConfig, ws_addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "wss" } else { "ws" };
     match &cfg.cluster.advertised_ws_url {
         Some(url) => url.clone(),
-        None if ws_addr.ip().is_unspecified() => format!("ws://localhost:{}", ws_addr.port()),
-        None => format!("ws://{ws_addr}"),
+        None if ws_addr.ip().is_unspecified() => format!("{scheme}://localhost:{}", ws_addr.port()),
+        None => format!("{scheme}://{ws_addr}"),
     }
 }
 
@@ -210,7 +220,11 @@ fn start_chat(
 }
 
 /// Binds the HTTP API with its middleware; the server runs once awaited.
-fn bind_http(cfg: &ServeConfig, state: AppState) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
+fn bind_http(
+    cfg: &ServeConfig,
+    state: AppState,
+    tls: Option<Arc<crate::tls::Certificates>>,
+) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
     let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
     let origins = cfg.cors_origins.clone();
     let body_limit = cfg.max_body_bytes;
@@ -242,7 +256,12 @@ fn bind_http(cfg: &ServeConfig, state: AppState) -> anyhow::Result<(actix_web::d
     if cfg.http_workers > 0 {
         server = server.workers(cfg.http_workers);
     }
-    let server = server.bind(cfg.http_addr).with_context(|| format!("binding HTTP on {}", cfg.http_addr))?;
+    let bound = match tls {
+        // actix adds the HTTP ALPN protocols it serves.
+        Some(certs) => server.bind_rustls_0_23(cfg.http_addr, certs.server_config(&[])),
+        None => server.bind(cfg.http_addr),
+    };
+    let server = bound.with_context(|| format!("binding HTTP on {}", cfg.http_addr))?;
     let http_addr = *server.addrs().first().context("no bound address")?;
     let server = server.run();
     Ok((server, http_addr))

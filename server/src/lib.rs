@@ -15,4 +15,5 @@ pub mod metrics;
 pub mod quota;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 pub mod ws;

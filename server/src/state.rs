@@ -38,6 +38,9 @@ pub struct Inner {
     pub ws_port: std::sync::OnceLock<u16>,
     /// The WebSocket URL `/route` hands out on a single node, once bound.
     pub ws_url: std::sync::OnceLock<String>,
+    /// The WebSocket core, for `/ws` on the HTTP port; set once it runs
+    /// (weak: the core holds this state).
+    pub ws: std::sync::OnceLock<std::sync::Weak<crate::ws::WsContext>>,
     /// Cluster mode (`--redis-url`): leases, routing and relay.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Per-user quotas: spaces owned, spaces woken.
@@ -52,6 +55,11 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// The WebSocket core, once it runs and until it stops.
+    pub fn ws_context(&self) -> Option<std::sync::Arc<crate::ws::WsContext>> {
+        self.ws.get().and_then(std::sync::Weak::upgrade)
+    }
+
     /// Closes the sign-in session's sockets, on every node.
     pub fn revoke_sockets(&self, session_id: String) {
         if let Some(c) = self.cluster.clone() {
@@ -77,6 +85,7 @@ impl AppState {
             ice,
             ws_port: std::sync::OnceLock::new(),
             ws_url: std::sync::OnceLock::new(),
+            ws: std::sync::OnceLock::new(),
             cluster,
             db,
             registry,

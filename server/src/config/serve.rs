@@ -25,6 +25,14 @@ pub struct ServeConfig {
     /// Address of the WebSocket listener (served by the real-time core).
     #[arg(long, env = "METAVERSE_WS_ADDR", default_value = "127.0.0.1:3001")]
     pub ws_addr: SocketAddr,
+    /// PEM certificate chain (leaf first): serve the HTTP and WebSocket
+    /// listeners over TLS (`https://`, `wss://`). Read again on SIGHUP.
+    #[arg(long, env = "METAVERSE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1). Read again
+    /// on SIGHUP.
+    #[arg(long, env = "METAVERSE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Address of the operator listener: `/metrics` and `/cluster/*`, which
     /// are not for the public (loopback by default; bind it where only
     /// Prometheus and operators reach).
@@ -203,6 +211,14 @@ fn parse_view(s: &str) -> Result<metaverse_actors::ViewWindow, String> {
 }
 
 impl ServeConfig {
+    /// The TLS files, when both are set (clap requires them together).
+    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert: cert.clone(), key: key.clone() }),
+            _ => None,
+        }
+    }
+
     /// The defaults, as `metaverse` with no flags and no environment would
     /// have them, for tests and embedding.
     pub fn defaults() -> Self {

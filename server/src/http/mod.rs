@@ -32,6 +32,9 @@ use error::ApiError;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
         .route("/ready", web::get().to(health::ready))
+        // The WebSocket on the HTTP origin, for a browser behind one TLS
+        // origin; the WebSocket port stays for old clients.
+        .route("/ws", web::get().to(crate::ws::on_http::upgrade))
         .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi::ApiDoc::openapi()))
         .service(
             web::scope("/api/v1")

@@ -22,7 +22,7 @@ use super::{admin, analytics, auth_routes, catalog, chatroom, cluster, error, he
         analytics::space_analytics, analytics::overview,
         rtc::config,
         cluster::route, cluster::presence,
-        health::health, health::ready,
+        health::health, health::ready, crate::ws::on_http::upgrade,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&BearerAuth),

@@ -62,16 +62,13 @@ fn serve(
     Ok(res.content_type(mime).body(body.unwrap_or_else(|| file.data.into_owned())))
 }
 
-/// The client's page, with the WebSocket port filled in.
+/// The client's page, told to dial `/ws` on its own origin: one port and
+/// one TLS certificate for the whole client, through any proxy that passes
+/// WebSocket upgrades.
 pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let page = Assets::get("index.html").ok_or_else(|| ApiError::not_found("the web client is not built in"))?;
     let html = String::from_utf8_lossy(&page.data).into_owned();
-    let (html, variant) = match state.ws_port.get() {
-        Some(port) => {
-            (html.replace(WS_META, &format!(r#"<meta name="metaverse-ws" content=":{port}">"#)), format!("-{port}"))
-        }
-        None => (html, String::new()),
-    };
+    let (html, variant) = (html.replace(WS_META, r#"<meta name="metaverse-ws" content="/ws">"#), "-ws".to_owned());
     let policy = content_policy(&req, &state).await;
     serve(&req, "index.html", Some((html.into_bytes(), variant)), Some(policy))
 }

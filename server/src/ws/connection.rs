@@ -1,5 +1,6 @@
-//! One accepted TCP connection: the WebSocket upgrade, then the session
-//! over it until either side closes.
+//! One accepted connection (TCP, or TLS over it): the request head (a
+//! plain `GET /health` is answered here), the WebSocket upgrade, then the
+//! session over it until either side closes.
 
 use std::{
     net::SocketAddr,
@@ -8,25 +9,49 @@ use std::{
 };
 
 use metaverse_actors::session::{self, SessionLimits, SessionSetup};
-use tokio::net::TcpStream;
+use metaverse_protocol::Codec;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::{WebSocketStream, tungstenite::protocol::WebSocketConfig};
 
 use super::{
-    WsContext,
+    WsContext, WsLimits,
     adapter::FrameSocket,
-    admission::{Metered, Ticket},
+    admission::Ticket,
     handshake,
+    prelude::{self, Asked, Rewind},
     services::WsServices,
 };
 
-/// A connection must finish its upgrade within this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection must finish its upgrade (TLS included) within this.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn run(stream: TcpStream, peer: SocketAddr, ticket: Ticket, ctx: Arc<WsContext>) {
-    let Some((ws, negotiated)) = upgrade(ticket.meter(stream), peer, &ctx).await else {
+/// Serves one connection of the WebSocket port.
+pub async fn run<S>(stream: S, peer: SocketAddr, ticket: Ticket, ctx: Arc<WsContext>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let mut stream = ticket.meter(stream);
+    let Ok(Ok(Some((asked, head)))) = tokio::time::timeout(HANDSHAKE_TIMEOUT, prelude::read_head(&mut stream)).await
+    else {
+        return;
+    };
+    if asked != Asked::Upgrade {
+        let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, prelude::answer(&mut stream, &asked)).await;
+        return;
+    }
+    let Some((ws, negotiated)) = upgrade(Rewind::new(head, stream), peer, &ctx).await else {
         return;
     };
     ticket.upgraded();
+    serve(ws, negotiated, ticket, ctx).await;
+}
+
+/// The session over an upgraded socket, from either listener, until either
+/// side closes.
+pub async fn serve<S>(ws: WebSocketStream<S>, negotiated: Option<Codec>, ticket: Ticket, ctx: Arc<WsContext>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let limits = &ctx.limits;
     let setup = SessionSetup {
         id: ctx.next_session.fetch_add(1, Ordering::Relaxed),
@@ -54,25 +79,29 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ticket: Ticket, ctx: Arc<W
     metrics::gauge!(metaverse_actors::metric_names::WS_SESSIONS).decrement(1.0);
 }
 
-/// The upgrade, with the origin check and subprotocol choice; `None` when
-/// it failed or took too long.
-async fn upgrade(
-    stream: Metered<TcpStream>,
-    peer: SocketAddr,
-    ctx: &WsContext,
-) -> Option<(WebSocketStream<Metered<TcpStream>>, Option<metaverse_protocol::Codec>)> {
+/// tungstenite's settings for every socket.
+pub fn socket_config(limits: &WsLimits) -> WebSocketConfig {
     // Tungstenite's own limit is a hard stop (it drops the connection); ours,
     // checked per frame, answers with `error`. The hard one sits well above.
-    let hard_limit = ctx.limits.max_frame.saturating_mul(16).max(1 << 20);
+    let hard_limit = limits.max_frame.saturating_mul(16).max(1 << 20);
     // The read buffer is allocated up front per socket; tungstenite's
     // default (128 KiB) made an idle socket cost ~127 KiB of RSS. Frames
     // here are small, and a larger one still reads (the buffer grows).
-    let config = WebSocketConfig::default()
+    WebSocketConfig::default()
         .read_buffer_size(4096)
         .max_message_size(Some(hard_limit))
         .max_frame_size(Some(hard_limit))
         .write_buffer_size(64 * 1024)
-        .max_write_buffer_size(4 << 20);
+        .max_write_buffer_size(4 << 20)
+}
+
+/// The upgrade, with the origin check and subprotocol choice; `None` when
+/// it failed or took too long.
+async fn upgrade<S>(stream: S, peer: SocketAddr, ctx: &WsContext) -> Option<(WebSocketStream<S>, Option<Codec>)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = socket_config(&ctx.limits);
     let mut negotiated = None;
     let origins = ctx.origins.clone();
     #[allow(clippy::result_large_err)] // tungstenite's Callback contract

@@ -22,9 +22,10 @@ pub enum OriginPolicy {
 }
 
 impl OriginPolicy {
-    /// `configured` when given, else the HTTP origin (with `localhost` and
-    /// `127.0.0.1` both accepted for a loopback address).
-    pub fn new(configured: &[String], http_addr: SocketAddr) -> Self {
+    /// `configured` when given, else the HTTP origin (`https` with `tls`;
+    /// with `localhost` and `127.0.0.1` both accepted for a loopback
+    /// address).
+    pub fn new(configured: &[String], http_addr: SocketAddr, tls: bool) -> Self {
         let list: Vec<String> =
             configured.iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect();
         if list.iter().any(|o| o == "*") {
@@ -34,10 +35,11 @@ impl OriginPolicy {
             return OriginPolicy::List(list);
         }
         let port = http_addr.port();
-        let mut own = vec![format!("http://{http_addr}")];
+        let scheme = if tls { "https" } else { "http" };
+        let mut own = vec![format!("{scheme}://{http_addr}")];
         if http_addr.ip().is_loopback() {
-            own.push(format!("http://localhost:{port}"));
-            own.push(format!("http://127.0.0.1:{port}"));
+            own.push(format!("{scheme}://localhost:{port}"));
+            own.push(format!("{scheme}://127.0.0.1:{port}"));
         }
         OriginPolicy::List(own)
     }
@@ -94,13 +96,15 @@ mod tests {
 
     #[test]
     fn default_policy_is_the_http_origin() {
-        let p = OriginPolicy::new(&[], "127.0.0.1:3000".parse().unwrap());
+        let p = OriginPolicy::new(&[], "127.0.0.1:3000".parse().unwrap(), false);
         assert!(p.allows("http://127.0.0.1:3000"));
         assert!(p.allows("http://localhost:3000/"));
         assert!(!p.allows("http://evil.example"));
         assert!(!p.allows("http://localhost:3001"));
-        assert!(OriginPolicy::new(&["*".into()], "127.0.0.1:3000".parse().unwrap()).allows("http://x"));
-        let listed = OriginPolicy::new(&["https://app.example".into()], "0.0.0.0:3000".parse().unwrap());
+        assert!(OriginPolicy::new(&["*".into()], "127.0.0.1:3000".parse().unwrap(), false).allows("http://x"));
+        let listed = OriginPolicy::new(&["https://app.example".into()], "0.0.0.0:3000".parse().unwrap(), false);
+        let tls = OriginPolicy::new(&[], "127.0.0.1:3000".parse().unwrap(), true);
+        assert!(tls.allows("https://localhost:3000") && !tls.allows("http://localhost:3000"));
         assert!(listed.allows("https://app.example") && !listed.allows("http://0.0.0.0:3000"));
     }
 

@@ -6,6 +6,8 @@ pub mod adapter;
 pub mod admission;
 pub mod connection;
 pub mod handshake;
+pub mod on_http;
+pub mod prelude;
 pub mod services;
 pub mod store;
 
@@ -90,6 +92,10 @@ pub struct WsContext {
     pub admission: Arc<Admission>,
     /// Flips to true on shutdown; sessions close with 4000.
     pub shutdown: watch::Receiver<bool>,
+    /// One per open socket, on either listener, up to the connection cap.
+    pub permits: Arc<tokio::sync::Semaphore>,
+    /// Set with `--tls-cert`: the WebSocket port speaks `wss://`.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 pub struct WsServer {
@@ -100,16 +106,25 @@ pub struct WsServer {
 
 impl WsServer {
     /// Binds the listener and starts accepting on the current actix system.
-    pub async fn start(cfg: &ServeConfig, http_addr: SocketAddr, state: AppState) -> anyhow::Result<Self> {
+    pub async fn start(
+        cfg: &ServeConfig,
+        http_addr: SocketAddr,
+        state: AppState,
+        tls: Option<Arc<crate::tls::Certificates>>,
+    ) -> anyhow::Result<Self> {
         let listener =
             TcpListener::bind(cfg.ws_addr).await.with_context(|| format!("binding WebSocket on {}", cfg.ws_addr))?;
         let addr = listener.local_addr()?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let cap = connection_cap(cfg.ws_max_connections);
+        let tls = tls.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c.server_config(&[b"http/1.1"]))));
         let ctx = Arc::new(WsContext {
+            permits: Arc::new(tokio::sync::Semaphore::new(cap as usize)),
             registry: state.registry.clone(),
             state,
             limits: WsLimits::from_config(cfg),
-            origins: OriginPolicy::new(&cfg.allowed_origins, http_addr),
+            origins: OriginPolicy::new(&cfg.allowed_origins, http_addr, tls.is_some()),
+            tls,
             // Random high bits: in cluster mode session ids travel to other
             // nodes' spaces and must not collide with theirs.
             next_session: AtomicU64::new((u64::from(rand::random::<u32>()) << 32) | 1),
@@ -119,10 +134,10 @@ impl WsServer {
                 unauthenticated_per_ip: cfg.limits.ws_max_unauthenticated_per_ip,
             }),
         });
+        let _ = ctx.state.ws.set(Arc::downgrade(&ctx));
         let accept_ctx = ctx.clone();
         let mut stop = ctx.shutdown.clone();
-        let cap = connection_cap(cfg.ws_max_connections);
-        let permits = Arc::new(tokio::sync::Semaphore::new(cap as usize));
+        let permits = ctx.permits.clone();
         actix_rt::spawn(async move {
             loop {
                 tokio::select! {
@@ -139,7 +154,18 @@ impl WsServer {
                             let _ = stream.set_nodelay(true);
                             let ctx = accept_ctx.clone();
                             actix_rt::spawn(async move {
-                                connection::run(stream, peer, ticket, ctx).await;
+                                match ctx.tls.clone() {
+                                    None => connection::run(stream, peer, ticket, ctx).await,
+                                    Some(tls) => {
+                                        let shake = tokio::time::timeout(
+                                            connection::HANDSHAKE_TIMEOUT,
+                                            tls.accept(stream),
+                                        );
+                                        if let Ok(Ok(stream)) = shake.await {
+                                            connection::run(stream, peer, ticket, ctx).await;
+                                        }
+                                    }
+                                }
                                 drop(permit);
                             });
                         }

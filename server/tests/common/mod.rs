@@ -136,6 +136,20 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
 }
 
+/// The HTTP base and WebSocket URLs, `https`/`wss` when the server has TLS.
+fn urls(server: &Spawned, cfg: &ServeConfig) -> (String, String) {
+    let (http, ws) = if cfg.tls_cert.is_some() { ("https", "wss") } else { ("http", "ws") };
+    (format!("{http}://{}", server.http_addr), format!("{ws}://{}", server.ws_addr))
+}
+
+/// A client that trusts the server's own certificate, when it has one.
+fn client_for(cfg: &ServeConfig) -> reqwest::Client {
+    let Some(cert) = &cfg.tls_cert else { return reqwest::Client::new() };
+    let pem = std::fs::read(cert).expect("the test's certificate");
+    let root = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
+    reqwest::Client::builder().add_root_certificate(root).build().expect("a TLS client")
+}
+
 fn admin_base(server: &Spawned) -> String {
     format!("http://{}", server.admin_addr.unwrap_or(server.http_addr))
 }
@@ -193,11 +207,12 @@ impl TestApp {
         cfg.db.database_url = pg.as_ref().map(|p| p.url.clone());
         tweak(&mut cfg);
         let server = spawn(cfg.clone()).expect("server starts");
+        let (base, ws) = urls(&server, &cfg);
         Some(Self {
-            base: format!("http://{}", server.http_addr),
+            base,
             admin: admin_base(&server),
-            ws: format!("ws://{}", server.ws_addr),
-            client: reqwest::Client::new(),
+            ws,
+            client: client_for(&cfg),
             backend,
             server: Some(server),
             config: cfg,
@@ -230,9 +245,8 @@ impl TestApp {
             s.shutdown().expect("clean shutdown");
         }
         let server = spawn(self.config.clone()).expect("server restarts");
-        self.base = format!("http://{}", server.http_addr);
+        (self.base, self.ws) = urls(&server, &self.config);
         self.admin = admin_base(&server);
-        self.ws = format!("ws://{}", server.ws_addr);
         self.server = Some(server);
     }
 

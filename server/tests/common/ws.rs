@@ -136,11 +136,23 @@ impl WsClient {
         codec: Codec,
         headers: &[(&'static str, &str)],
     ) -> Result<(Self, Option<String>), String> {
+        Self::connect_tls(url, codec, headers, None).await
+    }
+
+    /// [`connect_with`](Self::connect_with), trusting only `roots` for a
+    /// `wss://` URL.
+    pub async fn connect_tls(
+        url: &str,
+        codec: Codec,
+        headers: &[(&'static str, &str)],
+        roots: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Result<(Self, Option<String>), String> {
         let mut req = url.into_client_request().unwrap();
         for (k, v) in headers {
             req.headers_mut().insert(*k, HeaderValue::from_str(v).unwrap());
         }
-        match connect_async(req).await {
+        let connector = roots.map(tokio_tungstenite::Connector::Rustls);
+        match tokio_tungstenite::connect_async_tls_with_config(req, None, false, connector).await {
             Ok((stream, resp)) => {
                 let proto =
                     resp.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).map(str::to_owned);
