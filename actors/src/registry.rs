@@ -5,7 +5,7 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use actix::{Actor, Addr};
+use actix::{Actor, Addr, dev::ArbiterHandle};
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 
@@ -51,6 +51,9 @@ pub struct Registry {
     positions: mpsc::Sender<PositionUpdate>,
     /// Where spaces report joins and leaves (analytics).
     pub(crate) events: EventSink,
+    /// The threads spaces run on, each space pinned to one for its life
+    /// (its messages stay in order); unset: the caller's own arbiter.
+    arbiters: std::sync::OnceLock<Vec<ArbiterHandle>>,
 }
 
 impl Registry {
@@ -66,7 +69,16 @@ impl Registry {
             settings: Arc::new(settings),
             positions,
             events,
+            arbiters: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Runs the spaces started from now on over `arbiters`, in turn; set
+    /// once, at start, before the first space.
+    pub fn run_spaces_on(&self, arbiters: Vec<ArbiterHandle>) {
+        if !arbiters.is_empty() {
+            let _ = self.arbiters.set(arbiters);
+        }
     }
 
     /// The tunables every space here runs with, so callers agree with the
@@ -113,7 +125,14 @@ impl Registry {
     fn spawn(self: &Arc<Self>, init: SpaceInit) -> Live {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let actor = SpaceActor::new(init, generation, self.settings.clone(), self.clone(), self.positions.clone());
-        Live { generation, addr: actor.start(), members: 0 }
+        let addr = match self.arbiters.get() {
+            // Spaces are dealt out in the order they start; generations are
+            // consecutive, so the threads hold about as many spaces each.
+            #[allow(clippy::cast_possible_truncation)] // only the remainder matters
+            Some(pool) => SpaceActor::start_in_arbiter(&pool[generation as usize % pool.len()], move |_| actor),
+            None => actor.start(),
+        };
+        Live { generation, addr, members: 0 }
     }
 
     /// Called by a stopping actor; leaves a newer actor of the space alone.

@@ -122,6 +122,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     };
     let pipeline = crate::events::Pipeline::start(&db, cfg)?;
     let registry = Registry::new(settings, positions.sender(), pipeline.sink.clone());
+    registry.run_spaces_on(realtime_arbiters(cfg.realtime_threads));
     let (chat, chat_writer) = start_chat(&db, cfg, &pipeline, &registry);
     let cluster = match &cfg.cluster.redis.redis_url {
         Some(url) => {
@@ -161,6 +162,16 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         (server, handle)
     });
     Ok(Started { http_addr, ws_addr: ws.addr, admin_addr, admin, server, handle, db, ws, pipeline, cluster, writers })
+}
+
+/// The threads live spaces run on: `configured`, or one per core.
+fn realtime_arbiters(configured: u32) -> Vec<actix::dev::ArbiterHandle> {
+    let n = match configured {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        n => n as usize,
+    };
+    tracing::info!(threads = n, "live spaces run on their own threads");
+    (0..n).map(|_| actix_rt::Arbiter::new().handle()).collect()
 }
 
 /// Runs `sweep` once a minute for the server's life: the per-key limiter

@@ -27,18 +27,22 @@ fn settings() -> SpaceSettings {
     }
 }
 
-fn start(width: i32, height: i32, settings: SpaceSettings) -> Harness {
-    let (tx, positions) = mpsc::channel(16);
-    let registry = Registry::new(settings.clone(), tx.clone(), EventSink::Off);
-    let init = SpaceInit {
-        space_id: "s1".into(),
+fn init(space_id: &str, width: i32, height: i32) -> SpaceInit {
+    SpaceInit {
+        space_id: space_id.into(),
         width,
         height,
         statics: Vec::new(),
         statics_tick: 0,
         areas: Vec::new(),
         proximity_radius: 0,
-    };
+    }
+}
+
+fn start(width: i32, height: i32, settings: SpaceSettings) -> Harness {
+    let (tx, positions) = mpsc::channel(16);
+    let registry = Registry::new(settings.clone(), tx.clone(), EventSink::Off);
+    let init = init("s1", width, height);
     let space = SpaceActor::new(init, 1, Arc::new(settings), registry, tx).start();
     Harness { space, positions }
 }
@@ -329,5 +333,42 @@ async fn everyone_is_seen_until_the_space_is_crowded_unless_a_window_was_asked_f
     while let Ok(v) = w.rx.try_recv() {
         let v: Value = serde_json::from_slice(&v).expect("JSON");
         assert_ne!(v["payload"]["userId"], "far", "{v}");
+    }
+}
+
+/// Which thread the space runs on.
+#[derive(Message)]
+#[rtype(result = "std::thread::ThreadId")]
+struct WhichThread;
+
+impl Handler<WhichThread> for SpaceActor {
+    type Result = MessageResult<WhichThread>;
+
+    fn handle(&mut self, _: WhichThread, _: &mut Self::Context) -> Self::Result {
+        MessageResult(std::thread::current().id())
+    }
+}
+
+#[actix::test]
+async fn spaces_are_dealt_out_over_the_realtime_arbiters() {
+    let (tx, _positions) = mpsc::channel(16);
+    let registry = Registry::new(settings(), tx, EventSink::Off);
+    let pool = [Arbiter::new(), Arbiter::new()];
+    registry.run_spaces_on(pool.iter().map(Arbiter::handle).collect());
+    let mut threads = Vec::new();
+    for i in 0..4 {
+        let space = registry.get_or_start(init(&format!("s{i}"), 10, 10));
+        threads.push(space.send(WhichThread).await.expect("space alive"));
+    }
+    let here = std::thread::current().id();
+    assert!(threads.iter().all(|t| *t != here), "no space on the caller's thread");
+    assert_eq!((threads[0], threads[1]), (threads[2], threads[3]), "in turn");
+    assert_ne!(threads[0], threads[1], "over both arbiters");
+    // A space on another thread serves a join like any other.
+    let (msg, mut port) = join_msg("ada", 1, 64, None);
+    registry.get_or_start(init("s1", 10, 10)).send(msg).await.expect("space alive").expect("joined");
+    expect(&mut port, "space-joined").await;
+    for a in pool {
+        a.stop();
     }
 }
