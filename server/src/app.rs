@@ -164,14 +164,16 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     Ok(Started { http_addr, ws_addr: ws.addr, admin_addr, admin, server, handle, db, ws, pipeline, cluster, writers })
 }
 
-/// The threads live spaces run on: `configured`, or one per core.
+/// The threads live spaces run on: none (the main thread, with the
+/// sessions) unless configured. Measured on 2 cores, spaces on their own
+/// arbiter cost about 40 % more CPU for 100 spaces × 20 walkers (cross-thread
+/// wake-ups per message) while sessions still share one thread, so it
+/// stays opt-in until socket I/O spreads too (BENCHMARKS.md).
 fn realtime_arbiters(configured: u32) -> Vec<actix::dev::ArbiterHandle> {
-    let n = match configured {
-        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        n => n as usize,
-    };
-    tracing::info!(threads = n, "live spaces run on their own threads");
-    (0..n).map(|_| actix_rt::Arbiter::new().handle()).collect()
+    if configured > 0 {
+        tracing::info!(threads = configured, "live spaces run on their own threads");
+    }
+    (0..configured).map(|_| actix_rt::Arbiter::new().handle()).collect()
 }
 
 /// Runs `sweep` once a minute for the server's life: the per-key limiter

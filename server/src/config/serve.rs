@@ -125,9 +125,9 @@ pub struct ServeConfig {
     /// tick (one `batch` frame per batched session), 1ms to 1s.
     #[arg(long, env = "METAVERSE_TICK", default_value = "50ms", value_parser = parse_tick)]
     pub tick: Duration,
-    /// Threads the live spaces run on, each space pinned to one (0: one
-    /// per core). Sockets are served on the main thread and the HTTP
-    /// workers.
+    /// Threads the live spaces run on, each space pinned to one (0: the
+    /// main thread, with the WebSocket port's sessions). Sockets are served
+    /// on the main thread and the HTTP workers either way.
     #[arg(long, env = "METAVERSE_REALTIME_THREADS", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=1024))]
     pub realtime_threads: u32,
