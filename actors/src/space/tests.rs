@@ -372,3 +372,43 @@ async fn spaces_are_dealt_out_over_the_realtime_arbiters() {
         a.stop();
     }
 }
+
+#[actix::test]
+async fn chat_rides_the_tick_frame_for_batched_members_and_goes_at_once_to_the_others() {
+    // A long tick, so the three messages surely fall into one.
+    let h = start(10, 10, SpaceSettings { tick: Duration::from_secs(1), ..settings() });
+    let (batched, mut b) = join_msg("bat", 1, 64, None);
+    let batched = Join { link: batched.link.batched(true), ..batched };
+    h.space.send(batched).await.expect("space alive").expect("joined");
+    let (mut plain, _) = join(&h, "pla", 2).await;
+    let room: Arc<str> = Arc::from("r1");
+    for (user, session_id) in [("bat", 1), ("pla", 2)] {
+        let sub = ChatSubscribe { user: user.into(), session_id, room: room.clone() };
+        assert!(h.space.send(sub).await.expect("space alive"));
+    }
+    let chat = |n: u32| ServerMsg::ChatMessage {
+        id: format!("m{n}"),
+        chatroom_id: "r1".into(),
+        user_id: "pla".into(),
+        username: "PLA".into(),
+        content: format!("hello {n}"),
+        kind: "text".into(),
+        sent_at: "2026-12-04T00:00:00Z".into(),
+        client_id: None,
+    };
+    for n in 0..3 {
+        h.space.send(ChatDeliver { room: room.clone(), msg: chat(n) }).await.expect("space alive");
+    }
+    // The plain member got three frames at once.
+    for n in 0..3 {
+        assert_eq!(expect(&mut plain, "chat-message").await["payload"]["id"], format!("m{n}"));
+    }
+    // The batched one saw the plain member arrive at once (the first event
+    // after a quiet spell), then gets the three in the next tick's frame.
+    let first = expect(&mut b, "batch").await;
+    assert_eq!(first["payload"]["events"][0]["type"], "user-join", "{first}");
+    let batch = expect(&mut b, "batch").await;
+    let events = batch["payload"]["events"].as_array().expect("events");
+    let ids: Vec<&str> = events.iter().filter_map(|e| e["payload"]["id"].as_str()).collect();
+    assert_eq!(ids, ["m0", "m1", "m2"], "one frame, in order: {batch}");
+}
