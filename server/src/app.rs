@@ -2,11 +2,9 @@
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use actix_cors::Cors;
-use actix_web::{App, HttpServer, dev::ServerHandle, middleware::Condition, web};
+use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use metaverse_schema::store::DatabaseConnection;
-use tracing_actix_web::TracingLogger;
 
 use crate::{
     auth::{TokenIssuer, key},
@@ -38,7 +36,7 @@ pub struct Started {
     pub ws_addr: SocketAddr,
     /// The operator listener, unless its endpoints are on the HTTP port.
     pub admin_addr: Option<SocketAddr>,
-    admin: Option<(actix_web::dev::Server, ServerHandle)>,
+    admin: Option<actix_web::dev::Server>,
     ws: ws::WsServer,
     server: actix_web::dev::Server,
     handle: ServerHandle,
@@ -70,19 +68,6 @@ impl Writers {
         self.positions.shutdown(left).await;
         self.chat.shutdown(left).await;
     }
-}
-
-fn cors(origins: &[String]) -> Cors {
-    let any = origins.iter().any(|o| o.trim() == "*");
-    let mut cors = Cors::default().allow_any_method().allow_any_header().max_age(3600);
-    if any {
-        cors = cors.allow_any_origin();
-    } else {
-        for o in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
-            cors = cors.allowed_origin(o);
-        }
-    }
-    cors
 }
 
 fn warn_if_admin_signup_first(mode: AdminSignup) {
@@ -139,16 +124,9 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let quotas = state.quotas.clone();
     every_minute(move || quotas.forget_idle());
     let ws_state = state.clone();
-    let tls = match cfg.tls_files() {
-        Some(files) => {
-            let certs = crate::tls::Certificates::new(files).context("--tls-cert / --tls-key")?;
-            certs.reload_on_sighup();
-            Some(certs)
-        }
-        None => None,
-    };
-    let admin = bind_admin(cfg, state.clone())?;
-    let (server, http_addr) = bind_http(cfg, state, tls.clone())?;
+    let tls = crate::tls::Certificates::configured(cfg)?;
+    let admin = http::listen::bind_admin(cfg, state.clone())?;
+    let (server, http_addr) = http::listen::bind_http(cfg, state, tls.clone())?;
     let handle = server.handle();
     tracing::info!(%http_addr, "serving HTTP");
     let ws_port = ws_state.clone();
@@ -157,10 +135,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let _ = ws_port.ws_port.set(ws.addr.port());
     let _ = ws_port.ws_url.set(public_ws_url(cfg, ws.addr, secure));
     let admin_addr = admin.as_ref().map(|a| a.1);
-    let admin = admin.map(|(server, _)| {
-        let handle = server.handle();
-        (server, handle)
-    });
+    let admin = admin.map(|(server, _)| server);
     Ok(Started { http_addr, ws_addr: ws.addr, admin_addr, admin, server, handle, db, ws, pipeline, cluster, writers })
 }
 
@@ -232,79 +207,6 @@ fn start_chat(
     (chat, chat_writer)
 }
 
-/// Binds the HTTP API with its middleware; the server runs once awaited.
-fn bind_http(
-    cfg: &ServeConfig,
-    state: AppState,
-    tls: Option<Arc<crate::tls::Certificates>>,
-) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
-    let cors_enabled = cfg.cors_origins.iter().any(|o| !o.trim().is_empty());
-    let origins = cfg.cors_origins.clone();
-    let body_limit = cfg.max_body_bytes;
-    let body_timeout = cfg.limits.http_body_timeout;
-    let operator = cfg.admin_on_http_port;
-    let token = http::operator::AdminToken(cfg.admin_token.as_deref().map(Arc::from));
-
-    let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(state.clone()))
-            .app_data(token.clone())
-            .configure(|c| {
-                if operator {
-                    http::operator::routes(c);
-                }
-            })
-            .app_data(web::PayloadConfig::new(body_limit))
-            .app_data(http::body::BodyTimeout(body_timeout))
-            .app_data(http::extract::query_config())
-            .app_data(http::extract::path_config())
-            .configure(http::routes)
-            .default_service(web::to(http::not_found))
-            .wrap(Condition::new(cors_enabled, cors(&origins)))
-            .wrap(http::csp::default_headers())
-            .wrap(TracingLogger::<http::request_log::RequestLog>::new())
-    })
-    .disable_signals()
-    .shutdown_timeout(cfg.shutdown_timeout.as_secs().max(1));
-    if cfg.http_workers > 0 {
-        server = server.workers(cfg.http_workers);
-    }
-    let bound = match tls {
-        // actix adds the HTTP ALPN protocols it serves.
-        Some(certs) => server.bind_rustls_0_23(cfg.http_addr, certs.server_config(&[])),
-        None => server.bind(cfg.http_addr),
-    };
-    let server = bound.with_context(|| format!("binding HTTP on {}", cfg.http_addr))?;
-    let http_addr = *server.addrs().first().context("no bound address")?;
-    let server = server.run();
-    Ok((server, http_addr))
-}
-
-/// The operator listener (`/metrics`, `/cluster/*`) on `--admin-addr`;
-/// `None` when those endpoints are on the HTTP port.
-fn bind_admin(cfg: &ServeConfig, state: AppState) -> anyhow::Result<Option<(actix_web::dev::Server, SocketAddr)>> {
-    if cfg.admin_on_http_port {
-        return Ok(None);
-    }
-    let token = http::operator::AdminToken(cfg.admin_token.as_deref().map(Arc::from));
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(state.clone()))
-            .app_data(token.clone())
-            .configure(http::operator::routes)
-            .default_service(web::to(http::not_found))
-            .wrap(TracingLogger::<http::request_log::RequestLog>::new())
-    })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .bind(cfg.admin_addr)
-    .with_context(|| format!("binding the operator listener on {} (--admin-addr)", cfg.admin_addr))?;
-    let addr = *server.addrs().first().context("no bound address")?;
-    tracing::info!(admin_addr = %addr, "serving /metrics and /cluster/* (operator endpoints)");
-    Ok(Some((server.run(), addr)))
-}
-
 impl Started {
     /// Serves until `shutdown` resolves, then lets in-flight requests
     /// finish and closes the database.
@@ -312,7 +214,8 @@ impl Started {
         let handle = self.handle.clone();
         let ws = self.ws;
         let cluster = self.cluster;
-        let admin = self.admin.map(|(server, handle)| {
+        let admin = self.admin.map(|server| {
+            let handle = server.handle();
             actix_rt::spawn(server);
             handle
         });

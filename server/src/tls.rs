@@ -86,6 +86,15 @@ impl Certificates {
         Ok(Arc::new(Self { files, current: RwLock::new(Arc::new(first)) }))
     }
 
+    /// The certificates `--tls-cert`/`--tls-key` name, reloading on SIGHUP
+    /// from now on; `None` without them.
+    pub fn configured(cfg: &crate::config::ServeConfig) -> anyhow::Result<Option<Arc<Self>>> {
+        let Some(files) = cfg.tls_files() else { return Ok(None) };
+        let certs = Self::new(files).map_err(|e| anyhow::anyhow!("--tls-cert / --tls-key: {e}"))?;
+        certs.reload_on_sighup();
+        Ok(Some(certs))
+    }
+
     /// Reads the files again. On an error the old certificate stays, so a
     /// renewal half written to disk does not take the server off TLS.
     pub fn reload(&self) -> Result<(), TlsError> {

@@ -50,14 +50,7 @@ impl SpaceActor {
             && m.batched == msg.link.batched
             && m.reach == reach
             && m.missed.len() < msg.link.tx.capacity();
-        if let Some(old) = m.link.take() {
-            let bye = ServerMsg::error(ErrorCode::SessionReplaced, "another connection of yours joined this space");
-            let _ = old.offer(encode(old.codec, &bye));
-            old.close(CloseReason::REPLACED);
-        }
-        if let Some(h) = m.grace.take() {
-            ctx.cancel_future(h);
-        }
+        retire_socket(m, ctx);
         let missed = std::mem::take(&mut m.missed);
         m.session_id = msg.link.session_id;
         m.codec = msg.link.codec;
@@ -154,6 +147,19 @@ impl SpaceActor {
         let update = self.proximity.place(&user, spawn);
         self.announce(update, ctx);
         Ok(())
+    }
+}
+
+/// Ends a member's old socket (told it was replaced) and its resume
+/// grace, for the socket that takes its place.
+fn retire_socket(m: &mut super::Member, ctx: &mut Context<SpaceActor>) {
+    if let Some(old) = m.link.take() {
+        let bye = ServerMsg::error(ErrorCode::SessionReplaced, "another connection of yours joined this space");
+        let _ = old.offer(encode(old.codec, &bye));
+        old.close(CloseReason::REPLACED);
+    }
+    if let Some(h) = m.grace.take() {
+        ctx.cancel_future(h);
     }
 }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod input;
+pub mod listen;
 pub mod openapi;
 pub mod operator;
 pub mod request_log;

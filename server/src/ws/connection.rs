@@ -25,6 +25,18 @@ use super::{
 /// A connection must finish its upgrade (TLS included) within this.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A connection of the WebSocket port: TLS first when configured.
+pub async fn accepted(stream: tokio::net::TcpStream, peer: SocketAddr, ticket: Ticket, ctx: Arc<WsContext>) {
+    match ctx.tls.clone() {
+        None => run(stream, peer, ticket, ctx).await,
+        Some(tls) => {
+            if let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                run(stream, peer, ticket, ctx).await;
+            }
+        }
+    }
+}
+
 /// Serves one connection of the WebSocket port.
 pub async fn run<S>(stream: S, peer: SocketAddr, ticket: Ticket, ctx: Arc<WsContext>)
 where

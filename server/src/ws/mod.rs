@@ -104,6 +104,39 @@ pub struct WsServer {
     ctx: Arc<WsContext>,
 }
 
+/// Accepts until shutdown; each connection the caps admit gets its own task.
+async fn accept(listener: TcpListener, ctx: Arc<WsContext>) {
+    let mut stop = ctx.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    // Over the cap the connection is dropped at once:
+                    // refusing is cheaper than serving badly.
+                    let Ok(permit) = ctx.permits.clone().try_acquire_owned() else {
+                        refused("cap");
+                        continue;
+                    };
+                    let Some(ticket) = admit(&ctx, peer) else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let ctx = ctx.clone();
+                    actix_rt::spawn(async move {
+                        connection::accepted(stream, peer, ticket, ctx).await;
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off
+                    // instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
 impl WsServer {
     /// Binds the listener and starts accepting on the current actix system.
     pub async fn start(
@@ -135,50 +168,7 @@ impl WsServer {
             }),
         });
         let _ = ctx.state.ws.set(Arc::downgrade(&ctx));
-        let accept_ctx = ctx.clone();
-        let mut stop = ctx.shutdown.clone();
-        let permits = ctx.permits.clone();
-        actix_rt::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stop.changed() => break,
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, peer)) => {
-                            // Over the cap the connection is dropped at once:
-                            // refusing is cheaper than serving badly.
-                            let Ok(permit) = permits.clone().try_acquire_owned() else {
-                                refused("cap");
-                                continue;
-                            };
-                            let Some(ticket) = admit(&accept_ctx, peer) else { continue };
-                            let _ = stream.set_nodelay(true);
-                            let ctx = accept_ctx.clone();
-                            actix_rt::spawn(async move {
-                                match ctx.tls.clone() {
-                                    None => connection::run(stream, peer, ticket, ctx).await,
-                                    Some(tls) => {
-                                        let shake = tokio::time::timeout(
-                                            connection::HANDSHAKE_TIMEOUT,
-                                            tls.accept(stream),
-                                        );
-                                        if let Ok(Ok(stream)) = shake.await {
-                                            connection::run(stream, peer, ticket, ctx).await;
-                                        }
-                                    }
-                                }
-                                drop(permit);
-                            });
-                        }
-                        Err(e) => {
-                            // Out of file descriptors and the like: back off
-                            // instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                    },
-                }
-            }
-        });
+        actix_rt::spawn(accept(listener, ctx.clone()));
         tracing::info!(ws_addr = %addr, max_connections = cap, "serving WebSocket");
         Ok(Self { addr, shutdown: shutdown_tx, ctx })
     }
