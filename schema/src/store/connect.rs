@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, sqlx::postgres::PgConnectOptions};
+
+use super::nodelay;
 
 /// Connects to `url` (a `sqlite:` or `postgres://` URL) with at most
 /// `max_connections`. SQLite is switched to WAL, which lets readers run
@@ -15,6 +17,18 @@ pub async fn open(url: &str, max_connections: u32) -> Result<DatabaseConnection,
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if let Some(pg) = postgres.then(|| url.parse::<PgConnectOptions>().ok()).flatten() {
+        // Resolved once here, not at every connection.
+        let peers = match pg.get_socket() {
+            Some(_) => Vec::new(),
+            None => nodelay::server_addrs(pg.get_host(), pg.get_port()),
+        };
+        opts.after_connect(move |_| {
+            nodelay::set_on_sockets_to(&peers);
+            Box::pin(async { Ok(()) })
+        });
+    }
     let db = Database::connect(opts).await?;
     if url.starts_with("sqlite:") {
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod catalog;
 pub mod chatrooms;
 pub mod connect;
+pub mod nodelay;
 pub mod errors;
 pub mod maps;
 pub mod members;
