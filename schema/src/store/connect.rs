@@ -24,9 +24,14 @@ pub async fn open(url: &str, max_connections: u32) -> Result<DatabaseConnection,
             Some(_) => Vec::new(),
             None => nodelay::server_addrs(pg.get_host(), pg.get_port()),
         };
-        opts.after_connect(move |_| {
-            nodelay::set_on_sockets_to(&peers);
-            Box::pin(async { Ok(()) })
+        // sqlx's hook runs for every new connection (sea-orm's own
+        // `after_connect` only once, for the pool).
+        opts.map_sqlx_postgres_pool_opts(move |pool| {
+            let peers = peers.clone();
+            pool.after_connect(move |_, _| {
+                nodelay::set_on_sockets_to(&peers);
+                Box::pin(async { Ok(()) })
+            })
         });
     }
     let db = Database::connect(opts).await?;
