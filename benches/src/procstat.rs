@@ -1,8 +1,11 @@
 //! CPU and memory of a process, from /proc (Linux): CPU time from
 //! /proc/PID/stat (utime + stime), resident memory from VmRSS in
-//! /proc/PID/status. A sampler reads them every second.
+//! /proc/PID/status, and each thread's CPU time from /proc/PID/task, so a
+//! report shows whether one thread is the limit. A sampler reads them
+//! every second.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -56,17 +59,52 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     parse_rss_kib(&status)
 }
 
+/// Each thread's name and CPU ticks, by thread id; empty when unreadable.
+pub fn thread_ticks(pid: u32) -> HashMap<u32, (Arc<str>, u64)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return HashMap::new() };
+    dir.flatten()
+        .filter_map(|e| {
+            let tid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            Some((tid, (Arc::from(parse_name(&stat)?), parse_cpu_ticks(&stat)?)))
+        })
+        .collect()
+}
+
+/// The command name of a stat line: between the first `(` and the last `)`.
+fn parse_name(stat: &str) -> Option<&str> {
+    stat.get(stat.find('(')? + 1..stat.rfind(')')?)
+}
+
+/// The thread that used the most CPU between two readings, with its share
+/// of one core over `dt` seconds.
+fn busiest(
+    before: &HashMap<u32, (Arc<str>, u64)>,
+    now: &HashMap<u32, (Arc<str>, u64)>,
+    dt: f64,
+) -> Option<(f64, Arc<str>)> {
+    now.iter()
+        .filter_map(|(tid, (name, ticks))| {
+            let used = ticks.saturating_sub(before.get(tid)?.1);
+            Some((used as f64 / ticks_per_second() / dt * 100.0, name.clone()))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
 fn parse_rss_kib(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Sample {
     pub at: Instant,
     /// CPU use since the previous sample, percent of one core.
     pub cpu_pct: f64,
     pub rss_kib: u64,
+    /// The busiest thread since the previous sample: its CPU (percent of
+    /// one core) and name.
+    pub busiest: Option<(f64, Arc<str>)>,
 }
 
 /// Samples one process every second until dropped.
@@ -89,17 +127,20 @@ impl Sampler {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let out = samples.clone();
         let task = tokio::spawn(async move {
-            let mut last = (Instant::now(), cpu0);
+            let mut last = (Instant::now(), cpu0, thread_ticks(pid));
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.tick().await;
             loop {
                 tick.tick().await;
                 let Some((cpu, rss)) = read(pid) else { break };
+                let threads = thread_ticks(pid);
                 let now = Instant::now();
                 let dt = now.duration_since(last.0).as_secs_f64();
                 let cpu_pct = if dt > 0.0 { (cpu - last.1) / dt * 100.0 } else { 0.0 };
-                last = (now, cpu);
-                out.lock().unwrap_or_else(|p| p.into_inner()).push(Sample { at: now, cpu_pct, rss_kib: rss });
+                let busiest = if dt > 0.0 { busiest(&last.2, &threads, dt) } else { None };
+                last = (now, cpu, threads);
+                let sample = Sample { at: now, cpu_pct, rss_kib: rss, busiest };
+                out.lock().unwrap_or_else(|p| p.into_inner()).push(sample);
             }
         });
         Some(Self { pid, samples, task })
@@ -110,9 +151,10 @@ impl Sampler {
         let all = self.samples.lock().unwrap_or_else(|p| p.into_inner());
         // A sample covers the second before it.
         let inside: Vec<Sample> =
-            all.iter().copied().filter(|s| s.at > from + Duration::from_millis(500) && s.at <= to).collect();
+            all.iter().filter(|s| s.at > from + Duration::from_millis(500) && s.at <= to).cloned().collect();
         let n = inside.len().max(1) as f64;
         ProcSummary {
+            busiest_thread: busiest_thread(&inside),
             pid: self.pid,
             samples: inside.len(),
             cpu_mean_pct: inside.iter().map(|s| s.cpu_pct).sum::<f64>() / n,
@@ -129,8 +171,36 @@ impl Sampler {
     }
 }
 
+/// The thread most often the busiest, and the mean CPU of whichever thread
+/// was the busiest each second: how close one thread is to its core.
+fn busiest_thread(samples: &[Sample]) -> Option<ThreadShare> {
+    let per_second: Vec<&(f64, Arc<str>)> = samples.iter().filter_map(|s| s.busiest.as_ref()).collect();
+    if per_second.is_empty() {
+        return None;
+    }
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for (_, name) in &per_second {
+        *counts.entry(name).or_default() += 1;
+    }
+    let name = counts.into_iter().max_by_key(|(_, n)| *n).map(|(name, _)| name.to_owned())?;
+    let mean = per_second.iter().map(|(pct, _)| pct).sum::<f64>() / per_second.len() as f64;
+    Some(ThreadShare { name, cpu_mean_pct: mean })
+}
+
+/// The busiest thread of a process over a window.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadShare {
+    /// Its name (`comm`), most often the busiest.
+    pub name: String,
+    /// Mean CPU of the busiest thread each second, percent of one core.
+    pub cpu_mean_pct: f64,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ProcSummary {
+    /// Set when the process's threads could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busiest_thread: Option<ThreadShare>,
     pub pid: u32,
     pub samples: usize,
     pub cpu_mean_pct: f64,
@@ -154,5 +224,30 @@ mod tests {
         let me = std::process::id();
         let (cpu, rss) = read(me).expect("own /proc entry");
         assert!(cpu >= 0.0 && rss > 0);
+        assert_eq!(parse_name(stat), Some("my (odd) name"));
+        assert!(thread_ticks(me).values().any(|(name, _)| !name.is_empty()), "own threads are readable");
+    }
+
+    #[test]
+    fn the_busiest_thread_is_the_one_that_used_most() {
+        let at = |pairs: &[(u32, &str, u64)]| -> HashMap<u32, (Arc<str>, u64)> {
+            pairs.iter().map(|(t, n, ticks)| (*t, (Arc::from(*n), *ticks))).collect()
+        };
+        let before = at(&[(1, "main", 100), (2, "arbiter", 50)]);
+        // Half a second of CPU in one second (tick rates are whole numbers).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let half = (ticks_per_second() / 2.0) as u64;
+        let now = at(&[(1, "main", 100 + half), (2, "arbiter", 50), (3, "new", 0)]);
+        let (pct, name) = busiest(&before, &now, 1.0).expect("a busiest thread");
+        assert_eq!((pct.round(), &*name), (50.0, "main"));
+        let sample = |pct: f64, name: &str| Sample {
+            at: Instant::now(),
+            cpu_pct: 0.0,
+            rss_kib: 0,
+            busiest: Some((pct, Arc::from(name))),
+        };
+        let share = busiest_thread(&[sample(90.0, "main"), sample(70.0, "main"), sample(20.0, "io")]).expect("one");
+        assert_eq!(share.name, "main");
+        assert!((share.cpu_mean_pct - 60.0).abs() < 1e-9);
     }
 }

@@ -53,8 +53,13 @@ pub(super) fn counts(m: &BTreeMap<String, u64>) -> String {
 }
 
 pub(super) fn proc(p: &ProcSummary) -> String {
+    let busiest = p
+        .busiest_thread
+        .as_ref()
+        .map(|t| format!("; busiest thread {:?} {:.0}%", t.name, t.cpu_mean_pct))
+        .unwrap_or_default();
     format!(
-        "pid {}: CPU mean {:.0}% max {:.0}% (of one core), RSS {} → {} (max {})",
+        "pid {}: CPU mean {:.0}% max {:.0}% (of one core), RSS {} → {} (max {}){busiest}",
         p.pid,
         p.cpu_mean_pct,
         p.cpu_max_pct,

@@ -37,6 +37,7 @@ fn proc_of(pid: u32) -> ProcSummary {
     ProcSummary {
         pid,
         samples: 30,
+        busiest_thread: None,
         cpu_mean_pct: 87.5,
         cpu_max_pct: 143.49,
         rss_start_kib: 10_240,
@@ -190,4 +191,13 @@ fn table_and_json_match_the_golden_files() {
         assert_eq!(report.render(), table);
         assert_eq!(format!("{}\n", serde_json::to_string_pretty(&report).unwrap()), json);
     }
+}
+
+#[test]
+fn the_busiest_thread_is_named_when_known() {
+    let mut p = proc_of(7);
+    p.busiest_thread = Some(crate::procstat::ThreadShare { name: "actix-rt|system:0".into(), cpu_mean_pct: 81.4 });
+    let line = super::format::proc(&p);
+    assert!(line.ends_with("; busiest thread \"actix-rt|system:0\" 81%"), "{line}");
+    assert!(!super::format::proc(&proc_of(7)).contains("busiest"));
 }
