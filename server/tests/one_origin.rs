@@ -157,3 +157,17 @@ async fn the_websocket_port_answers_health() {
     let mut ws = WsClient::connect(&app.ws, Codec::Json).await;
     ws.heartbeat().await;
 }
+
+#[tokio::test]
+async fn ws_on_the_http_port_shares_the_per_address_caps() {
+    let app = TestApp::start_with(Backend::Sqlite, |cfg| cfg.limits.ws_max_unauthenticated_per_ip = 1).await.unwrap();
+    // One unauthenticated socket on the WebSocket port uses the address's
+    // allowance, so `/ws` on the HTTP port is refused for it too.
+    let mut first = WsClient::connect(&app.ws, Codec::Json).await;
+    first.heartbeat().await;
+    let url = format!("{}/ws", app.base.replacen("http://", "ws://", 1));
+    let err = WsClient::connect_with(&url, Codec::Json, &[]).await.err().expect("over the per-address cap");
+    assert!(err.contains("503"), "{err}");
+    // The first socket is unharmed.
+    first.heartbeat().await;
+}

@@ -102,6 +102,9 @@ impl Axis {
 pub struct Aoi {
     x: Axis,
     y: Axis,
+    /// The configured window's reach, asked for every member each tick in
+    /// a crowded space.
+    default: Reach,
     /// Who stands in each cell.
     occupants: Vec<Vec<UserId>>,
 }
@@ -112,7 +115,8 @@ impl Aoi {
     pub fn new(width: i32, height: i32, window: ViewWindow) -> Self {
         let x = Axis::new(width, window.width);
         let y = Axis::new(height, window.height);
-        Self { x, y, occupants: vec![Vec::new(); (x.cells * y.cells) as usize] }
+        let default = Reach { x: x.reach(x.window), y: y.reach(y.window) };
+        Self { x, y, default, occupants: vec![Vec::new(); (x.cells * y.cells) as usize] }
     }
 
     /// True when everyone sees everyone (the space fits in the window).
@@ -130,7 +134,7 @@ impl Aoi {
     pub fn reach(&self, asked: Option<ViewWindow>) -> Reach {
         match asked {
             Some(w) => Reach { x: self.x.reach(w.width), y: self.y.reach(w.height) },
-            None => Reach { x: self.x.reach(self.x.window), y: self.y.reach(self.y.window) },
+            None => self.default,
         }
     }
 

@@ -22,29 +22,34 @@ pub fn server_addrs(host: &str, port: u16) -> Vec<SocketAddr> {
     (host.trim_matches(['[', ']']), port).to_socket_addrs().map(Iterator::collect).unwrap_or_default()
 }
 
-/// Sets `TCP_NODELAY` on every socket of this process connected to one of
-/// `peers`; returns how many there are.
+/// Calls `f` with each socket of this process connected to one of `peers`.
 #[cfg(target_os = "linux")]
-pub fn set_on_sockets_to(peers: &[SocketAddr]) -> usize {
+fn each_socket_to(peers: &[SocketAddr], mut f: impl FnMut(socket2::SockRef<'_>)) {
     use std::os::fd::BorrowedFd;
 
     if peers.is_empty() {
-        return 0;
+        return;
     }
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return 0 };
-    let mut set = 0;
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
     for entry in dir.flatten() {
         let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-        // SAFETY: the descriptor is only borrowed for two socket calls; if
+        // SAFETY: the descriptor is only borrowed for a few socket calls; if
         // another thread closed it meanwhile they fail (or, were the number
         // reused, act on a socket only when its peer is the database).
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let socket = socket2::SockRef::from(&fd);
-        let to_db = socket.peer_addr().ok().and_then(|a| a.as_socket()).is_some_and(|a| peers.contains(&a));
-        if to_db && socket.set_tcp_nodelay(true).is_ok() {
-            set += 1;
+        if socket.peer_addr().ok().and_then(|a| a.as_socket()).is_some_and(|a| peers.contains(&a)) {
+            f(socket);
         }
     }
+}
+
+/// Sets `TCP_NODELAY` on every socket of this process connected to one of
+/// `peers`; returns how many there are.
+#[cfg(target_os = "linux")]
+pub fn set_on_sockets_to(peers: &[SocketAddr]) -> usize {
+    let mut set = 0;
+    each_socket_to(peers, |socket| set += usize::from(socket.set_tcp_nodelay(true).is_ok()));
     set
 }
 
@@ -54,23 +59,14 @@ pub fn set_on_sockets_to(_: &[SocketAddr]) -> usize {
     0
 }
 
-/// Whether every socket of this process connected to one of `peers` has
-/// `TCP_NODELAY`, and how many there are (for tests).
+/// How many sockets of this process are connected to one of `peers`, and
+/// whether all of them have `TCP_NODELAY` (for tests).
 #[cfg(target_os = "linux")]
 pub fn sockets_to(peers: &[SocketAddr]) -> (usize, bool) {
-    use std::os::fd::BorrowedFd;
-
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return (0, false) };
     let (mut n, mut all) = (0, true);
-    for entry in dir.flatten() {
-        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-        // SAFETY: as in `set_on_sockets_to`: borrowed for read-only calls.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let socket = socket2::SockRef::from(&fd);
-        if socket.peer_addr().ok().and_then(|a| a.as_socket()).is_some_and(|a| peers.contains(&a)) {
-            n += 1;
-            all &= socket.tcp_nodelay().unwrap_or(false);
-        }
-    }
+    each_socket_to(peers, |socket| {
+        n += 1;
+        all &= socket.tcp_nodelay().unwrap_or(false);
+    });
     (n, all)
 }
