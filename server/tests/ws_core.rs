@@ -17,8 +17,8 @@ use std::time::Duration;
 use common::{
     TestApp,
     ws::{
-        WsClient, at, create_element, create_space, metric, metrics_text, movement, other, place_element, step,
-        user_join, user_left,
+        WsClient, at, create_element, create_space, free_step, metric, metrics_text, movement, other, place_element,
+        step, user_join, user_left,
     },
 };
 use metaverse_protocol::{ClientMsg, Codec, ErrorCode, Position, ServerMsg, UserPosition};
@@ -212,18 +212,24 @@ async fn user_join_goes_to_the_others_only(app: TestApp, codec: Codec) {
     assert_eq!(c.users.len(), 2);
     assert_eq!(bob.recv().await, user_join(&cy_id, c.spawn));
     assert_eq!(ada.recv().await, user_join(&cy_id, c.spawn));
-    // And Cy got none of her own: Ada's move is her next message.
+    // And Cy got none of her own: a move of Ada's (or of Bob's, when Bob
+    // and Cy box Ada into a corner) is her next message.
     let a_at = c.users.iter().find(|u| u.user_id == ada_id).map(|u| at(u.x, u.y)).unwrap();
-    let to = step(a_at, (6, 6), &[b.spawn, c.spawn]);
-    ada.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
-    assert_eq!(cy.recv().await, movement(&ada_id, to));
+    let (mover, mover_id, to) = match free_step(a_at, (6, 6), &[b.spawn, c.spawn]) {
+        Some(to) => (&mut ada, &ada_id, to),
+        None => (&mut bob, &bob_id, step(b.spawn, (6, 6), &[a_at, c.spawn])),
+    };
+    mover.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
+    assert_eq!(cy.recv().await, movement(mover_id, to));
 }
 
 async fn movement_goes_to_the_others_not_the_mover(app: TestApp, codec: Codec) {
     let (ada_id, ada_token) = app.user("ada").await;
     let (bob_id, bob_token) = app.user("bob").await;
     let (_, cy_token) = app.user("cyd").await;
-    let space_id = create_space(&app, &ada_token, "8x6").await;
+    // Big enough that two others practically never box a mover into a
+    // corner (4 corners × 2 exact tiles: under one run in a million).
+    let space_id = create_space(&app, &ada_token, "16x12").await;
 
     let mut ada = WsClient::connect(&app.ws, codec).await;
     let a = ada.join_ok(&space_id, &ada_token, None).await;
@@ -235,13 +241,13 @@ async fn movement_goes_to_the_others_not_the_mover(app: TestApp, codec: Codec) {
     ada.recv().await; // cy's join
     bob.recv().await; // cy's join
 
-    let a_to = step(a.spawn, (8, 6), &[b.spawn, c.spawn]);
+    let a_to = step(a.spawn, (16, 12), &[b.spawn, c.spawn]);
     ada.send(&ClientMsg::Move { x: a_to.x, y: a_to.y }).await;
     assert_eq!(bob.recv().await, movement(&ada_id, a_to));
     assert_eq!(cy.recv().await, movement(&ada_id, a_to));
 
     // Barrier: Bob moves; Ada's next message is that, not her own move.
-    let b_to = step(b.spawn, (8, 6), &[a_to, c.spawn]);
+    let b_to = step(b.spawn, (16, 12), &[a_to, c.spawn]);
     bob.send(&ClientMsg::Move { x: b_to.x, y: b_to.y }).await;
     assert_eq!(ada.recv().await, movement(&bob_id, b_to));
     assert_eq!(cy.recv().await, movement(&bob_id, b_to));

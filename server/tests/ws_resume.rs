@@ -29,7 +29,9 @@ async fn a_second_socket_takes_the_session_over(app: TestApp, codec: Codec) {
     let (ada_id, ada_token) = app.user("ada").await;
     let (bob_id, bob_token) = app.user("bob").await;
     let (cyd_id, cyd_token) = app.user("cyd").await;
-    let space_id = create_space(&app, &ada_token, "6x6").await;
+    // 16×16: two others box a mover into a corner in under one run in a
+    // million (random spawns; a 6×6 space did it once in CI).
+    let space_id = create_space(&app, &ada_token, "16x16").await;
 
     let mut laptop = WsClient::connect(&app.ws, codec).await;
     let a = laptop.join_ok(&space_id, &ada_token, None).await;
@@ -60,7 +62,7 @@ async fn a_second_socket_takes_the_session_over(app: TestApp, codec: Codec) {
     assert_eq!(c.users.len(), 2, "Ada is still there once: {:?}", c.users);
 
     // The new socket is the live one: its moves reach the others.
-    let to = step(a.spawn, (6, 6), &[b.spawn, c.spawn]);
+    let to = step(a.spawn, (16, 16), &[b.spawn, c.spawn]);
     phone.send(&ClientMsg::Move { x: to.x, y: to.y }).await;
     assert_eq!(bob.recv().await, movement(&ada_id, to));
     assert_eq!(cyd.recv().await, movement(&ada_id, to));
@@ -73,7 +75,9 @@ async fn resume_replays_what_was_missed(app: TestApp, codec: Codec) {
     let (ada_id, ada_token) = app.user("ada").await;
     let (bob_id, bob_token) = app.user("bob").await;
     let (cyd_id, cyd_token) = app.user("cyd").await;
-    let space_id = create_space(&app, &ada_token, "6x6").await;
+    // 16×16: two others box a mover into a corner in under one run in a
+    // million (random spawns; a 6×6 space did it once in CI).
+    let space_id = create_space(&app, &ada_token, "16x16").await;
 
     let mut ada = WsClient::connect(&app.ws, codec).await;
     let a = ada.join_ok(&space_id, &ada_token, None).await;
@@ -85,7 +89,7 @@ async fn resume_replays_what_was_missed(app: TestApp, codec: Codec) {
     // her session has handed her presence to the grace period, so Bob's
     // move below happens while she is away.
     ada.close_to_resume().await;
-    let b_to = step(b.spawn, (6, 6), &[a.spawn]);
+    let b_to = step(b.spawn, (16, 16), &[a.spawn]);
     bob.send(&ClientMsg::Move { x: b_to.x, y: b_to.y }).await;
     let mut cyd = WsClient::connect(&app.ws, codec).await;
     let c = cyd.join_ok(&space_id, &cyd_token, None).await;
@@ -117,12 +121,12 @@ async fn resume_replays_what_was_missed(app: TestApp, codec: Codec) {
 
     // Barrier: Bob and Cyd saw no leave or join of Ada. Cyd moves; that is
     // the next message of both others.
-    let c_to = step(c.spawn, (6, 6), &[a.spawn, b_to]);
+    let c_to = step(c.spawn, (16, 16), &[a.spawn, b_to]);
     cyd.send(&ClientMsg::Move { x: c_to.x, y: c_to.y }).await;
     assert_eq!(bob.recv().await, movement(&cyd_id, c_to));
     assert_eq!(back.recv().await, movement(&cyd_id, c_to));
     // And the resumed socket is live.
-    let a_to = step(a.spawn, (6, 6), &[b_to, c_to]);
+    let a_to = step(a.spawn, (16, 16), &[b_to, c_to]);
     back.send(&ClientMsg::Move { x: a_to.x, y: a_to.y }).await;
     assert_eq!(bob.recv().await, movement(&ada_id, a_to));
     assert_eq!(cyd.recv().await, movement(&ada_id, a_to));

@@ -496,12 +496,18 @@ pub fn path(from: Position, to: Position, (w, h): (i32, i32), blocked: &[Positio
 }
 
 /// A free neighbour of `p` inside a `w`×`h` grid that is not in `avoid`.
-pub fn step(p: Position, (w, h): (i32, i32), avoid: &[Position]) -> Position {
+/// Spawns are random, so two users in `avoid` can box `p` into a corner;
+/// callers that cannot rule that out pick another mover on `None`.
+pub fn free_step(p: Position, (w, h): (i32, i32), avoid: &[Position]) -> Option<Position> {
     [(1, 0), (-1, 0), (0, 1), (0, -1)]
         .into_iter()
         .map(|(dx, dy)| at(p.x + dx, p.y + dy))
         .find(|q| q.x >= 0 && q.y >= 0 && q.x < w && q.y < h && !avoid.contains(q))
-        .expect("a free neighbour")
+}
+
+/// [`free_step`] where a boxed-in `p` cannot happen (or is vanishingly rare).
+pub fn step(p: Position, grid: (i32, i32), avoid: &[Position]) -> Position {
+    free_step(p, grid, avoid).expect("a free neighbour")
 }
 
 /// Any JSON value as a frame body in `codec` (for frames the typed
