@@ -7,11 +7,13 @@
 
 #![warn(missing_docs)]
 
+pub mod attachment;
 pub mod batch;
 pub mod codec;
 pub mod error;
 pub mod message;
 
+pub use attachment::Attachment;
 pub use batch::batch_frames;
 pub use codec::{Codec, DecodeError, MAX_FRAME_BYTES};
 pub use error::ErrorCode;

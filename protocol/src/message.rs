@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ErrorCode;
+use crate::{Attachment, ErrorCode};
 
 /// A tile coordinate: the unit of movement, collision and proximity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,12 +139,15 @@ pub enum ClientMsg {
         chatroom_id: String,
         /// The text, kept verbatim; clients must render it as text, never HTML.
         content: String,
-        /// `text` (the default) or `emoji`; `system` is reserved for the server.
+        /// `text` (the default), `emoji`, or `image`/`file` with `mediaId`; `system` is reserved for the server.
         #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
         kind: Option<String>,
         /// The sender's own id (at most 64 characters), echoed in the delivered message to replace its draft.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// With `type` `image` or `file`: the sender's upload to attach (rooms only; `content` is then an optional caption).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_id: Option<String>,
     },
     /// A WebRTC signal for a nearby user; `data` (SDP, ICE candidate) is
     /// relayed as is.
@@ -295,7 +298,7 @@ pub enum ServerMsg {
         username: String,
         /// The text, verbatim; render it as text, never as HTML.
         content: String,
-        /// `text`, `emoji`, or `system` for the server's own notices ("NAME joined the room").
+        /// `text`, `emoji`, `image` or `file` (with `attachment`), or `system` for the server's own notices ("NAME joined the room").
         #[serde(rename = "type")]
         kind: String,
         /// When the server accepted it, as RFC 3339 with milliseconds.
@@ -303,6 +306,9 @@ pub enum ServerMsg {
         /// The sender's `clientId`, when it gave one, so the sender can replace the draft it showed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// The attached upload of an `image` or `file` message (boxed: most messages have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment: Option<Box<Attachment>>,
     },
     /// Who is near you now (sent when it changes): the users within the
     /// space's radius or in your private area, and your group (everyone

@@ -184,6 +184,7 @@ fn every_truncated_server_message_is_refused() {
         kind: "text".into(),
         sent_at: "2024-01-02T03:04:05Z".into(),
         client_id: Some("k".into()),
+        attachment: None,
     };
     for codec in CODECS {
         let whole = codec.encode(&msg).unwrap();
@@ -411,8 +412,13 @@ fn frames_over_the_limit_are_too_large() {
 
         // A valid message is refused unread when over a smaller limit, and
         // accepted at exactly its own size.
-        let msg =
-            ClientMsg::ChatMessage { chatroom_id: "c".into(), content: "z".repeat(1000), kind: None, client_id: None };
+        let msg = ClientMsg::ChatMessage {
+            chatroom_id: "c".into(),
+            content: "z".repeat(1000),
+            kind: None,
+            client_id: None,
+            media_id: None,
+        };
         let bytes = codec.encode(&msg).unwrap();
         assert!(matches!(codec.decode_client(&bytes, bytes.len() - 1), Err(DecodeError::TooLarge { .. })));
         assert_eq!(codec.decode_client(&bytes, bytes.len()).unwrap(), msg);
@@ -423,6 +429,7 @@ fn frames_over_the_limit_are_too_large() {
             content: "z".repeat(MAX_FRAME_BYTES),
             kind: None,
             client_id: None,
+            media_id: None,
         };
         let bytes = codec.encode(&msg).unwrap();
         assert!(matches!(codec.decode_client(&bytes, MAX_FRAME_BYTES), Err(DecodeError::TooLarge { .. })));
@@ -675,6 +682,7 @@ fn mutated_valid_frames_never_panic() {
             content: "hello".into(),
             kind: Some("text".into()),
             client_id: Some("k".into()),
+            media_id: None,
         },
     ];
     let mut rng = XorShift(0xDEAD_BEEF_CAFE_F00D);

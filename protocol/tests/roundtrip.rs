@@ -39,12 +39,26 @@ fn client_msgs() -> Vec<ClientMsg> {
             since: Some("msg-9".into()),
         },
         ClientMsg::ChatLeave { chatroom_id: "room-1".into() },
-        ClientMsg::ChatMessage { chatroom_id: "room-1".into(), content: "hello".into(), kind: None, client_id: None },
+        ClientMsg::ChatMessage {
+            chatroom_id: "room-1".into(),
+            content: "hello".into(),
+            kind: None,
+            client_id: None,
+            media_id: None,
+        },
         ClientMsg::ChatMessage {
             chatroom_id: "room-1".into(),
             content: "héllo \u{1F600} \"quoted\"\n".into(),
             kind: Some("text".into()),
             client_id: Some("c-1".into()),
+            media_id: None,
+        },
+        ClientMsg::ChatMessage {
+            chatroom_id: "room-1".into(),
+            content: String::new(),
+            kind: Some("image".into()),
+            client_id: None,
+            media_id: Some("01J-media".into()),
         },
         ClientMsg::RtcSignal {
             to: "u2".into(),
@@ -112,6 +126,7 @@ fn server_msgs() -> Vec<ServerMsg> {
             kind: "text".into(),
             sent_at: "2024-01-02T03:04:05Z".into(),
             client_id: None,
+            attachment: None,
         },
         ServerMsg::ChatMessage {
             id: "m2".into(),
@@ -122,6 +137,16 @@ fn server_msgs() -> Vec<ServerMsg> {
             kind: "text".into(),
             sent_at: "2024-01-02T03:04:06Z".into(),
             client_id: Some("c-7".into()),
+            attachment: Some(Box::new(metaverse_protocol::Attachment {
+                media_id: "01J-media".into(),
+                url: "/api/v1/media/01J-media".into(),
+                thumbnail_url: Some("/api/v1/media/01J-media/thumbnail".into()),
+                content_type: "image/png".into(),
+                size: 1234,
+                width: Some(640),
+                height: Some(480),
+                name: "cat.png".into(),
+            })),
         },
         ServerMsg::Heartbeat {},
         ServerMsg::Reconnect { reason: "draining".into(), url: Some("ws://b:3001".into()), retry_after_ms: 0 },
@@ -299,7 +324,13 @@ fn client_json_has_the_contract_shape() {
             json!({"type": "chat-leave", "payload": {"chatroomId": "c1"}}),
         ),
         (
-            ClientMsg::ChatMessage { chatroom_id: "c1".into(), content: "hi".into(), kind: None, client_id: None },
+            ClientMsg::ChatMessage {
+                chatroom_id: "c1".into(),
+                content: "hi".into(),
+                kind: None,
+                client_id: None,
+                media_id: None,
+            },
             json!({"type": "chat-message", "payload": {"chatroomId": "c1", "content": "hi"}}),
         ),
         (
@@ -308,6 +339,7 @@ fn client_json_has_the_contract_shape() {
                 content: "hi".into(),
                 kind: Some("text".into()),
                 client_id: Some("k1".into()),
+                media_id: None,
             },
             json!({"type": "chat-message", "payload": {
                 "chatroomId": "c1", "content": "hi", "type": "text", "clientId": "k1"
@@ -385,6 +417,7 @@ fn server_json_has_the_contract_shape() {
                 kind: "text".into(),
                 sent_at: "2024-01-02T03:04:05Z".into(),
                 client_id: None,
+                attachment: None,
             },
             json!({"type": "chat-message", "payload": {
                 "id": "m1", "chatroomId": "c1", "userId": "u1", "username": "alice",
@@ -401,6 +434,7 @@ fn server_json_has_the_contract_shape() {
                 kind: "text".into(),
                 sent_at: "2024-01-02T03:04:05Z".into(),
                 client_id: Some("k1".into()),
+                attachment: None,
             },
             json!({"type": "chat-message", "payload": {
                 "id": "m1", "chatroomId": "c1", "userId": "u1", "username": "alice",

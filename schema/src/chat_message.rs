@@ -4,7 +4,7 @@
 //! edge decides whether it shows it.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use metaverse_protocol::ServerMsg;
+use metaverse_protocol::{Attachment, ServerMsg};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::message;
@@ -35,6 +35,9 @@ pub struct ChatMessage {
     pub client_id: Option<String>,
     /// Unix milliseconds.
     pub sent_at: i64,
+    /// The upload an `image` or `file` message carries, as it was when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
 }
 
 /// Unix milliseconds as clients read them (RFC 3339, millisecond
@@ -54,6 +57,9 @@ impl From<message::Model> for ChatMessage {
             kind: m.kind,
             client_id: m.client_id,
             sent_at: m.sent_at,
+            // Written by this server from the same type; a row that does
+            // not parse (edited by hand) shows as a message without it.
+            attachment: m.attachment.and_then(|a| serde_json::from_str(&a).ok()),
         }
     }
 }
@@ -69,6 +75,7 @@ impl From<ChatMessage> for message::Model {
             kind: m.kind,
             client_id: m.client_id,
             sent_at: m.sent_at,
+            attachment: m.attachment.and_then(|a| serde_json::to_string(&a).ok()),
         }
     }
 }
@@ -84,6 +91,7 @@ impl From<ChatMessage> for ServerMsg {
             content: m.content,
             kind: m.kind,
             client_id: m.client_id,
+            attachment: m.attachment.map(Box::new),
         }
     }
 }
@@ -102,6 +110,7 @@ mod tests {
             kind: "text".into(),
             client_id: client_id.map(Into::into),
             sent_at: 1_700_000_000_123,
+            attachment: None,
         }
     }
 

@@ -121,8 +121,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     if let Some(c) = &cluster {
         let _ = c.revoked.set(state.revoked.clone());
     }
-    let quotas = state.quotas.clone();
-    every_minute(move || quotas.forget_idle());
+    start_sweeps(&state, cfg);
     let ws_state = state.clone();
     let tls = crate::tls::Certificates::configured(cfg)?;
     let admin = http::listen::bind_admin(cfg, state.clone())?;
@@ -149,6 +148,16 @@ fn realtime_arbiters(configured: u32) -> Vec<actix::dev::ArbiterHandle> {
         tracing::info!(threads = configured, "live spaces run on their own threads");
     }
     (0..configured).map(|_| actix_rt::Arbiter::new().handle()).collect()
+}
+
+/// The periodic clean-ups: limiter maps of idle users, and objects no
+/// upload refers to.
+fn start_sweeps(state: &AppState, cfg: &ServeConfig) {
+    let quotas = state.quotas.clone();
+    every_minute(move || quotas.forget_idle());
+    let media = state.media.clone();
+    every_minute(move || media.forget_idle());
+    crate::media::sweep_every(state.media.clone(), cfg.media.media_sweep_every);
 }
 
 /// Runs `sweep` once a minute for the server's life: the per-key limiter

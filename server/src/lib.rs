@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod events;
 pub mod http;
+pub mod media;
 pub mod metrics;
 pub mod quota;
 pub mod state;

@@ -45,6 +45,8 @@ pub struct Inner {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Per-user quotas: spaces owned, spaces woken.
     pub quotas: Arc<crate::quota::Quotas>,
+    /// Uploads and their store.
+    pub media: crate::media::Media,
 }
 
 impl std::ops::Deref for AppState {
@@ -81,7 +83,11 @@ impl AppState {
         let ice = crate::http::rtc::IceConfig::new(&cfg.ice_servers, cfg.turn_secret.clone(), cfg.turn_ttl.as_secs())
             .map_err(anyhow::Error::msg)?;
         let hashes = chat.hashes.clone();
+        let objects = crate::media::storage::Objects::configured(cfg)?;
+        tracing::info!(store = %objects.describe, "media uploads");
+        let media = Arc::new(crate::media::MediaService::new(db.clone(), objects, &cfg.media));
         Ok(Self(Arc::new(Inner {
+            media,
             ice,
             ws_port: std::sync::OnceLock::new(),
             ws_url: std::sync::OnceLock::new(),

@@ -232,6 +232,7 @@ async fn say(c: &mut WsClient, room: &str, content: &str) {
         content: content.to_owned(),
         kind: None,
         client_id: Some(client_id.clone()),
+        media_id: None,
     })
     .await;
     c.recv_until(|m| match m {

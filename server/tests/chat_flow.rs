@@ -40,6 +40,7 @@ async fn chat_reaches_every_member_and_history(app: TestApp) {
         content: "hello <b>ada</b>".into(),
         kind: None,
         client_id: Some("c-1".into()),
+        media_id: None,
     })
     .await;
     for c in [&mut ada, &mut bob] {

@@ -75,6 +75,7 @@ async fn chat_reaches_every_subscriber_in_its_codec(app: TestApp, codec: Codec) 
         content: "👋".into(),
         kind: Some("emoji".into()),
         client_id: Some("b-1".into()),
+        media_id: None,
     })
     .await;
     let from_bob = Chat::from_msg(&next_chat(&mut bob).await);
@@ -209,6 +210,7 @@ async fn sending_needs_a_chat_join_and_valid_content(app: TestApp, codec: Codec)
             content: "x".into(),
             kind: Some(kind.into()),
             client_id: None,
+            media_id: None,
         })
         .await;
         expect_chat_error(&mut bob, ErrorCode::Invalid).await;

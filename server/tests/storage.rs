@@ -109,6 +109,7 @@ fn messages(room: &str, n: usize) -> Vec<message::Model> {
             kind: "text".into(),
             client_id: None,
             sent_at: now_millis(),
+            attachment: None,
         })
         .collect()
 }

@@ -73,8 +73,14 @@ async fn bad_frames_get_errors_and_the_socket_stays_usable(app: TestApp, codec: 
 
     // After all that, joining works; posting to a room not joined is refused.
     ws.join_ok(&space_id, &token, None).await;
-    ws.send(&ClientMsg::ChatMessage { chatroom_id: "room".into(), content: "hi".into(), kind: None, client_id: None })
-        .await;
+    ws.send(&ClientMsg::ChatMessage {
+        chatroom_id: "room".into(),
+        content: "hi".into(),
+        kind: None,
+        client_id: None,
+        media_id: None,
+    })
+    .await;
     ws.expect_error(ErrorCode::Forbidden).await;
     ws.heartbeat().await;
 }

@@ -434,6 +434,7 @@ async fn nearby_chat_reaches_exactly_the_nearby_set(app: TestApp, codec: Codec) 
         content: "a gif".into(),
         kind: Some("gif".into()),
         client_id: None,
+        media_id: None,
     })
     .await;
     ada.ws.expect_error(ErrorCode::Invalid).await;
@@ -444,6 +445,7 @@ async fn nearby_chat_reaches_exactly_the_nearby_set(app: TestApp, codec: Codec) 
         content: "🙂".into(),
         kind: Some("emoji".into()),
         client_id: None,
+        media_id: None,
     })
     .await;
     let emoji = ada.ws.recv().await;

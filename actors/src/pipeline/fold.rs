@@ -34,6 +34,7 @@ struct Counts {
     joins: i64,
     leaves: i64,
     messages: i64,
+    attachments: i64,
 }
 
 /// How long an event's key is remembered against repeats.
@@ -154,7 +155,9 @@ impl Tally {
             }
             AnalyticsEvent::Chat(f) => {
                 let minute = minute_of(f.at);
-                self.minutes.entry((f.space_id.clone(), minute)).or_default().messages += 1;
+                let counts = self.minutes.entry((f.space_id.clone(), minute)).or_default();
+                counts.messages += 1;
+                counts.attachments += i64::from(matches!(f.kind.as_str(), "image" | "file"));
                 self.present.insert((f.space_id.clone(), minute, f.user_id.clone()));
                 self.rooms.entry((f.chatroom_id.clone(), minute)).or_insert_with(|| (f.space_id.clone(), 0)).1 += 1;
             }
@@ -175,6 +178,7 @@ impl Tally {
                 joins: c.joins,
                 leaves: c.leaves,
                 messages: c.messages,
+                attachments: c.attachments,
                 active_users: 0,
             })
             .collect();
@@ -280,11 +284,12 @@ mod tests {
                 chatroom_id: "r".into(),
                 user_id: "u".into(),
                 length: 2,
-                kind: "text".into(),
+                kind: ["text", "image", "file"][i].into(),
                 at: 61_000,
             }));
         }
         assert_eq!(f.minutes[&("s".into(), MINUTE_MS)].messages, 3);
+        assert_eq!(f.minutes[&("s".into(), MINUTE_MS)].attachments, 2, "image and file messages");
         assert_eq!(f.rooms[&("r".into(), MINUTE_MS)], ("s".into(), 3));
     }
 }

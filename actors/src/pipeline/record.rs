@@ -87,7 +87,8 @@ pub struct ChatFact {
     pub user_id: String,
     /// Characters of content.
     pub length: u32,
-    /// The message's type (`text` or `emoji`; `system` notices are not counted).
+    /// The message's type (`text`, `emoji`, or `image`/`file` with an
+    /// attachment; `system` notices are not counted).
     #[serde(rename = "type")]
     pub kind: String,
     /// Unix milliseconds.
@@ -147,8 +148,19 @@ impl ChatRecord {
         if m.client_id.as_deref().is_some_and(|c| c.len() > 64) {
             return Err(RecordError::Invalid("clientId is too long"));
         }
-        if m.content.is_empty() || m.content.chars().count() > MAX_CONTENT_CHARS {
+        // An attachment's caption may be empty; a message is never blank.
+        if (m.content.is_empty() && m.attachment.is_none()) || m.content.chars().count() > MAX_CONTENT_CHARS {
             return Err(RecordError::Invalid("content is empty or too long"));
+        }
+        if let Some(a) = &m.attachment {
+            let fine = fits(&a.media_id, 64)
+                && fits(&a.url, 256)
+                && a.thumbnail_url.as_deref().is_none_or(|t| fits(t, 256))
+                && fits(&a.content_type, 128)
+                && fits(&a.name, 512);
+            if !fine {
+                return Err(RecordError::Invalid("an attachment field is empty or too long"));
+            }
         }
         Ok(r)
     }
@@ -241,9 +253,29 @@ mod tests {
         let expected = serde_json::json!({"v":1,"id":"m","spaceId":"s","chatroomId":"r","userId":"u","username":"n",
             "content":"c","type":"text","sentAt":7});
         assert_eq!(json, expected, "same fields, no nesting, unknown ones dropped");
-        let with_client = ChatRecord::new("s", ChatMessage { client_id: Some("c1".into()), ..r.message });
+        let with_client = ChatRecord::new("s", ChatMessage { client_id: Some("c1".into()), ..r.message.clone() });
         let back = ChatRecord::decode(serde_json::to_string(&with_client).unwrap().as_bytes()).unwrap();
         assert_eq!(back, with_client);
+        // An image without a caption: the attachment travels, nested.
+        let attachment = metaverse_protocol::Attachment {
+            media_id: "0190-m".into(),
+            url: "/api/v1/media/0190-m".into(),
+            thumbnail_url: Some("/api/v1/media/0190-m/thumbnail".into()),
+            content_type: "image/png".into(),
+            size: 10,
+            width: Some(2),
+            height: Some(1),
+            name: "a.png".into(),
+        };
+        let image =
+            ChatMessage { content: String::new(), kind: "image".into(), attachment: Some(attachment), ..r.message };
+        let record = ChatRecord::new("s", image);
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["attachment"]["mediaId"], "0190-m");
+        assert_eq!(ChatRecord::decode(json.to_string().as_bytes()).unwrap(), record);
+        let mut long = json.clone();
+        long["attachment"]["name"] = "x".repeat(513).into();
+        assert!(matches!(ChatRecord::decode(long.to_string().as_bytes()), Err(RecordError::Invalid(_))));
     }
 
     #[test]

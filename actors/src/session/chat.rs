@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures_util::Sink;
 use metaverse_protocol::{Codec, ErrorCode, ServerMsg};
 
-use super::{Frame, OutgoingChat, Refusal, Services, Session, SpacePort, limits::REPLAYS_PER_MINUTE};
+use super::{Draft, Frame, OutgoingChat, Refusal, Services, Session, SpacePort, limits::REPLAYS_PER_MINUTE};
 use crate::space::{ChatSubscribe, ChatUnsubscribe, NearbyChat};
 
 /// Messages replayed by `chat-join` with `since`, at most.
@@ -93,9 +93,7 @@ impl<S: Services> Session<S> {
         io: &mut W,
         codec: Codec,
         chatroom_id: String,
-        content: String,
-        kind: Option<String>,
-        client_id: Option<String>,
+        draft: Draft,
     ) {
         let Some(j) = &self.joined else {
             self.error(io, codec, ErrorCode::NotJoined, "join a space first").await;
@@ -105,11 +103,13 @@ impl<S: Services> Session<S> {
             self.error(io, codec, ErrorCode::Forbidden, "send chat-join for this chatroom first").await;
             return;
         };
-        let kind = match self.services.check_meta(kind.as_deref(), client_id.as_deref()) {
+        let Draft { content, kind, client_id, media_id } = draft;
+        let kind = match self.services.check_meta(kind.as_deref(), client_id.as_deref(), media_id.as_deref()) {
             Ok(k) => k,
             Err(e) => return self.refused(io, codec, e).await,
         };
-        let out = OutgoingChat { user: j.user.clone(), username: j.username.clone(), content, kind, client_id };
+        let out =
+            OutgoingChat { user: j.user.clone(), username: j.username.clone(), content, kind, client_id, media_id };
         let send = self.services.send(room, out);
         let (tx, events) = (j.tx.clone(), j.codec);
         tokio::task::spawn_local(async move {
@@ -122,21 +122,21 @@ impl<S: Services> Session<S> {
         });
     }
 
-    /// A message to whoever stands near the sender now; not stored.
-    pub(super) async fn nearby_message<W: Sink<Frame> + Unpin>(
-        &mut self,
-        io: &mut W,
-        codec: Codec,
-        content: String,
-        kind: Option<String>,
-        client_id: Option<String>,
-    ) {
+    /// A message to whoever stands near the sender now; not stored, so it
+    /// carries no attachment (checking one would wait on the database).
+    pub(super) async fn nearby_message<W: Sink<Frame> + Unpin>(&mut self, io: &mut W, codec: Codec, draft: Draft) {
         let Some(j) = &self.joined else {
             self.error(io, codec, ErrorCode::NotJoined, "join a space first").await;
             return;
         };
-        let checked = self.services.check_meta(kind.as_deref(), client_id.as_deref()).and_then(|kind| {
-            let out = OutgoingChat { user: j.user.clone(), username: j.username.clone(), content, kind, client_id };
+        let Draft { content, kind, client_id, media_id } = draft;
+        if media_id.is_some() {
+            let why = "mediaId: attachments go to chatrooms, not to nearby messages";
+            return self.error(io, codec, ErrorCode::Invalid, why).await;
+        }
+        let checked = self.services.check_meta(kind.as_deref(), client_id.as_deref(), None).and_then(|kind| {
+            let out =
+                OutgoingChat { user: j.user.clone(), username: j.username.clone(), content, kind, client_id, media_id };
             self.services.nearby(&j.space_id, out)
         });
         let msg = match checked {

@@ -3,7 +3,7 @@
 use futures_util::Sink;
 use metaverse_protocol::{ClientMsg, Codec, ErrorCode, ServerMsg};
 
-use super::{Frame, Services, Session, Step, join::JoinAsk, limits::Admit};
+use super::{Draft, Frame, Services, Session, Step, join::JoinAsk, limits::Admit};
 use crate::CloseReason;
 
 /// RFC 6455 close codes that end a session for good.
@@ -76,11 +76,13 @@ impl<S: Services> Session<S> {
                 self.chat_join(io, codec, chatroom_id, passcode, since).await;
             }
             ClientMsg::ChatLeave { chatroom_id } => self.chat_leave(io, codec, chatroom_id).await,
-            ClientMsg::ChatMessage { chatroom_id, content, kind, client_id } if chatroom_id == S::NEARBY => {
-                self.nearby_message(io, codec, content, kind, client_id).await;
-            }
-            ClientMsg::ChatMessage { chatroom_id, content, kind, client_id } => {
-                self.chat_message(io, codec, chatroom_id, content, kind, client_id).await;
+            ClientMsg::ChatMessage { chatroom_id, content, kind, client_id, media_id } => {
+                let draft = Draft { content, kind, client_id, media_id };
+                if chatroom_id == S::NEARBY {
+                    self.nearby_message(io, codec, draft).await;
+                } else {
+                    self.chat_message(io, codec, chatroom_id, draft).await;
+                }
             }
             ClientMsg::RtcSignal { to, kind, data } => self.rtc_signal(io, codec, to, kind, data).await,
         }

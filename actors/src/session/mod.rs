@@ -37,7 +37,8 @@ pub use output::{MAX_BATCH, WRITE_TIMEOUT};
 pub use recheck::RECHECK_AFTER;
 pub use rtc::MAX_SIGNAL_BYTES;
 pub use services::{
-    AuthFailure, Claims, EnterFailure, Entered, JoinFail, JoinSpec, OutgoingChat, Refusal, Refused, Services, SpacePort,
+    AuthFailure, Claims, Draft, EnterFailure, Entered, JoinFail, JoinSpec, OutgoingChat, Refusal, Refused, Services,
+    SpacePort,
 };
 
 /// What one session starts with.

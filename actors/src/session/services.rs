@@ -142,6 +142,21 @@ pub struct OutgoingChat {
     pub kind: &'static str,
     /// Echoed back, so the sender can match the stored message to what it sent.
     pub client_id: Option<String>,
+    /// The sender's upload to attach (`image` and `file` messages).
+    pub media_id: Option<String>,
+}
+
+/// A `chat-message` as the client sent it, before any check.
+#[derive(Clone, Debug)]
+pub struct Draft {
+    /// The text (or the caption of an attachment).
+    pub content: String,
+    /// `type` as sent; absent means `text`.
+    pub kind: Option<String>,
+    /// The sender's own id for the message.
+    pub client_id: Option<String>,
+    /// The upload to attach.
+    pub media_id: Option<String>,
 }
 
 /// The session's handle on its space: a local actor or a relay to the
@@ -214,8 +229,14 @@ pub trait Services: 'static {
         since: &str,
         limit: u64,
     ) -> impl Future<Output = Result<Vec<ServerMsg>, Refusal>>;
-    /// Checks a message's `type` and `clientId`; returns the stored kind.
-    fn check_meta(&self, kind: Option<&str>, client_id: Option<&str>) -> Result<&'static str, Refusal>;
+    /// Checks a message's `type`, `clientId` and `mediaId` together (an
+    /// attachment needs its type); returns the stored kind.
+    fn check_meta(
+        &self,
+        kind: Option<&str>,
+        client_id: Option<&str>,
+        media_id: Option<&str>,
+    ) -> Result<&'static str, Refusal>;
     /// Stores and fans out a message. The future owns what it needs: the
     /// session runs it on its own task and keeps serving meanwhile.
     fn send(&self, room: Self::Room, out: OutgoingChat) -> LocalBoxFuture<'static, Result<(), Refusal>>;

@@ -11,6 +11,8 @@ pub struct Model {
     pub joins: i64,
     pub leaves: i64,
     pub messages: i64,
+    /// Of those messages, the ones with an attachment.
+    pub attachments: i64,
     /// Distinct users present in the minute (see `analytics_minute_users`).
     pub active_users: i64,
 }

@@ -17,6 +17,9 @@ pub struct Model {
     pub kind: String,
     pub client_id: Option<String>,
     pub sent_at: i64,
+    /// The attached upload (`image` and `file` messages), as the JSON of
+    /// the protocol's `Attachment`: what history shows, fixed at send time.
+    pub attachment: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ pub mod element;
 pub mod event_offset;
 pub mod map;
 pub mod map_element;
+pub mod media;
 pub mod message;
 pub mod refresh_token;
 pub mod space;

@@ -8,6 +8,7 @@ mod m0001_initial;
 mod m0002_events;
 mod m0003_proximity;
 mod m0004_username_key;
+mod m0005_media;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_events::Migration),
             Box::new(m0003_proximity::Migration),
             Box::new(m0004_username_key::Migration),
+            Box::new(m0005_media::Migration),
         ]
     }
 }

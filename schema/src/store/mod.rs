@@ -14,6 +14,7 @@ pub mod chatrooms;
 pub mod connect;
 pub mod errors;
 pub mod maps;
+pub mod media;
 pub mod members;
 pub mod messages;
 pub mod nodelay;

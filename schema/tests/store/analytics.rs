@@ -11,7 +11,15 @@ use crate::common::each_engine;
 const M: i64 = 60_000;
 
 fn minute(space: &str, at: i64, joins: i64, messages: i64) -> analytics_space_minute::Model {
-    analytics_space_minute::Model { space_id: space.into(), minute: at, joins, leaves: 0, messages, active_users: 0 }
+    analytics_space_minute::Model {
+        space_id: space.into(),
+        minute: at,
+        joins,
+        leaves: 0,
+        messages,
+        attachments: 0,
+        active_users: 0,
+    }
 }
 
 fn present(space: &str, at: i64, user: &str) -> analytics_minute_user::Model {

@@ -19,6 +19,7 @@ fn msg(room: &str, user_id: &str, i: usize) -> message::Model {
         kind: "text".into(),
         client_id: i.is_multiple_of(2).then(|| format!("c{i}")),
         sent_at: 1_000 + i64::try_from(i).unwrap(),
+        attachment: None,
     }
     .into()
 }

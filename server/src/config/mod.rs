@@ -4,6 +4,7 @@
 mod cluster;
 mod events;
 mod limits;
+mod media;
 mod serve;
 mod storage;
 #[cfg(test)]
@@ -16,6 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use cluster::{ClusterConfig, ClusterOp, RedisConfig};
 pub use events::{ConsumeConfig, ConsumerConfig, KafkaCompression, KafkaConfig, SaslMechanism};
 pub use limits::AbuseLimits;
+pub use media::MediaConfig;
 pub use serve::{AdminSignup, ServeConfig};
 pub use storage::DbConfig;
 

@@ -4,7 +4,9 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, ValueEnum};
 
-use super::{AbuseLimits, Cli, ClusterConfig, ConsumerConfig, DbConfig, KafkaConfig, LogConfig, parse_duration};
+use super::{
+    AbuseLimits, Cli, ClusterConfig, ConsumerConfig, DbConfig, KafkaConfig, LogConfig, MediaConfig, parse_duration,
+};
 
 /// Who may sign up with `type: admin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,6 +117,8 @@ pub struct ServeConfig {
     pub ws_max_connections: u32,
     #[command(flatten)]
     pub limits: AbuseLimits,
+    #[command(flatten)]
+    pub media: MediaConfig,
     /// How long a dropped socket's presence waits for a resume.
     #[arg(long, env = "METAVERSE_RESUME_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub resume_grace: Duration,

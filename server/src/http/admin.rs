@@ -10,6 +10,7 @@ use metaverse_schema::{
     store::{
         catalog,
         maps::{self, NewMap},
+        media,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -31,12 +32,16 @@ const MAX_MAP_ELEMENTS: usize = 20_000;
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateElementRequest {
-    #[serde(alias = "imageurl")]
+    /// An image URL; or give `mediaId` instead.
+    #[serde(default, alias = "imageurl")]
     #[validate(
         length(min = 1, max = 2048, message = "must be 1 to 2048 characters"),
         custom(function = "input::image_url")
     )]
-    pub image_url: String,
+    pub image_url: Option<String>,
+    /// An image upload (`POST /api/v1/media`) to show instead of `imageUrl`.
+    #[serde(default, alias = "mediaid")]
+    pub media_id: Option<String>,
     #[serde(deserialize_with = "input::int")]
     #[schema(value_type = i32)]
     pub width: i32,
@@ -54,23 +59,31 @@ pub struct CreateElementRequest {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateElementRequest {
-    #[serde(alias = "imageurl")]
+    /// An image URL; or give `mediaId` instead.
+    #[serde(default, alias = "imageurl")]
     #[validate(
         length(min = 1, max = 2048, message = "must be 1 to 2048 characters"),
         custom(function = "input::image_url")
     )]
-    pub image_url: String,
+    pub image_url: Option<String>,
+    /// An image upload (`POST /api/v1/media`) to show instead of `imageUrl`.
+    #[serde(default, alias = "mediaid")]
+    pub media_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateAvatarRequest {
-    #[serde(alias = "imageurl")]
+    /// An image URL; or give `mediaId` instead.
+    #[serde(default, alias = "imageurl")]
     #[validate(
         length(min = 1, max = 2048, message = "must be 1 to 2048 characters"),
         custom(function = "input::image_url")
     )]
-    pub image_url: String,
+    pub image_url: Option<String>,
+    /// An image upload (`POST /api/v1/media`) to show instead of `imageUrl`.
+    #[serde(default, alias = "mediaid")]
+    pub media_id: Option<String>,
     #[validate(
         length(min = 1, max = 64, message = "must be 1 to 64 characters"),
         custom(function = "input::display_text")
@@ -100,11 +113,16 @@ pub struct DefaultElement {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateMapRequest {
+    /// An image URL; or give `mediaId` instead.
+    #[serde(default)]
     #[validate(
         length(min = 1, max = 2048, message = "must be 1 to 2048 characters"),
         custom(function = "input::image_url")
     )]
-    pub thumbnail: String,
+    pub thumbnail: Option<String>,
+    /// An image upload to show as the thumbnail instead.
+    #[serde(default, alias = "mediaid")]
+    pub media_id: Option<String>,
     pub dimensions: String,
     #[validate(
         length(min = 1, max = 64, message = "must be 1 to 64 characters"),
@@ -113,6 +131,31 @@ pub struct CreateMapRequest {
     pub name: String,
     #[serde(default, alias = "defaultelements", alias = "defaultElement", alias = "defaultelement")]
     pub default_elements: Vec<DefaultElement>,
+}
+
+/// The image a catalogue entry shows: a URL, or an image upload's URL
+/// (which then cannot be deleted while the entry shows it).
+async fn image_of(
+    state: &AppState,
+    url: Option<String>,
+    media_id: Option<&str>,
+    field: &str,
+) -> Result<String, ApiError> {
+    match (url, media_id) {
+        (Some(_), Some(_)) => Err(ApiError::invalid(field, "give it or mediaId, not both")),
+        (Some(u), None) => Ok(u),
+        (None, None) => Err(ApiError::invalid(field, "required (or give mediaId)")),
+        (None, Some(id)) => {
+            let found = match id.len() {
+                1..=64 => media::find(&state.db, id).await?,
+                _ => None,
+            };
+            let upload = found
+                .filter(|m| m.width.is_some())
+                .ok_or_else(|| ApiError::invalid("mediaId", "no such image upload"))?;
+            Ok(crate::media::url(&upload.id))
+        }
+    }
 }
 
 fn side(field: &str, v: i32, max: i32) -> Result<(), ApiError> {
@@ -136,10 +179,11 @@ pub async fn create_element(
     body.validate()?;
     side("width", body.width, state.max_side)?;
     side("height", body.height, state.max_side)?;
+    let image_url = image_of(&state, body.image_url, body.media_id.as_deref(), "imageUrl").await?;
     let id = new_id();
     let e = element::Model {
         id: id.clone(),
-        image_url: body.image_url,
+        image_url,
         width: body.width,
         height: body.height,
         is_static: body.is_static,
@@ -162,7 +206,8 @@ pub async fn update_element(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
-    if !catalog::set_element_image(&state.db, &path, body.image_url).await? {
+    let image_url = image_of(&state, body.image_url, body.media_id.as_deref(), "imageUrl").await?;
+    if !catalog::set_element_image(&state.db, &path, image_url).await? {
         return Err(ApiError::invalid("elementId", "no such element"));
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
@@ -179,13 +224,10 @@ pub async fn create_avatar(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     body.validate()?;
+    let image_url = image_of(&state, body.image_url, body.media_id.as_deref(), "imageUrl").await?;
     let avatar_id = new_id();
-    let a = avatar::Model {
-        id: avatar_id.clone(),
-        name: body.name.trim().to_owned(),
-        image_url: body.image_url,
-        created_at: now_millis(),
-    };
+    let a =
+        avatar::Model { id: avatar_id.clone(), name: body.name.trim().to_owned(), image_url, created_at: now_millis() };
     catalog::insert_avatar(&state.db, a).await?;
     Ok(HttpResponse::Ok().json(AvatarCreated { avatar_id }))
 }
@@ -203,6 +245,7 @@ pub async fn create_map(
     body.validate()?;
     let (width, height) =
         input::dimensions(&body.dimensions, state.max_side).map_err(|e| ApiError::invalid("dimensions", e))?;
+    let thumbnail = image_of(&state, body.thumbnail, body.media_id.as_deref(), "thumbnail").await?;
     if body.default_elements.len() > MAX_MAP_ELEMENTS {
         return Err(ApiError::invalid("defaultElements", format!("at most {MAX_MAP_ELEMENTS} elements")));
     }
@@ -232,7 +275,7 @@ pub async fn create_map(
         name: body.name.trim().to_owned(),
         width,
         height,
-        thumbnail: body.thumbnail,
+        thumbnail,
         created_at: now_millis(),
     };
     maps::create(&state.db, NewMap { map, elements: rows }).await?;

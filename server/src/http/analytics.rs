@@ -76,6 +76,8 @@ pub struct Totals {
     pub joins: i64,
     pub leaves: i64,
     pub messages: i64,
+    /// Messages with an attachment (counted in `messages` too).
+    pub attachments: i64,
     /// Distinct users present at any time in the range.
     pub active_users: i64,
     /// The most users present in one minute.
@@ -91,6 +93,7 @@ pub struct MinuteView {
     pub joins: i64,
     pub leaves: i64,
     pub messages: i64,
+    pub attachments: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -139,6 +142,7 @@ pub struct SpaceSummary {
     pub joins: i64,
     pub leaves: i64,
     pub messages: i64,
+    pub attachments: i64,
     pub active_users: i64,
 }
 
@@ -205,6 +209,7 @@ pub async fn space_analytics(
         totals.joins += r.joins;
         totals.leaves += r.leaves;
         totals.messages += r.messages;
+        totals.attachments += r.attachments;
         totals.peak_active_users = totals.peak_active_users.max(r.active_users);
     }
     totals.active_users = distinct_users(db, Some(&space_id), from, to).await?;
@@ -216,6 +221,7 @@ pub async fn space_analytics(
             joins: r.joins,
             leaves: r.leaves,
             messages: r.messages,
+            attachments: r.attachments,
         })
         .collect();
 
@@ -255,10 +261,11 @@ pub async fn overview(
     let mut totals = Totals::default();
     let mut spaces: Vec<SpaceSummary> = per_space
         .into_iter()
-        .map(|SpaceTotals { space_id, joins, leaves, messages, peak_active_users: peak }| {
+        .map(|SpaceTotals { space_id, joins, leaves, messages, attachments, peak_active_users: peak }| {
             totals.joins += joins;
             totals.leaves += leaves;
             totals.messages += messages;
+            totals.attachments += attachments;
             totals.peak_active_users = totals.peak_active_users.max(peak);
             SpaceSummary {
                 active_users: active.get(&space_id).copied().unwrap_or(0),
@@ -267,6 +274,7 @@ pub async fn overview(
                 joins,
                 leaves,
                 messages,
+                attachments,
             }
         })
         .collect();

@@ -135,11 +135,17 @@ pub struct HistoryPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessage {
+    /// The text; with an attachment, an optional caption.
+    #[serde(default)]
     pub content: String,
+    /// `text` (default), `emoji`, or `image`/`file` with `mediaId`.
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
     #[serde(default, alias = "clientid")]
     pub client_id: Option<String>,
+    /// One of the caller's uploads (`POST /api/v1/media`) to attach.
+    #[serde(default, alias = "mediaid")]
+    pub media_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -345,7 +351,7 @@ pub async fn send(
     body: Json<SendMessage>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let kind = check_meta(body.kind.as_deref(), body.client_id.as_deref())?;
+    let kind = check_meta(body.kind.as_deref(), body.client_id.as_deref(), body.media_id.as_deref())?;
     let room = require_member(&state, &caller, &path).await?;
     let message = state
         .chat
@@ -356,6 +362,7 @@ pub async fn send(
             content: body.content,
             kind,
             client_id: body.client_id,
+            media_id: body.media_id,
         })
         .await?;
     Ok(HttpResponse::Created().json(SentMessage { message }))

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod input;
 pub mod listen;
+pub mod media;
 pub mod openapi;
 pub mod operator;
 pub mod request_log;
@@ -81,6 +82,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/analytics/overview", web::get().to(analytics::overview))
                 .route("/analytics/spaces/{spaceId}", web::get().to(analytics::space_analytics))
                 .route("/rtc/config", web::get().to(rtc::config))
+                .configure(media::routes)
                 .default_service(web::to(not_found)),
         )
         // The browser client, last: anything else that is a GET.

@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{admin, analytics, auth_routes, catalog, chatroom, cluster, error, health, rtc, space, user};
+use super::{admin, analytics, auth_routes, catalog, chatroom, cluster, error, health, media, rtc, space, user};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,7 @@ use super::{admin, analytics, auth_routes, catalog, chatroom, cluster, error, he
         chatroom::messages, chatroom::send,
         analytics::space_analytics, analytics::overview,
         rtc::config,
+        media::upload, media::list, media::file, media::thumbnail, media::delete,
         cluster::route, cluster::presence,
         health::health, health::ready, crate::ws::on_http::upgrade,
     ),

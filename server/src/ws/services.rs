@@ -172,21 +172,26 @@ impl Services for WsServices {
         Ok(msgs.into_iter().map(ServerMsg::from).collect())
     }
 
-    fn check_meta(&self, kind: Option<&str>, client_id: Option<&str>) -> Result<&'static str, Refusal> {
-        chat::check_meta(kind, client_id).map_err(refusal)
+    fn check_meta(
+        &self,
+        kind: Option<&str>,
+        client_id: Option<&str>,
+        media_id: Option<&str>,
+    ) -> Result<&'static str, Refusal> {
+        chat::check_meta(kind, client_id, media_id).map_err(refusal)
     }
 
     fn send(&self, room: chatroom::Model, out: OutgoingChat) -> LocalBoxFuture<'static, Result<(), Refusal>> {
         let chat = self.ctx.state.chat.clone();
         Box::pin(async move {
-            let OutgoingChat { user, username, content, kind, client_id } = out;
-            let out = Outgoing { room: &room, user_id: &user, username: &username, content, kind, client_id };
+            let OutgoingChat { user, username, content, kind, client_id, media_id } = out;
+            let out = Outgoing { room: &room, user_id: &user, username: &username, content, kind, client_id, media_id };
             chat.send(out).await.map(drop).map_err(refusal)
         })
     }
 
     fn nearby(&self, space_id: &str, out: OutgoingChat) -> Result<ServerMsg, Refusal> {
-        let OutgoingChat { user, username, content, kind, client_id } = out;
+        let OutgoingChat { user, username, content, kind, client_id, media_id: _ } = out;
         self.ctx.state.chat.nearby(space_id, &user, &username, content, kind, client_id).map_err(refusal)
     }
 }

@@ -122,6 +122,7 @@ pub fn chat_message(room: &str, content: &str, client_id: Option<&str>) -> Clien
         content: content.to_owned(),
         kind: None,
         client_id: client_id.map(str::to_owned),
+        media_id: None,
     }
 }
 
@@ -217,14 +218,33 @@ pub struct Chat {
     pub kind: String,
     pub sent_at: String,
     pub client_id: Option<String>,
+    pub attachment: Option<metaverse_protocol::Attachment>,
 }
 
 impl Chat {
     pub fn from_msg(m: &ServerMsg) -> Self {
         match m.clone() {
-            ServerMsg::ChatMessage { id, chatroom_id, user_id, username, content, kind, sent_at, client_id } => {
-                Chat { id, chatroom_id, user_id, username, content, kind, sent_at, client_id }
-            }
+            ServerMsg::ChatMessage {
+                id,
+                chatroom_id,
+                user_id,
+                username,
+                content,
+                kind,
+                sent_at,
+                client_id,
+                attachment,
+            } => Chat {
+                id,
+                chatroom_id,
+                user_id,
+                username,
+                content,
+                kind,
+                sent_at,
+                client_id,
+                attachment: attachment.map(|a| *a),
+            },
             other => panic!("expected a chat-message, got {other:?}"),
         }
     }
@@ -241,6 +261,7 @@ impl Chat {
             kind: s("type"),
             sent_at: s("sentAt"),
             client_id: v["clientId"].as_str().map(str::to_owned),
+            attachment: v.get("attachment").map(|a| serde_json::from_value(a.clone()).expect("an attachment")),
         }
     }
 }

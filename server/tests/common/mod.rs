@@ -9,6 +9,7 @@
 
 pub mod chat;
 pub mod cluster;
+pub mod media;
 pub mod proxy;
 pub mod tansu;
 pub mod ws;

@@ -24,6 +24,7 @@ fn say(room: &str, content: &str) -> ClientMsg {
         content: content.into(),
         kind: None,
         client_id: Some("c1".into()),
+        media_id: None,
     }
 }
 
@@ -39,6 +40,7 @@ async fn chat_join_subscribes_then_replays_what_was_missed() {
             kind: "text".into(),
             sent_at: "then".into(),
             client_id: None,
+            attachment: None,
         };
         let fake = Fake::with(|s| {
             s.rooms = rooms();
@@ -104,6 +106,7 @@ async fn a_chat_message_is_sent_as_its_author_and_a_failure_comes_back() {
             content: "x".into(),
             kind: Some("shout".into()),
             client_id: None,
+            media_id: None,
         };
         peer.send(&bad);
         peer.error("invalid").await;

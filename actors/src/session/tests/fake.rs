@@ -192,7 +192,12 @@ impl Services for Fake {
         Ok(self.state().history.clone())
     }
 
-    fn check_meta(&self, kind: Option<&str>, _client_id: Option<&str>) -> Result<&'static str, Refusal> {
+    fn check_meta(
+        &self,
+        kind: Option<&str>,
+        _client_id: Option<&str>,
+        _media_id: Option<&str>,
+    ) -> Result<&'static str, Refusal> {
         match kind {
             None | Some("text") => Ok("text"),
             Some(_) => Err(Refusal { code: ErrorCode::Invalid, message: "type: unknown".into() }),
@@ -218,6 +223,7 @@ impl Services for Fake {
             kind: out.kind.into(),
             sent_at: "now".into(),
             client_id: out.client_id,
+            attachment: None,
         })
     }
 }

@@ -232,7 +232,13 @@ async fn a_lagging_feed_without_our_revocation_keeps_the_socket() {
 #[tokio::test(start_paused = true)]
 async fn a_missed_revocation_stops_the_next_chat_message_and_signal() {
     for msg in [
-        ClientMsg::ChatMessage { chatroom_id: "r1".into(), content: "hi".into(), kind: None, client_id: None },
+        ClientMsg::ChatMessage {
+            chatroom_id: "r1".into(),
+            content: "hi".into(),
+            kind: None,
+            client_id: None,
+            media_id: None,
+        },
         ClientMsg::RtcSignal { to: "u2".into(), kind: metaverse_protocol::RtcKind::Offer, data: serde_json::json!({}) },
     ] {
         local(async {

@@ -62,6 +62,7 @@ async fn chat_rides_the_tick_frame_for_batched_members_and_goes_at_once_to_the_o
         kind: "text".into(),
         sent_at: "2026-12-04T00:00:00Z".into(),
         client_id: None,
+        attachment: None,
     };
     for n in 0..3 {
         h.space.send(ChatDeliver { room: room.clone(), msg: chat(n) }).await.expect("space alive");

@@ -108,13 +108,15 @@ pub struct SpaceTotals {
     pub joins: i64,
     /// Visits ended in the range.
     pub leaves: i64,
-    /// Chat messages counted (`text` and `emoji`).
+    /// Chat messages counted (`text`, `emoji`, `image` and `file`).
     pub messages: i64,
+    /// Of those, the messages with an attachment.
+    pub attachments: i64,
     /// The most users present in any one minute.
     pub peak_active_users: i64,
 }
 
-type SpaceTotalsRow = (String, i64, i64, i64, i64);
+type SpaceTotalsRow = (String, i64, i64, i64, i64, i64);
 
 /// Sums per space over the range (unordered; spaces without rows absent).
 pub async fn per_space<C: ConnectionTrait>(db: &C, from: i64, to: i64) -> Result<Vec<SpaceTotals>, DbErr> {
@@ -124,6 +126,7 @@ pub async fn per_space<C: ConnectionTrait>(db: &C, from: i64, to: i64) -> Result
         .column_as(Expr::cust("CAST(SUM(joins) AS BIGINT)"), "joins")
         .column_as(Expr::cust("CAST(SUM(leaves) AS BIGINT)"), "leaves")
         .column_as(Expr::cust("CAST(SUM(messages) AS BIGINT)"), "messages")
+        .column_as(Expr::cust("CAST(SUM(attachments) AS BIGINT)"), "attachments")
         .column_as(Expr::cust("CAST(MAX(active_users) AS BIGINT)"), "peak")
         .filter(sm::Column::Minute.gte(from))
         .filter(sm::Column::Minute.lt(to))
@@ -133,11 +136,12 @@ pub async fn per_space<C: ConnectionTrait>(db: &C, from: i64, to: i64) -> Result
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(space_id, joins, leaves, messages, peak_active_users)| SpaceTotals {
+        .map(|(space_id, joins, leaves, messages, attachments, peak_active_users)| SpaceTotals {
             space_id,
             joins,
             leaves,
             messages,
+            attachments,
             peak_active_users,
         })
         .collect())

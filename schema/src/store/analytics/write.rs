@@ -52,7 +52,7 @@ pub async fn forget_keys_before<C: ConnectionTrait>(db: &C, before: i64) -> Resu
     Ok(r.rows_affected)
 }
 
-/// Adds joins, leaves and messages to each (space, minute) row, making the
+/// Adds joins, leaves, messages and attachments to each (space, minute) row, making the
 /// row if missing. `active_users` of a new row is taken as given; existing
 /// rows keep theirs until [`recount_active`].
 pub async fn add_space_minutes<C: ConnectionTrait>(
@@ -66,6 +66,7 @@ pub async fn add_space_minutes<C: ConnectionTrait>(
             .value(M::Joins, add(Entity, M::Joins))
             .value(M::Leaves, add(Entity, M::Leaves))
             .value(M::Messages, add(Entity, M::Messages))
+            .value(M::Attachments, add(Entity, M::Attachments))
             .to_owned();
         Entity::insert_many(chunk.to_vec()).on_conflict(on_conflict).exec_without_returning(db).await?;
     }

@@ -35,7 +35,7 @@ pub(super) async fn forward(cluster: Arc<Cluster>, origin: String, session: u64,
         }
     };
     cluster.relay.remotes.remove_if(&session, |_, m| m.origin == origin);
-    let _ = outbox.send(Out::Env(Envelope::Closed { session, code })).await;
+    let _ = outbox.send(Out::Env(Box::new(Envelope::Closed { session, code }))).await;
 }
 
 async fn closed(rx: &mut watch::Receiver<Option<CloseReason>>) -> CloseReason {

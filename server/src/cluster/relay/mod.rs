@@ -42,7 +42,8 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// What waits in a peer's outbox: an envelope, or a frame for one of its
 /// sessions (frames are grouped into `Frames` envelopes when published).
 enum Out {
-    Env(Envelope),
+    // Boxed: envelopes (joins, closes) are rare; frames are the traffic.
+    Env(Box<Envelope>),
     Frame(u64, Bytes),
 }
 
@@ -91,12 +92,12 @@ impl Relay {
 
     /// Queues an envelope for a node, waiting for room.
     pub async fn send(&self, cluster: &Arc<Cluster>, node: &str, env: Envelope) {
-        let _ = self.outbox(cluster, node).send(Out::Env(env)).await;
+        let _ = self.outbox(cluster, node).send(Out::Env(Box::new(env))).await;
     }
 
     /// Queues an envelope without waiting; false when the outbox is full.
     fn try_send(&self, node: &str, env: Envelope) -> bool {
         let Some(cluster) = self.me() else { return false };
-        self.outbox(&cluster, node).try_send(Out::Env(env)).is_ok()
+        self.outbox(&cluster, node).try_send(Out::Env(Box::new(env))).is_ok()
     }
 }

@@ -135,7 +135,7 @@ fn pack(items: &mut Vec<Out>) -> Vec<Vec<Envelope>> {
     for item in items.drain(..) {
         match item {
             Out::Frame(session, f) => packer.frame(session, f),
-            Out::Env(env) => packer.envelope(env),
+            Out::Env(env) => packer.envelope(*env),
         }
         packer.split_if_full();
     }
@@ -153,7 +153,7 @@ mod tests {
             Out::Frame(1, shared.clone()),
             Out::Frame(2, shared.clone()),
             Out::Frame(3, Bytes::from_static(b"own")),
-            Out::Env(Envelope::Closed { session: 2, code: 4006 }),
+            Out::Env(Box::new(Envelope::Closed { session: 2, code: 4006 })),
             Out::Frame(1, shared.clone()),
         ];
         let packets = pack(&mut items);

@@ -25,12 +25,13 @@ use metaverse_schema::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+mod attach;
+mod checks;
+pub use checks::{check_client_id, check_content, check_kind, check_meta};
+
 /// The pseudo-room of nearby chat: to whoever stands near the sender,
 /// not stored.
 pub const NEARBY: &str = "nearby";
-
-/// Message kinds a client may send; `system` is the server's own.
-pub const CLIENT_KINDS: &[&str] = &["text", "emoji"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
@@ -69,6 +70,11 @@ pub struct MessageView {
     pub sent_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The upload an `image` or `file` message carries: `mediaId`, `url`,
+    /// `thumbnailUrl` (images), `contentType`, `size`, `width`, `height`, `name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub attachment: Option<metaverse_protocol::Attachment>,
 }
 
 impl From<ChatMessage> for MessageView {
@@ -82,46 +88,8 @@ impl From<ChatMessage> for MessageView {
             content: m.content,
             kind: m.kind,
             client_id: m.client_id,
+            attachment: m.attachment,
         }
-    }
-}
-
-/// Checks content: 1..=max characters after trimming, no control
-/// characters but newline and tab. Returned verbatim (not trimmed).
-pub fn check_content(content: &str, max: usize) -> Result<(), ChatError> {
-    let n = content.trim().chars().count();
-    if n == 0 || n > max {
-        return Err(ChatError::Invalid(format!("content: must be 1 to {max} characters")));
-    }
-    if content.chars().any(|c| c != '\n' && c != '\t' && crate::http::input::forbidden_in_text(c)) {
-        return Err(ChatError::Invalid(
-            "content: control, direction-changing and invisible characters are not allowed".into(),
-        ));
-    }
-    Ok(())
-}
-
-pub fn check_kind(kind: Option<&str>) -> Result<&'static str, ChatError> {
-    match kind.unwrap_or("text") {
-        "" | "text" => Ok("text"),
-        "emoji" => Ok("emoji"),
-        other => Err(ChatError::Invalid(format!("type: must be text or emoji, got {other:?}"))),
-    }
-}
-
-/// The `type` and `clientId` of a message, as every send path checks them.
-pub fn check_meta(kind: Option<&str>, client_id: Option<&str>) -> Result<&'static str, ChatError> {
-    let kind = check_kind(kind)?;
-    check_client_id(client_id)?;
-    Ok(kind)
-}
-
-pub fn check_client_id(id: Option<&str>) -> Result<(), ChatError> {
-    match id {
-        Some(s) if s.len() > 64 || s.chars().any(char::is_control) => {
-            Err(ChatError::Invalid("clientId: at most 64 printable characters".into()))
-        }
-        _ => Ok(()),
     }
 }
 
@@ -156,6 +124,8 @@ pub struct Outgoing<'a> {
     pub content: String,
     pub kind: &'static str,
     pub client_id: Option<String>,
+    /// One of the sender's uploads, for `image` and `file` messages.
+    pub media_id: Option<String>,
 }
 
 impl ChatService {
@@ -228,6 +198,7 @@ impl ChatService {
                 content: format!("{username} joined the room"),
                 kind: "system",
                 client_id: None,
+                media_id: None,
             };
             if let Err(e) = self.deliver(notice).await {
                 tracing::debug!(error = %e, "join notice not sent");
@@ -239,7 +210,7 @@ impl ChatService {
     /// Checks, rate-limits and sends a message: durable first, then fanned
     /// out to the room's subscribers in the live space.
     pub async fn send(&self, out: Outgoing<'_>) -> Result<MessageView, ChatError> {
-        check_content(&out.content, self.max_len)?;
+        check_content(&out.content, self.max_len, out.media_id.is_some())?;
         if self.limiter.check_key(&(out.user_id.to_owned(), out.room.id.clone())).is_err() {
             return Err(ChatError::RateLimited);
         }
@@ -247,6 +218,10 @@ impl ChatService {
     }
 
     async fn deliver(&self, out: Outgoing<'_>) -> Result<MessageView, ChatError> {
+        let attachment = match &out.media_id {
+            Some(id) => Some(self.attachment(out.user_id, out.kind, id).await?),
+            None => None,
+        };
         let msg = ChatMessage {
             id: uuid::Uuid::now_v7().to_string(),
             chatroom_id: out.room.id.clone(),
@@ -256,6 +231,7 @@ impl ChatService {
             kind: out.kind.to_owned(),
             client_id: out.client_id,
             sent_at: now_millis(),
+            attachment,
         };
         self.store.persist(&out.room.space_id, msg.clone()).await.map_err(|e| match e {
             ChatWriteError::Unavailable => ChatError::Unavailable,
@@ -287,7 +263,7 @@ impl ChatService {
         kind: &'static str,
         client_id: Option<String>,
     ) -> Result<ServerMsg, ChatError> {
-        check_content(&content, self.max_len)?;
+        check_content(&content, self.max_len, false)?;
         if self.limiter.check_key(&(user_id.to_owned(), format!("{NEARBY}:{space_id}"))).is_err() {
             return Err(ChatError::RateLimited);
         }
@@ -303,6 +279,7 @@ impl ChatService {
             kind: kind.to_owned(),
             client_id,
             sent_at: at,
+            attachment: None,
         }))
     }
 
@@ -369,22 +346,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn content_rules() {
-        assert!(check_content("hi", 2000).is_ok());
-        assert!(check_content("line\nbreak\tand tab", 2000).is_ok());
-        assert!(check_content("   ", 2000).is_err());
-        assert!(check_content("", 2000).is_err());
-        assert!(check_content(&"a".repeat(2001), 2000).is_err());
-        assert!(check_content(&format!("  {}  ", "a".repeat(2000)), 2000).is_ok(), "counted after trimming");
-        assert!(check_content("bell\u{7}", 2000).is_err());
-        assert!(check_content("<script>alert(1)</script>", 2000).is_ok(), "stored verbatim as text");
-    }
-
-    #[test]
-    fn kinds_and_cursors() {
-        assert_eq!(check_kind(None).unwrap(), "text");
-        assert_eq!(check_kind(Some("emoji")).unwrap(), "emoji");
-        assert!(check_kind(Some("system")).is_err());
+    fn cursors() {
         let c = encode_cursor("01abc");
         assert_eq!(decode_cursor(&c).unwrap(), "01abc");
         assert!(decode_cursor("***").is_err());

@@ -1,0 +1,248 @@
+//! Media uploads end to end, on SQLite with a local directory and on
+//! PostgreSQL with S3 (the S3-compatible server CI starts): the round trip
+//! with its serving headers and ranges, deduplication and deletion, every
+//! refusal (each storing nothing), attachments through WebSocket chat and
+//! history, catalogue images from uploads, and files served after a
+//! restart.
+
+// Helpers outside #[test] fns unwrap too: a panic is how a test fails.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{
+    Backend, assert_forbidden,
+    chat::{Chat, general_room, history, join_chat, next_chat},
+    error_code,
+    media::{fetch, media_app, picture, upload, uploaded},
+    ws::{WsClient, create_space},
+};
+use image::ImageFormat;
+use metaverse_protocol::{ClientMsg, Codec};
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn round_trip_with_caching_and_ranges(backend: Backend) {
+    let Some((app, store)) = media_app(backend, |_| {}).await else { return };
+    let (_, ada) = app.user("ada").await;
+    let m = uploaded(&app, &ada, "../../etc/cat.png", picture(300, 200, ImageFormat::Png)).await;
+    for k in ["id", "url", "thumbnailUrl", "contentType", "size", "width", "height", "sha256", "purpose", "createdAt"] {
+        assert!(m.get(k).is_some(), "{k} in {m}");
+    }
+    assert_eq!(
+        (m["contentType"].as_str(), m["width"].as_u64(), m["height"].as_u64()),
+        (Some("image/png"), Some(300), Some(200))
+    );
+    assert_eq!(m["purpose"], "chat");
+    assert_eq!(m["name"], "cat.png", "only the last path component is kept");
+    let sha = m["sha256"].as_str().unwrap();
+    assert!(store.has(sha).await, "stored under its sha256");
+
+    let url = m["url"].as_str().unwrap();
+    let r = fetch(&app, url, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["etag"], format!("\"{sha}\"").as_str());
+    assert!(h["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(h["content-disposition"].to_str().unwrap().starts_with("inline"));
+    let bytes = r.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, m["size"].as_u64().unwrap());
+    assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 300);
+
+    let r = fetch(&app, url, &[("if-none-match", &format!("\"{sha}\""))]).await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = fetch(&app, url, &[("range", "bytes=0-9")]).await;
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.headers()["content-range"], format!("bytes 0-9/{}", bytes.len()).as_str());
+    assert_eq!(r.bytes().await.unwrap(), bytes.slice(0..10));
+    let r = fetch(&app, url, &[("range", "bytes=999999999-")]).await;
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+
+    let r = fetch(&app, m["thumbnailUrl"].as_str().unwrap(), &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let thumb = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (256, 171));
+
+    let (status, page) = app.get("/api/v1/media?limit=10", Some(&ada)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["media"][0]["id"], m["id"]);
+    // Documents are downloads in a sandbox.
+    let pdf = uploaded(&app, &ada, "notes.pdf", b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n".to_vec()).await;
+    let r = fetch(&app, pdf["url"].as_str().unwrap(), &[]).await;
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
+}
+
+async fn same_bytes_are_stored_once_and_removed_with_the_last_upload(backend: Backend) {
+    let Some((app, store)) = media_app(backend, |_| {}).await else { return };
+    let (_, ada) = app.user("ada").await;
+    let (_, bob) = app.user("bob").await;
+    let bytes = picture(40, 40, ImageFormat::Png);
+    let a = uploaded(&app, &ada, "a.png", bytes.clone()).await;
+    let b = uploaded(&app, &bob, "b.png", bytes).await;
+    assert_ne!(a["id"], b["id"]);
+    assert_eq!(a["sha256"], b["sha256"], "the same bytes");
+    let sha = a["sha256"].as_str().unwrap();
+
+    let (status, body) = app.delete(&format!("/api/v1/media/{}", a["id"].as_str().unwrap()), Some(&bob), None).await;
+    assert_forbidden(status, &body);
+    let (status, _) = app.delete(&format!("/api/v1/media/{}", a["id"].as_str().unwrap()), Some(&ada), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(fetch(&app, a["url"].as_str().unwrap(), &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(fetch(&app, b["url"].as_str().unwrap(), &[]).await.status(), StatusCode::OK, "Bob's copy stays");
+    assert!(store.has(sha).await);
+    let (status, _) = app.delete(&format!("/api/v1/media/{}", b["id"].as_str().unwrap()), Some(&bob), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!store.has(sha).await, "the last upload took the object with it");
+}
+
+async fn every_refusal_stores_nothing(backend: Backend) {
+    let Some((app, store)) = media_app(backend, |cfg| {
+        cfg.media.media_max_bytes = 64 * 1024;
+        cfg.media.media_quota_files = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, ada) = app.user("ada").await;
+    let png = picture(64, 64, ImageFormat::Png);
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "wrong magic",
+            vec![0xff, 0xfe, 0x00, 0x81, 0x9c, 0x10],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+        (
+            "an executable",
+            b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+        ("svg", b"<svg onload='alert(1)'/>".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
+        ("truncated", png[..png.len() / 2].to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "invalid-media"),
+        ("a bomb", bomb(), StatusCode::UNPROCESSABLE_ENTITY, "invalid-media"),
+        ("too large", vec![b'a'; 70 * 1024], StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+    ];
+    for (what, bytes, status, code) in cases {
+        let (got, body) = upload(&app, Some(&ada), "x.png", bytes, None).await;
+        assert_eq!((got, error_code(&body)), (status, code), "{what}: {body}");
+    }
+    let (status, body) = upload(&app, None, "x.png", png.clone(), None).await;
+    assert_forbidden(status, &body);
+    let (status, body) = upload(&app, Some(&ada), "x.txt", b"plain words".to_vec(), Some("avatar")).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "an avatar must be an image: {body}");
+    let (status, body) = upload(&app, Some(&ada), "x.png", png.clone(), Some("wallpaper")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, page) = app.get("/api/v1/media", Some(&ada)).await;
+    assert_eq!(page["media"], json!([]), "nothing recorded");
+
+    // The quota: two files, then 429.
+    let first = uploaded(&app, &ada, "1.png", png).await;
+    uploaded(&app, &ada, "2.png", picture(8, 8, ImageFormat::Png)).await;
+    let (status, body) = upload(&app, Some(&ada), "3.png", picture(9, 9, ImageFormat::Png), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::TOO_MANY_REQUESTS, "quota-exceeded"), "{body}");
+    assert!(store.has(first["sha256"].as_str().unwrap()).await);
+}
+
+/// A real PNG whose header claims 60,000 × 60,000 pixels.
+fn bomb() -> Vec<u8> {
+    let mut b = picture(1, 1, ImageFormat::Png);
+    b[16..20].copy_from_slice(&60_000u32.to_be_bytes());
+    b[20..24].copy_from_slice(&60_000u32.to_be_bytes());
+    b
+}
+
+async fn a_picture_travels_through_chat_and_history(backend: Backend) {
+    let Some((app, _)) = media_app(backend, |_| {}).await else { return };
+    let (ada_id, ada) = app.user("ada").await;
+    let (_, bob) = app.user("bob").await;
+    let space = create_space(&app, &ada, "10x10").await;
+    let room = general_room(&app, &ada, &space).await;
+    let mut a = WsClient::connect(&app.ws, Codec::MsgPack).await;
+    a.join_ok(&space, &ada, None).await;
+    let mut b = WsClient::connect(&app.ws, Codec::Json).await;
+    b.join_ok(&space, &bob, None).await;
+    join_chat(&mut a, &room).await;
+    join_chat(&mut b, &room).await;
+
+    let m = uploaded(&app, &ada, "cat.jpg", picture(120, 80, ImageFormat::Jpeg)).await;
+    let media_id = m["id"].as_str().unwrap().to_owned();
+    a.send(&ClientMsg::ChatMessage {
+        chatroom_id: room.clone(),
+        content: String::new(),
+        kind: Some("image".into()),
+        client_id: Some("c1".into()),
+        media_id: Some(media_id.clone()),
+    })
+    .await;
+    let seen = Chat::from_msg(&next_chat(&mut b).await);
+    assert_eq!((seen.kind.as_str(), seen.user_id.as_str()), ("image", ada_id.as_str()));
+    let att = seen.attachment.clone().expect("an attachment");
+    assert_eq!(
+        (att.media_id.as_str(), att.content_type.as_str(), att.width),
+        (media_id.as_str(), "image/jpeg", Some(120))
+    );
+    assert_eq!(fetch(&app, att.thumbnail_url.as_deref().unwrap(), &[]).await.status(), StatusCode::OK);
+
+    let stored = history(&app, &bob, &room).await;
+    let last = Chat::from_json(stored.iter().find(|h| h["type"] == "image").expect("in history"));
+    assert_eq!(last.attachment, Some(att));
+
+    // Bob cannot attach Ada's upload; text cannot carry one.
+    let (status, body) = app
+        .post(&format!("/api/v1/chatroom/{room}/send"), Some(&bob), json!({"type": "image", "mediaId": media_id}))
+        .await;
+    assert_forbidden(status, &body);
+    let (status, body) = app
+        .post(&format!("/api/v1/chatroom/{room}/send"), Some(&ada), json!({"content": "hi", "mediaId": media_id}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Over HTTP, a document as a file, with a caption.
+    let doc = uploaded(&app, &ada, "notes.txt", b"minutes of the meeting\n".to_vec()).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/chatroom/{room}/send"),
+            Some(&ada),
+            json!({"type": "file", "mediaId": doc["id"], "content": "the minutes"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["message"]["attachment"]["contentType"], "text/plain; charset=utf-8");
+    assert_eq!(Chat::from_msg(&next_chat(&mut a).await).kind, "image", "her own picture first");
+    let seen = Chat::from_msg(&next_chat(&mut a).await);
+    assert_eq!(seen.attachment.unwrap().name, "notes.txt");
+}
+
+async fn catalogue_images_from_uploads_survive_a_restart(backend: Backend) {
+    let Some((mut app, _)) = media_app(backend, |_| {}).await else { return };
+    let (_, admin) = app.admin("root").await;
+    let m = uploaded(&app, &admin, "chair.png", picture(32, 32, ImageFormat::Png)).await;
+    let id = m["id"].as_str().unwrap();
+    let (status, body) = app
+        .post("/api/v1/admin/element", Some(&admin), json!({"mediaId": id, "width": 1, "height": 1, "static": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, elements) = app.get("/api/v1/elements", None).await;
+    let shown = elements["elements"].as_array().unwrap().iter().any(|e| e["imageUrl"] == m["url"]);
+    assert!(shown, "the element shows the upload: {elements}");
+    let (status, body) = app.delete(&format!("/api/v1/media/{id}"), Some(&admin), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "in-use"), "{body}");
+
+    app.restart();
+    let r = fetch(&app, m["url"].as_str().unwrap(), &[]).await;
+    assert_eq!(r.status(), StatusCode::OK, "served after a restart");
+    assert_eq!(r.bytes().await.unwrap().len() as u64, m["size"].as_u64().unwrap());
+}
+
+configured_on_both_backends!(
+    round_trip_with_caching_and_ranges,
+    same_bytes_are_stored_once_and_removed_with_the_last_upload,
+    every_refusal_stores_nothing,
+    a_picture_travels_through_chat_and_history,
+    catalogue_images_from_uploads_survive_a_restart,
+);
