@@ -3,6 +3,8 @@
 // browser contexts sign up, enter the same space, see each other, walk next
 // to each other with the keyboard, chat in #general, and (final step, needs
 // the server's proximity feature) get each other in their Nearby lists.
+// A also sends an image to #general (an upload, shown inline to B), and an
+// admin (a third context) makes a map element of an uploaded image.
 // B does all of it from a page opened as `/?api=<decoy>&ws=<decoy>` (the
 // token-stealing link of a phisher): the client must ignore both, so the
 // decoy listener here gets no connection at all while everything works.
@@ -19,6 +21,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,6 +41,47 @@ function url(hash = '') {
   return u.href;
 }
 
+/** A valid w×h RGB PNG: a two-colour checkerboard (the server decodes and re-encodes uploads). */
+function png(w, h, [r1, g1, b1], [r2, g2, b2]) {
+  const table = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (buf) => {
+    let c = 0xffffffff;
+    for (const byte of buf) c = table[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), body.length + 4);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const rows = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    const row = y * (w * 3 + 1); // filter byte 0, then the pixels
+    for (let x = 0; x < w; x++) {
+      const on = ((x >> 2) + (y >> 2)) % 2 === 0;
+      rows.set(on ? [r1, g1, b1] : [r2, g2, b2], row + 1 + x * 3);
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
 const rand = Math.random().toString(36).slice(2, 8);
 const people = [
   { key: 'a', username: `e2e_a_${rand}`, password: 'correct horse battery' },
@@ -45,7 +89,7 @@ const people = [
 ];
 
 let browser;
-const consoleLogs = { a: [], b: [] };
+const consoleLogs = { a: [], b: [], admin: [] };
 /** URLs of every WebSocket the pages opened. */
 const sockets = [];
 // The phisher's host: any connection (HTTP, WebSocket, even a preflight) counts.
@@ -153,6 +197,23 @@ async function finish(pages, failure) {
   if (!failure) log('PASS');
 }
 
+/** A page in a context of its own (its own storage: another person). */
+async function openPage(key) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // Anything the page's Content-Security-Policy blocks is a bug (or an
+  // attempt to reach the decoy): recorded here, asserted at the end.
+  await context.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__cspViolations.push(`${e.effectiveDirective} ${e.blockedURI}`));
+  });
+  const page = await context.newPage();
+  page.on('console', (m) => consoleLogs[key].push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => consoleLogs[key].push(`[pageerror] ${e.stack || e}`));
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  return page;
+}
+
 async function run(pages) {
   await step('launch chromium', async () => {
     // launch() runs Chromium on a fresh temporary profile (user-data dir)
@@ -179,21 +240,7 @@ async function run(pages) {
     });
     await new Promise((resolve) => decoy.server.listen(0, '127.0.0.1', resolve));
     decoy.port = decoy.server.address().port;
-    for (const p of people) {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      // Anything the page's Content-Security-Policy blocks is a bug (or an
-      // attempt to reach the decoy): recorded here, asserted at the end.
-      await context.addInitScript(() => {
-        window.__cspViolations = [];
-        document.addEventListener('securitypolicyviolation', (e) =>
-          window.__cspViolations.push(`${e.effectiveDirective} ${e.blockedURI}`));
-      });
-      const page = await context.newPage();
-      page.on('console', (m) => consoleLogs[p.key].push(`[${m.type()}] ${m.text()}`));
-      page.on('pageerror', (e) => consoleLogs[p.key].push(`[pageerror] ${e.stack || e}`));
-      page.on('websocket', (ws) => sockets.push(ws.url()));
-      pages[p.key] = page;
-    }
+    for (const p of people) pages[p.key] = await openPage(p.key);
   });
   const { a, b } = pages;
 
@@ -316,9 +363,11 @@ async function run(pages) {
     await Promise.all([sees(a, bId, fromB, 'A'), sees(b, bId, fromB, 'B (own copy, confirmed)')]);
     const injected = await b.evaluate(() => document.querySelectorAll('#chat-messages b').length);
     if (injected) throw new Error('message content was rendered as HTML');
-    // Back to the map, so the screenshots show the game focused.
-    await a.press('#chat-input', 'Escape');
   });
+
+  await attachmentStep(a, b, aId);
+  // Back to the map, so the screenshots show the game focused.
+  await a.press('#chat-input', 'Escape');
 
   await screenshots(pages, '-before-nearby');
 
@@ -327,13 +376,201 @@ async function run(pages) {
   if (SKIP_NEARBY) log('skipping the nearby step (METAVERSE_E2E_SKIP_NEARBY=1)');
   else await nearbySteps(a, b, aId, bId);
 
+  await adminStep(pages);
+
   await step('nothing reached the decoy host, and the policy blocked nothing', async () => {
     if (!(await b.evaluate(() => location.search.includes('api=')))) throw new Error("B's page lost its ?api= query");
     if (decoy.connections !== 0) throw new Error(`${decoy.connections} connection(s) reached the decoy host`);
-    for (const [page, who] of [[a, 'A'], [b, 'B']]) {
+    for (const [page, who] of [[a, 'A'], [b, 'B'], [pages.admin, 'the admin']]) {
       const blocked = await page.evaluate(() => window.__cspViolations);
       if (blocked.length) throw new Error(`${who}'s Content-Security-Policy blocked: ${blocked.join(', ')}`);
     }
+  });
+}
+
+// ------------------------------------------------------------------ media
+
+/** A attaches a PNG with a caption in #general; B sees it inline, loaded from the page's own origin. */
+async function attachmentStep(a, b, aId) {
+  await step('A sends an image to #general; B sees it inline', async () => {
+    const origin = new URL(BASE).origin;
+    const images = []; // every image B's page fetched
+    const onRequest = (r) => {
+      if (r.resourceType() === 'image') images.push(r.url());
+    };
+    b.on('request', onRequest);
+    const name = `checker-${rand}.png`;
+    // Markup in a caption must come out as text too.
+    const caption = `a picture <i>${rand}</i>`;
+    await a.click('.room-tab[data-room-name="general"]');
+    await b.click('.room-tab[data-room-name="general"]');
+    await a.waitForSelector('#chat-attach:not([disabled])', { timeout: STEP_TIMEOUT_MS });
+    await a.fill('#chat-input', caption);
+    await a.setInputFiles('#chat-file', { name, mimeType: 'image/png', buffer: png(40, 24, [47, 111, 222], [255, 176, 32]) });
+    // The caption went with the image: the box is empty again.
+    if ((await a.inputValue('#chat-input')) !== '') throw new Error('the caption stayed in the message box');
+    const loaded = (page, who) =>
+      waitState(
+        page,
+        ([uid, cap]) => [...document.querySelectorAll(`#chat-messages li[data-user-id="${uid}"]`)].some((li) => {
+          const img = li.querySelector('a.msg-image-link > img.msg-image');
+          return !!img && img.complete && img.naturalWidth > 0 && !li.classList.contains('msg-pending') &&
+            li.querySelector('.msg-text')?.textContent === cap;
+        }),
+        [aId, caption],
+        `${who} to see A's image (loaded) with its caption`,
+      );
+    await Promise.all([loaded(b, 'B'), loaded(a, 'A (own copy, confirmed)')]);
+    const seen = await b.evaluate((uid) => {
+      const li = [...document.querySelectorAll(`#chat-messages li[data-user-id="${uid}"]`)]
+        .filter((n) => n.querySelector('img.msg-image')).pop();
+      const img = li.querySelector('img.msg-image');
+      const link = img.closest('a');
+      return {
+        src: img.currentSrc || img.src,
+        alt: img.alt,
+        natural: [img.naturalWidth, img.naturalHeight],
+        href: link.href,
+        target: link.target,
+        rel: link.rel,
+        markup: document.querySelectorAll('#chat-messages i').length,
+      };
+    }, aId);
+    b.off('request', onRequest);
+    log(`B shows ${seen.src} (${seen.natural.join('x')}), linking to ${seen.href}`);
+    if (seen.markup) throw new Error('the caption was rendered as HTML');
+    if (seen.alt !== name) throw new Error(`the image's alt is ${JSON.stringify(seen.alt)}, expected the file name ${name}`);
+    const src = new URL(seen.src);
+    const href = new URL(seen.href);
+    if (src.origin !== origin || !src.pathname.startsWith('/api/v1/media/')) throw new Error(`the image came from ${seen.src}`);
+    if (href.origin !== origin || !/^\/api\/v1\/media\/[^/]+$/.test(href.pathname)) throw new Error(`the image links to ${seen.href}`);
+    if (seen.target !== '_blank' || !/\bnoopener\b/.test(seen.rel)) throw new Error(`the link opens with target=${seen.target} rel=${seen.rel}`);
+    const stray = images.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:'));
+    if (!images.some((u) => u === src.href) || stray.length) {
+      throw new Error(`B's image requests: ${JSON.stringify(images)} (expected ${src.href}, all on ${origin})`);
+    }
+    // The full picture, as the link opens it: A's PNG (re-encoded), no token needed.
+    const full = await fetch(href);
+    const type = full.headers.get('content-type') || '';
+    if (!full.ok || !type.startsWith('image/png')) throw new Error(`GET ${href.pathname}: ${full.status} ${type}`);
+  });
+
+  await step('A pastes an image, sends a text file, and a broken PNG is refused', async () => {
+    // A pasted image (a clipboard `paste` with an image file) goes up without a caption.
+    await a.evaluate((bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], 'image.png', { type: 'image/png' }));
+      document.querySelector('#chat-input').dispatchEvent(
+        new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, [...png(12, 12, [46, 139, 87], [255, 255, 255])]);
+    const notes = `notes-${rand}.txt`;
+    await a.setInputFiles('#chat-file', { name: notes, mimeType: 'text/plain', buffer: Buffer.from('plain text, not a picture\n') });
+    await waitState(
+      b,
+      ([uid, name]) => {
+        const mine = [...document.querySelectorAll(`#chat-messages li[data-user-id="${uid}"]`)];
+        const pasted = mine.some((li) => [...li.querySelectorAll('img.msg-image')].some((i) => i.naturalWidth > 0 && i.alt !== '' &&
+          /^\/api\/v1\/media\/[^/]+\/thumbnail$/.test(new URL(i.src).pathname)) && !li.querySelector('.msg-text'));
+        const file = mine.some((li) => {
+          const link = li.querySelector('a.msg-file');
+          return !!link && link.querySelector('.msg-file-name')?.textContent === name && link.getAttribute('download') === name &&
+            /^\/api\/v1\/media\/[^/]+$/.test(new URL(link.href).pathname);
+        });
+        return pasted && file;
+      },
+      [aId, notes],
+      'B to see the pasted image and the text file',
+    );
+    // Cut short: the server's message shows in A's chat, on a failed message.
+    const whole = png(16, 16, [0, 0, 0], [255, 255, 255]);
+    await a.setInputFiles('#chat-file', { name: 'broken.png', mimeType: 'image/png', buffer: whole.subarray(0, whole.length - 20) });
+    await waitState(
+      a,
+      () => [...document.querySelectorAll('#chat-messages li.msg-failed')].some((li) =>
+        li.querySelector('.msg-file-name')?.textContent === 'broken.png' &&
+        /not sent \(.+\)/.test(li.querySelector('.msg-state-failed')?.textContent || '')),
+      null,
+      "A to show the refused upload with the server's reason",
+    );
+    const reason = await a.evaluate(() => [...document.querySelectorAll('#chat-messages li.msg-failed .msg-state-failed')].pop().textContent);
+    log(`the broken PNG: ${reason}`);
+  });
+}
+
+/** An admin (signed up through the API, signed in through the page) makes an element of an uploaded image. */
+async function adminStep(pages) {
+  await step('an admin uploads an image and creates an element from it', async () => {
+    const admin = { username: `e2e_admin_${rand}`, password: 'correct horse battery' };
+    const signup = await fetch(new URL('/api/v1/signup', BASE), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...admin, type: 'admin' }),
+    });
+    if (!signup.ok) {
+      throw new Error(`admin sign-up refused: ${signup.status} ${await signup.text()} (run.sh passes --admin-signup open)`);
+    }
+    const page = (pages.admin = await openPage('admin'));
+    await page.goto(url('#/'), { waitUntil: 'domcontentloaded' });
+    await page.waitForSelector('body[data-view="auth"]');
+    await page.fill('#auth-username', admin.username);
+    await page.fill('#auth-password', admin.password);
+    await page.click('#auth-submit');
+    await page.waitForSelector('body[data-view="lobby"]', { timeout: STEP_TIMEOUT_MS });
+    await page.waitForSelector('#admin-card:not([hidden])', { timeout: STEP_TIMEOUT_MS })
+      .catch(() => { throw new Error("the admin's lobby has no catalogue panel"); });
+    // Someone who is not an admin is not taken for one.
+    if (await pages.b.evaluate(async () => (await import('./api.js')).api.isAdmin())) throw new Error('B is taken for an admin');
+    await page.setInputFiles('#admin-file', { name: `crate-${rand}.png`, mimeType: 'image/png', buffer: png(64, 64, [139, 94, 52], [94, 62, 33]) });
+    await page.waitForFunction(() => {
+      const img = document.querySelector('#admin-preview');
+      return !img.hidden && img.complete && img.naturalWidth === 64;
+    });
+    await page.check('#admin-form input[name="kind"][value="element"]');
+    await page.fill('#admin-width', '2');
+    await page.fill('#admin-height', '1');
+    await page.check('#admin-static');
+    await page.click('#admin-submit');
+    await page.waitForSelector('#admin-status[data-kind="element"]', { timeout: STEP_TIMEOUT_MS }).catch(async () => {
+      const why = await page.evaluate(() => document.querySelector('#admin-error').textContent);
+      throw new Error(`no element was created: ${why || 'no answer'}`);
+    });
+    const made = await page.evaluate(() => ({ ...document.querySelector('#admin-status').dataset }));
+    const list = await (await fetch(new URL('/api/v1/elements', BASE))).json();
+    const found = (list.elements || []).find((e) => e.id === made.id);
+    log(`element ${made.id}: ${JSON.stringify(found)}`);
+    if (!found || found.imageUrl !== made.imageUrl || !/^\/api\/v1\/media\/[^/]+$/.test(found.imageUrl)) {
+      throw new Error(`GET /api/v1/elements has ${JSON.stringify(found)}, expected id ${made.id} with imageUrl ${made.imageUrl}`);
+    }
+    if (found.width !== 2 || found.height !== 1 || found.static !== true) throw new Error(`the element is ${JSON.stringify(found)}`);
+    const image = await fetch(new URL(found.imageUrl, BASE));
+    if (!image.ok || !(image.headers.get('content-type') || '').startsWith('image/')) {
+      throw new Error(`GET ${found.imageUrl}: ${image.status}`);
+    }
+  });
+
+  await step('the admin makes an avatar of an uploaded image; the lobby lists it', async () => {
+    const page = pages.admin;
+    const name = `Checkers ${rand}`;
+    await page.check('#admin-form input[name="kind"][value="avatar"]');
+    await page.setInputFiles('#admin-file', { name: 'avatar.png', mimeType: 'image/png', buffer: png(48, 48, [201, 48, 44], [255, 255, 255]) });
+    await page.fill('#admin-name', name);
+    await page.click('#admin-submit');
+    await page.waitForSelector('#admin-status[data-kind="avatar"]', { timeout: STEP_TIMEOUT_MS }).catch(async () => {
+      const why = await page.evaluate(() => document.querySelector('#admin-error').textContent);
+      throw new Error(`no avatar was created: ${why || 'no answer'}`);
+    });
+    const made = await page.evaluate(() => ({ ...document.querySelector('#admin-status').dataset }));
+    const list = await (await fetch(new URL('/api/v1/avatars', BASE))).json();
+    const found = (list.avatars || []).find((x) => x.id === made.id);
+    if (!found || found.imageUrl !== made.imageUrl || found.name !== name) {
+      throw new Error(`GET /api/v1/avatars has ${JSON.stringify(found)}, expected ${name} with imageUrl ${made.imageUrl}`);
+    }
+    await waitState(
+      page,
+      (id) => !!document.querySelector(`.avatar-choice[data-avatar-id="${id}"] img`)?.naturalWidth,
+      made.id,
+      'the lobby to list the new avatar with its image',
+    );
   });
 }
 

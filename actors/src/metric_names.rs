@@ -95,6 +95,11 @@ metric_names! {
     Counter CLUSTER_RELAY_FRAMES_TOTAL = "metaverse_cluster_relay_frames_total", "Frames relayed to sessions on other nodes";
     Counter CLUSTER_RELAY_DROPPED_TOTAL = "metaverse_cluster_relay_dropped_total", "Relay packets or inputs lost (Redis away, peer gone, overload)";
     Counter CLUSTER_RELAY_REFUSED_TOTAL = "metaverse_cluster_relay_refused_total", "Undecodable packets refused";
+
+    // Media uploads.
+    Counter MEDIA_UPLOADS_TOTAL = "metaverse_media_uploads_total", "Uploads accepted and stored";
+    Counter MEDIA_UPLOAD_BYTES_TOTAL = "metaverse_media_upload_bytes_total", "Bytes stored by accepted uploads (after re-encoding)";
+    Counter MEDIA_REFUSED_TOTAL = "metaverse_media_refused_total", "Uploads refused by their content, by reason (unsupported, invalid)";
 }
 
 #[cfg(test)]

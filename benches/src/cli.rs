@@ -108,8 +108,15 @@ pub struct ProbeArgs {
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub requests: u32,
     /// POST this JSON body instead of a GET (e.g. a chat message).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "upload")]
     pub json: Option<String>,
+    /// POST this file as a multipart `file` part instead (media uploads:
+    /// `--path /api/v1/media --upload cat.png --token T`).
+    #[arg(long)]
+    pub upload: Option<std::path::PathBuf>,
+    /// Requests in flight at once (1: one after another).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
     /// Bearer token to send.
     #[arg(long)]
     pub token: Option<String>,

@@ -124,7 +124,7 @@ fn assert_sessions_consistent(body: &Value) {
 /// The totals block has its keys and peak <= distinct users.
 #[track_caller]
 fn assert_totals_shape(t: &Value) {
-    assert_eq!(sorted_keys(t), ["activeUsers", "joins", "leaves", "messages", "peakActiveUsers"], "{t}");
+    assert_eq!(sorted_keys(t), ["activeUsers", "attachments", "joins", "leaves", "messages", "peakActiveUsers"], "{t}");
     assert!(int(t, "peakActiveUsers") <= int(t, "activeUsers"), "peak within the distinct users: {t}");
 }
 
@@ -144,7 +144,7 @@ fn assert_space_shape(body: &Value, space_id: &str) {
     let (mut joins, mut leaves, mut messages, mut peak) = (0, 0, 0, 0);
     let mut last = i64::MIN;
     for m in minutes {
-        assert_eq!(sorted_keys(m), ["activeUsers", "joins", "leaves", "messages", "minute"], "{m}");
+        assert_eq!(sorted_keys(m), ["activeUsers", "attachments", "joins", "leaves", "messages", "minute"], "{m}");
         let at = parse_time(&m["minute"]);
         assert_eq!(at % MINUTE_MS, 0, "a minute starts on the minute: {m}");
         assert!(at > last, "minutes are oldest first, once each: {body}");
@@ -192,7 +192,11 @@ fn assert_overview_shape(body: &Value) {
     let spaces = body["spaces"].as_array().expect("spaces is an array");
     let (mut joins, mut leaves, mut messages) = (0, 0, 0);
     for s in spaces {
-        assert_eq!(sorted_keys(s), ["activeUsers", "joins", "leaves", "messages", "name", "spaceId"], "{s}");
+        assert_eq!(
+            sorted_keys(s),
+            ["activeUsers", "attachments", "joins", "leaves", "messages", "name", "spaceId"],
+            "{s}"
+        );
         joins += int(s, "joins");
         leaves += int(s, "leaves");
         messages += int(s, "messages");
@@ -518,7 +522,7 @@ async fn access_and_ranges(app: TestApp) {
         assert_eq!(parse_time(&past["to"]), 1_577_840_400_000, "{query}: {past}");
         assert_eq!(
             past["totals"],
-            json!({"joins": 0, "leaves": 0, "messages": 0, "activeUsers": 0, "peakActiveUsers": 0}),
+            json!({"joins": 0, "leaves": 0, "messages": 0, "attachments": 0, "activeUsers": 0, "peakActiveUsers": 0}),
             "{query}: {past}"
         );
         assert_eq!(past["minutes"], json!([]), "{query}");

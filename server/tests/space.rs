@@ -473,6 +473,23 @@ async fn set_avatar_shows_in_bulk_metadata(app: TestApp) {
     assert_eq!(body, json!({"avatars": [{"userId": alice_id, "avatarId": fox, "imageUrl": "/assets/fox.png"}]}));
 }
 
+/// `GET /user/me` names the caller and its role, and the avatar once chosen.
+async fn me_names_the_caller_and_its_role(app: TestApp) {
+    let (admin_id, admin) = app.admin("admin").await;
+    let fox = avatar(&app, &admin, "fox").await;
+    let (alice_id, alice) = app.user("alice").await;
+    let (status, body) = app.get("/api/v1/user/me", Some(&alice)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"userId": alice_id, "username": "alice", "role": "user", "avatarId": null}));
+    app.post("/api/v1/user/metadata", Some(&alice), json!({"avatarId": fox})).await;
+    let (_, body) = app.get("/api/v1/user/me", Some(&alice)).await;
+    assert_eq!(body["avatarId"], json!(fox));
+    let (_, body) = app.get("/api/v1/user/me", Some(&admin)).await;
+    assert_eq!((&body["userId"], &body["role"]), (&json!(admin_id), &json!("admin")));
+    let (status, body) = app.get("/api/v1/user/me", None).await;
+    assert_forbidden(status, &body);
+}
+
 async fn changing_avatar_replaces_the_old_one(app: TestApp) {
     let (_, admin) = app.admin("admin").await;
     let fox = avatar(&app, &admin, "fox").await;
@@ -576,6 +593,7 @@ async fn bulk_metadata_with_bad_ids_is_400(app: TestApp) {
 }
 
 on_both_backends!(
+    me_names_the_caller_and_its_role,
     create_space_with_dimensions,
     create_space_from_map_copies_size_and_elements,
     create_space_from_map_ignores_given_dimensions,

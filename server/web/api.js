@@ -311,6 +311,18 @@ export const api = {
       'GET',
       `/chatroom/${encodeURIComponent(roomId)}/messages?limit=${limit}${before ? `&before=${encodeURIComponent(before)}` : ''}`,
     ),
+  deleteMedia: (id) => authed('DELETE', `/media/${encodeURIComponent(id)}`),
+  createElement: (body) => authed('POST', '/admin/element', body),
+  createAvatar: (body) => authed('POST', '/admin/avatar', body),
+  /** Whether the signed-in user is an admin now (`GET /user/me`). */
+  async isAdmin() {
+    try {
+      const me = await authed('GET', '/user/me');
+      return me?.role === 'admin';
+    } catch {
+      return false;
+    }
+  },
   async rtcConfig() {
     try {
       // Sent with the token: TURN credentials may be per user.

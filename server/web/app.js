@@ -8,8 +8,11 @@
 //
 // Modules: api.js (HTTP, tokens), net.js (WebSocket, reconnect/resume),
 // world.js (canvas, movement), chat.js (rooms + nearby chat), rtc.js (WebRTC
-// mesh), space.js (one entered space), ui.js (DOM helpers). No build step.
+// mesh), space.js (one entered space), media.js (uploads with progress,
+// attachments), attach.js (chat attachments), admin.js (the catalogue panel),
+// ui.js (DOM helpers). No build step.
 
+import { initAdmin, showAdmin } from './admin.js';
 import * as A from './api.js';
 import { recentSpaces, SpaceSession } from './space.js';
 import { $, assetUrl, avatarBadge, el, initBanner, toast } from './ui.js';
@@ -189,6 +192,7 @@ function myAvatarUrl() {
 async function showLobby() {
   showView('lobby');
   $('#main').focus({ preventScroll: true });
+  showAdmin();
   await loadCatalog();
   renderAvatars();
   renderMaps();
@@ -432,6 +436,13 @@ function boot() {
   initBanner();
   bindAuth();
   bindLobby();
+  initAdmin({
+    avatarCreated: async () => {
+      catalog.loaded = null;
+      await loadCatalog();
+      if (document.body.dataset.view === 'lobby') renderAvatars();
+    },
+  });
   $('#signout').addEventListener('click', () => {
     leaveSpace();
     A.signOut();

@@ -3,6 +3,7 @@
 // the people near you, not stored, no history). Content is rendered as text.
 
 import { api, ApiError } from './api.js';
+import { Attachments } from './attach.js';
 import { $, announce, el, formatTime, toast, uuid } from './ui.js';
 
 export const NEARBY = 'nearby';
@@ -35,6 +36,7 @@ export class Chat {
       roomForm: $('#room-form'),
       roomNew: $('#room-new'),
     };
+    this.attachments = new Attachments(this);
     this.bind();
   }
 
@@ -128,6 +130,7 @@ export class Chat {
   destroy() {
     this.destroyed = true;
     this.handlers.forEach((f) => f());
+    this.attachments.destroy();
     clearInterval(this.pendingTimer);
     clearInterval(this.roomsTimer);
     this.els.tabs.replaceChildren();
@@ -263,7 +266,7 @@ export class Chat {
     const added = this.add(room, m);
     const incoming = added && m.userId !== this.myId() && m.type !== 'system';
     if (incoming && room.id !== this.active) room.unread += 1;
-    if (incoming) announce(`${m.username || 'Someone'} in ${room.virtual ? 'nearby chat' : `#${room.name}`}: ${m.content}`);
+    if (incoming) announce(`${m.username || 'Someone'} in ${room.virtual ? 'nearby chat' : `#${room.name}`}: ${describe(m)}`);
     this.renderTabs();
     if (room.id === this.active) this.renderMessages();
   }
@@ -447,6 +450,7 @@ export class Chat {
     $('#chat-input-label').textContent = label;
     const usable = this.connected && room && (room.virtual || room.joined);
     this.els.send.disabled = !usable;
+    this.attachments.renderComposer(room);
   }
 
   renderMessages({ keepScroll = false, stick = false } = {}) {
@@ -511,11 +515,16 @@ export class Chat {
       m.pending ? el('span', { class: 'msg-state' }, 'sending…') : null,
       m.failed ? el('span', { class: 'msg-state msg-state-failed' }, `not sent (${m.failed})`) : null,
     );
+    li.append(head);
+    // An image or file (or its upload in progress), then its caption.
+    const part = this.attachments.part(m);
+    if (part) li.append(part);
+    if (part && !m.content) return li;
     // Untrusted content: text only. White-space is kept by CSS.
     const body = el('div', { class: 'msg-text' });
     body.textContent = m.content;
     if (m.type === 'emoji') body.classList.add('msg-emoji');
-    li.append(head, body);
+    li.append(body);
     return li;
   }
 
@@ -530,11 +539,21 @@ export class Chat {
         userId: m.userId,
         username: m.username,
         content: m.content,
+        type: m.type,
+        attachment: m.attachment || null,
+        uploading: !!m.uploading,
         pending: !!m.pending,
         failed: m.failed || null,
       })),
     }));
   }
+}
+
+/** A message for screen readers: its text, and what it carries. */
+function describe(m) {
+  if (!m.attachment) return m.content;
+  const what = `${m.type === 'image' ? 'an image' : 'a file'}, ${m.attachment.name}`;
+  return m.content ? `${m.content} (${what})` : what;
 }
 
 /** A small padlock (SVG: no emoji font needed). */

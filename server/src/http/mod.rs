@@ -54,6 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/token/revoke", web::post().to(auth_routes::revoke))
                 .route("/signout", web::post().to(auth_routes::signout))
                 .route("/auth/logout", web::post().to(auth_routes::signout))
+                .route("/user/me", web::get().to(user::me))
                 .route("/user/metadata", web::post().to(user::set_metadata))
                 .route("/user/metadata/bulk", web::get().to(user::bulk_metadata))
                 .route("/avatars", web::get().to(catalog::avatars))

@@ -12,7 +12,7 @@ use super::{admin, analytics, auth_routes, catalog, chatroom, cluster, error, he
     info(title = "metaverse", description = "HTTP API of the metaverse server. Protected routes answer 403 to a missing, malformed, expired or revoked token."),
     paths(
         auth_routes::signup, auth_routes::signin, auth_routes::refresh, auth_routes::revoke, auth_routes::signout,
-        user::set_metadata, user::bulk_metadata,
+        user::me, user::set_metadata, user::bulk_metadata,
         catalog::avatars, catalog::elements, catalog::maps,
         space::create, space::delete, space::mine, space::get, space::add_element,
         space::delete_element_body, space::delete_element_path,

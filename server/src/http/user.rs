@@ -44,6 +44,32 @@ pub struct BulkResponse {
     pub avatars: Vec<UserAvatar>,
 }
 
+/// Who the token belongs to, so a client can show what its role allows
+/// (the role as it is now, not as it was when the token was made).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub user_id: String,
+    pub username: String,
+    /// `user` or `admin`.
+    pub role: String,
+    pub avatar_id: Option<String>,
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/user/me", tag = "user", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 403, body = ErrorBody)))]
+pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
+    let avatar_id = users::avatar_of(&state.db, &caller.0.user_id).await?;
+    let c = caller.0;
+    Ok(HttpResponse::Ok().json(Me {
+        user_id: c.user_id,
+        username: c.username,
+        role: c.role.as_str().to_owned(),
+        avatar_id,
+    }))
+}
+
 /// Choose your avatar.
 #[utoipa::path(post, path = "/api/v1/user/metadata", tag = "user", request_body = MetadataRequest,
     security(("bearer" = [])),

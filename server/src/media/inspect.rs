@@ -171,8 +171,11 @@ fn gif(raw: &[u8], max_pixels: u64) -> Result<Inspected, Refused> {
     Ok(Inspected { bytes: out, content_type: "image/gif", dimensions: Some((w, h)), thumbnail: Some(thumb) })
 }
 
+/// A PNG that fits [`THUMB_SIDE`]: large pictures scaled down, small ones
+/// kept at their size (`thumbnail` would scale them up).
 fn thumbnail(img: &DynamicImage) -> Result<Vec<u8>, Refused> {
-    let small = img.thumbnail(THUMB_SIDE, THUMB_SIDE);
+    let fits = img.width() <= THUMB_SIDE && img.height() <= THUMB_SIDE;
+    let small = if fits { img.clone() } else { img.thumbnail(THUMB_SIDE, THUMB_SIDE) };
     let mut out = Vec::new();
     small.write_with_encoder(PngEncoder::new(&mut out)).map_err(corrupt)?;
     Ok(out)

@@ -59,6 +59,9 @@ fn png_is_encoded_again_with_a_thumbnail() {
     let thumb = image::load_from_memory(&got.thumbnail.unwrap()).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (THUMB_SIDE, THUMB_SIDE / 2));
     assert!(image::load_from_memory(&got.bytes).is_ok());
+    let tiny = inspect(&png(40, 24), LIMIT).unwrap().thumbnail.unwrap();
+    let tiny = image::load_from_memory(&tiny).unwrap();
+    assert_eq!((tiny.width(), tiny.height()), (40, 24), "small pictures are not scaled up");
 }
 
 #[test]

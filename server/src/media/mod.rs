@@ -9,6 +9,7 @@ mod sweep;
 use std::{sync::Arc, time::Duration};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+use metaverse_actors::metric_names;
 use metaverse_protocol::Attachment;
 use metaverse_schema::{
     entity::media,
@@ -160,7 +161,11 @@ impl MediaService {
         let raw = up.raw;
         let checked = tokio::task::spawn_blocking(move || inspect::inspect(&raw, max_pixels))
             .await
-            .map_err(|_| MediaError::Busy)??;
+            .map_err(|_| MediaError::Busy)?
+            .inspect_err(|r| {
+                let reason = if matches!(r, Refused::Unsupported(_)) { "unsupported" } else { "invalid" };
+                metrics::counter!(metric_names::MEDIA_REFUSED_TOTAL, "reason" => reason).increment(1);
+            })?;
         drop(permit);
         if up.purpose != "chat" && !checked.is_image() {
             return Err(Refused::Unsupported(format!("a {} upload must be an image", up.purpose)).into());
@@ -198,8 +203,8 @@ impl MediaService {
             }
             return Err(e);
         }
-        metrics::counter!("metaverse_media_uploads_total").increment(1);
-        metrics::counter!("metaverse_media_upload_bytes_total").increment(size);
+        metrics::counter!(metric_names::MEDIA_UPLOADS_TOTAL).increment(1);
+        metrics::counter!(metric_names::MEDIA_UPLOAD_BYTES_TOTAL).increment(size);
         Ok(row)
     }
 
