@@ -99,6 +99,7 @@ metric_names! {
     // Media uploads.
     Counter MEDIA_UPLOADS_TOTAL = "metaverse_media_uploads_total", "Uploads accepted and stored";
     Counter MEDIA_UPLOAD_BYTES_TOTAL = "metaverse_media_upload_bytes_total", "Bytes stored by accepted uploads (after re-encoding)";
+    Gauge MEDIA_UPLOADS_IN_FLIGHT = "metaverse_media_uploads_in_flight", "Uploads being received or processed now";
     Counter MEDIA_REFUSED_TOTAL = "metaverse_media_refused_total", "Uploads refused by their content, by reason (unsupported, invalid)";
 }
 

@@ -88,6 +88,7 @@ pub async fn create_admin(db: &DatabaseConnection, username: &str, pw: &str) -> 
         role: Set(Role::Admin.as_str().to_owned()),
         email: Set(None),
         avatar_id: Set(None),
+        avatar_media_id: Set(None),
         created_at: Set(now_millis()),
     })
     .exec_without_returning(db)

@@ -476,7 +476,7 @@ async fn access_and_ranges(app: TestApp) {
     assert_overview_shape(&overview);
     assert_eq!(
         summary(&overview, &space_id),
-        &json!({"spaceId": space_id, "name": "Atrium", "joins": 1, "leaves": 1, "messages": 2, "activeUsers": 1}),
+        &json!({"spaceId": space_id, "name": "Atrium", "joins": 1, "leaves": 1, "messages": 2, "attachments": 0, "activeUsers": 1}),
         "{overview:#}"
     );
     assert_eq!(overview["spaces"].as_array().unwrap().len(), 1, "one space had activity: {overview:#}");
@@ -580,7 +580,7 @@ async fn deleted_space_stays_readable_by_admins(app: TestApp) {
     assert_overview_shape(&overview);
     assert_eq!(
         summary(&overview, &space_id),
-        &json!({"spaceId": space_id, "name": null, "joins": 2, "leaves": 2, "messages": 3, "activeUsers": 2}),
+        &json!({"spaceId": space_id, "name": null, "joins": 2, "leaves": 2, "messages": 3, "attachments": 0, "activeUsers": 2}),
         "{overview:#}"
     );
 

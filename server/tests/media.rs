@@ -149,6 +149,73 @@ async fn every_refusal_stores_nothing(backend: Backend) {
     assert!(store.has(first["sha256"].as_str().unwrap()).await);
 }
 
+/// A client that starts an upload and never finishes it holds one of the
+/// `--media-uploads-in-flight` slots; with all of them held, uploads get
+/// 503 `busy` (instead of more bodies piling up in memory), and a slot
+/// comes back when that client goes away.
+async fn uploads_in_flight_are_bounded(backend: Backend) {
+    let Some((app, _)) = media_app(backend, |cfg| {
+        cfg.media.media_uploads_in_flight = 1;
+        cfg.media.media_uploads_per_minute = 100_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, ada) = app.user("ada").await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stalled = stall(&addr, &ada).await;
+    // The stalled upload takes the slot once its token is checked. Until
+    // then other uploads get through, and one of them may hold the slot at
+    // that moment, so the stalled one is refused: then stall again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let busy = loop {
+        let (status, body) = upload(&app, Some(&ada), "b.png", picture(4, 4, ImageFormat::Png), None).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            break error_code(&body).to_owned();
+        }
+        // Answered (refused) or closed: it holds no slot.
+        let mut answer = [0u8; 64];
+        if stalled.try_read(&mut answer).is_ok() {
+            stalled = stall(&addr, &ada).await;
+        }
+        assert!(std::time::Instant::now() < deadline, "the stalled upload never held the slot");
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(busy, "busy");
+    drop(stalled);
+    until("an upload once the slot is free", || async {
+        let (status, _) = upload(&app, Some(&ada), "c.png", picture(5, 5, ImageFormat::Png), None).await;
+        (status == StatusCode::CREATED).then_some(())
+    })
+    .await;
+}
+
+/// Starts an upload that never finishes: the head and a little of the body.
+async fn stall(addr: &str, token: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/media HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=XB\r\nContent-Length: 100000\r\n\r\n\
+         --XB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\npartial"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s
+}
+
+/// Retries `attempt` until it yields, for at most ten seconds.
+async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut attempt: impl FnMut() -> F) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(v) = attempt().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: not within ten seconds");
+        tokio::task::yield_now().await;
+    }
+}
+
 /// A real PNG whose header claims 60,000 × 60,000 pixels.
 fn bomb() -> Vec<u8> {
     let mut b = picture(1, 1, ImageFormat::Png);
@@ -218,6 +285,29 @@ async fn a_picture_travels_through_chat_and_history(backend: Backend) {
     assert_eq!(seen.attachment.unwrap().name, "notes.txt");
 }
 
+/// A user's own picture as avatar: set by `mediaId`, shown by the bulk
+/// metadata, kept from deletion while shown, and only one's own image.
+async fn a_users_own_picture_as_avatar(backend: Backend) {
+    let Some((app, _)) = media_app(backend, |_| {}).await else { return };
+    let (ada_id, ada) = app.user("ada").await;
+    let (_, bob) = app.user("bob").await;
+    let (status, m) = upload(&app, Some(&ada), "me.png", picture(64, 64, ImageFormat::Png), Some("avatar")).await;
+    assert_eq!(status, StatusCode::CREATED, "{m}");
+    let id = m["id"].as_str().unwrap();
+    let (status, body) = app.post("/api/v1/user/metadata", Some(&bob), json!({"mediaId": id})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not Bob's upload: {body}");
+    let (status, body) = app.post("/api/v1/user/metadata", Some(&ada), json!({"mediaId": id})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, bulk) = app.get(&format!("/api/v1/user/metadata/bulk?ids={ada_id}"), None).await;
+    assert_eq!(bulk["avatars"][0]["imageUrl"], m["url"], "{bulk}");
+    let (_, me) = app.get("/api/v1/user/me", Some(&ada)).await;
+    assert_eq!(me["imageUrl"], m["url"]);
+    let (status, body) = app.delete(&format!("/api/v1/media/{id}"), Some(&ada), None).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "in-use"), "{body}");
+    let (status, body) = app.post("/api/v1/user/metadata", Some(&ada), json!({"avatarId": id, "mediaId": id})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "one of the two: {body}");
+}
+
 async fn catalogue_images_from_uploads_survive_a_restart(backend: Backend) {
     let Some((mut app, _)) = media_app(backend, |_| {}).await else { return };
     let (_, admin) = app.admin("root").await;
@@ -243,6 +333,8 @@ configured_on_both_backends!(
     round_trip_with_caching_and_ranges,
     same_bytes_are_stored_once_and_removed_with_the_last_upload,
     every_refusal_stores_nothing,
+    uploads_in_flight_are_bounded,
     a_picture_travels_through_chat_and_history,
+    a_users_own_picture_as_avatar,
     catalogue_images_from_uploads_survive_a_restart,
 );

@@ -480,10 +480,13 @@ async fn me_names_the_caller_and_its_role(app: TestApp) {
     let (alice_id, alice) = app.user("alice").await;
     let (status, body) = app.get("/api/v1/user/me", Some(&alice)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"userId": alice_id, "username": "alice", "role": "user", "avatarId": null}));
+    assert_eq!(
+        body,
+        json!({"userId": alice_id, "username": "alice", "role": "user", "avatarId": null, "imageUrl": null})
+    );
     app.post("/api/v1/user/metadata", Some(&alice), json!({"avatarId": fox})).await;
     let (_, body) = app.get("/api/v1/user/me", Some(&alice)).await;
-    assert_eq!(body["avatarId"], json!(fox));
+    assert_eq!((&body["avatarId"], &body["imageUrl"]), (&json!(fox), &json!("/assets/fox.png")));
     let (_, body) = app.get("/api/v1/user/me", Some(&admin)).await;
     assert_eq!((&body["userId"], &body["role"]), (&json!(admin_id), &json!("admin")));
     let (status, body) = app.get("/api/v1/user/me", None).await;

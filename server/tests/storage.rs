@@ -42,6 +42,7 @@ async fn fixture(db: &DatabaseConnection) -> (String, String) {
         email: Set(None),
         avatar_id: Set(None),
         created_at: Set(now),
+        avatar_media_id: Set(None),
     })
     .exec_without_returning(db)
     .await

@@ -17,6 +17,9 @@ pub struct Model {
     pub role: String,
     pub email: Option<String>,
     pub avatar_id: Option<String>,
+    /// The user's own image upload as avatar, instead of a catalogue one
+    /// (at most one of the two is set).
+    pub avatar_media_id: Option<String>,
     pub created_at: i64,
 }
 

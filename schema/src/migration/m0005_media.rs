@@ -1,6 +1,6 @@
 //! Media uploads: one row per upload (its owner, what the server found in
-//! the bytes), the attachment a chat message carries, and attachments in
-//! the per-minute analytics.
+//! the bytes), the attachment a chat message carries, a user's own picture
+//! as avatar, and attachments in the per-minute analytics.
 //!
 //! Objects are stored under their sha256, so several rows may share one;
 //! `sha256` is indexed for the "is it still referred to" check on delete.
@@ -40,6 +40,10 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.alter_table(
+            Table::alter().table(Users::Table).add_column(ColumnDef::new(Users::AvatarMediaId).string().null()).take(),
+        )
+        .await?;
+        m.alter_table(
             Table::alter()
                 .table(AnalyticsSpaceMinutes::Table)
                 .add_column(ColumnDef::new(AnalyticsSpaceMinutes::Attachments).big_integer().not_null().default(0))
@@ -53,6 +57,7 @@ impl MigrationTrait for Migration {
             Table::alter().table(AnalyticsSpaceMinutes::Table).drop_column(AnalyticsSpaceMinutes::Attachments).take(),
         )
         .await?;
+        m.alter_table(Table::alter().table(Users::Table).drop_column(Users::AvatarMediaId).take()).await?;
         m.alter_table(Table::alter().table(Messages::Table).drop_column(Messages::Attachment).take()).await?;
         m.drop_table(Table::drop().table(Media::Table).take()).await
     }
@@ -78,6 +83,12 @@ enum Media {
 enum Messages {
     Table,
     Attachment,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    AvatarMediaId,
 }
 
 #[derive(DeriveIden)]

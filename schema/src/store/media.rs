@@ -7,7 +7,7 @@ use sea_orm::{
     sea_query::Expr,
 };
 
-use crate::entity::{avatar, element, map, media};
+use crate::entity::{avatar, element, map, media, user};
 
 pub async fn insert<C: ConnectionTrait>(db: &C, m: media::Model) -> Result<(), DbErr> {
     media::Entity::insert(media::ActiveModel::from(m)).exec_without_returning(db).await?;
@@ -68,6 +68,11 @@ pub async fn shas_in_use<C: ConnectionTrait>(db: &C, shas: Vec<String>) -> Resul
         .all(db)
         .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// Whether a user shows upload `id` as their avatar.
+pub async fn used_as_avatar<C: ConnectionTrait>(db: &C, id: &str) -> Result<bool, DbErr> {
+    Ok(user::Entity::find().filter(user::Column::AvatarMediaId.eq(id)).count(db).await? > 0)
 }
 
 /// Whether the catalogue shows `url` (an avatar's or element's image, a

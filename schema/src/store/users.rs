@@ -53,10 +53,24 @@ pub async fn avatar_of<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Opti
     Ok(find(db, user_id).await?.and_then(|u| u.avatar_id))
 }
 
-/// Sets the user's avatar; returns whether the user exists.
+/// Sets the user's avatar (a catalogue one, dropping any upload); returns
+/// whether the user exists.
 pub async fn set_avatar<C: ConnectionTrait>(db: &C, user_id: &str, avatar_id: &str) -> Result<bool, DbErr> {
     let updated = user::Entity::update_many()
         .col_expr(user::Column::AvatarId, Expr::value(avatar_id.to_owned()))
+        .col_expr(user::Column::AvatarMediaId, Expr::value(Option::<String>::None))
+        .filter(user::Column::Id.eq(user_id.to_owned()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
+/// Sets the user's avatar to one of their image uploads (dropping any
+/// catalogue one); returns whether the user exists.
+pub async fn set_avatar_media<C: ConnectionTrait>(db: &C, user_id: &str, media_id: &str) -> Result<bool, DbErr> {
+    let updated = user::Entity::update_many()
+        .col_expr(user::Column::AvatarMediaId, Expr::value(media_id.to_owned()))
+        .col_expr(user::Column::AvatarId, Expr::value(Option::<String>::None))
         .filter(user::Column::Id.eq(user_id.to_owned()))
         .exec(db)
         .await?;

@@ -63,6 +63,7 @@ pub async fn user(db: &DatabaseConnection, name: &str) -> String {
         email: None,
         avatar_id: None,
         created_at: 1,
+        avatar_media_id: None,
     };
     assert!(users::insert(db, u).await.unwrap(), "fresh username");
     id

@@ -51,6 +51,11 @@ pub struct MediaConfig {
     #[arg(long, env = "METAVERSE_MEDIA_UPLOADS_PER_MINUTE", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub media_uploads_per_minute: u32,
+    /// Uploads being received or processed at once on this node (each holds
+    /// its body, up to `--media-max-bytes`, in memory); more get 503 `busy`.
+    #[arg(long, env = "METAVERSE_MEDIA_UPLOADS_IN_FLIGHT", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub media_uploads_in_flight: u32,
     /// How long an upload's body may take to arrive (408 after).
     #[arg(long, env = "METAVERSE_MEDIA_UPLOAD_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub media_upload_timeout: Duration,

@@ -118,6 +118,7 @@ pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Re
         email: body.email,
         avatar_id: None,
         created_at: now_millis(),
+        avatar_media_id: None,
     };
     if users::insert(&state.db, account).await? {
         Ok(HttpResponse::Ok().json(SignupResponse { user_id: id }))

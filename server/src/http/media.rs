@@ -163,7 +163,7 @@ pub async fn upload(
     if declared.is_some_and(|n| n > media.max_bytes + ENVELOPE) {
         return Err(MediaError::TooLarge(media.max_bytes).into());
     }
-    media.admit(&caller.0.user_id).await?;
+    let _slot = media.admit(&caller.0.user_id).await?;
     let parts = Multipart::new(req.headers(), payload);
     let form = tokio::time::timeout(media.upload_timeout, read_form(parts, media.max_bytes))
         .await

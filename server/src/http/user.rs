@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
-use metaverse_schema::store::{catalog, users};
+use metaverse_schema::store::{catalog, media, users};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -21,8 +21,12 @@ const MAX_BULK_IDS: usize = 200;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetadataRequest {
-    #[serde(alias = "avatarid")]
-    pub avatar_id: String,
+    /// A catalogue avatar (`GET /avatars`).
+    #[serde(default, alias = "avatarid")]
+    pub avatar_id: Option<String>,
+    /// Or one of the caller's own image uploads.
+    #[serde(default, alias = "mediaid")]
+    pub media_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -54,19 +58,30 @@ pub struct Me {
     /// `user` or `admin`.
     pub role: String,
     pub avatar_id: Option<String>,
+    /// The avatar's image: the catalogue avatar's, or the user's own upload.
+    pub image_url: Option<String>,
 }
 
 /// The caller.
 #[utoipa::path(get, path = "/api/v1/user/me", tag = "user", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 403, body = ErrorBody)))]
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
-    let avatar_id = users::avatar_of(&state.db, &caller.0.user_id).await?;
+    let u = users::find(&state.db, &caller.0.user_id)
+        .await?
+        .ok_or_else(|| ApiError::forbidden("account no longer exists"))?;
+    let image_url = match (&u.avatar_media_id, &u.avatar_id) {
+        (Some(m), _) => Some(crate::media::url(m)),
+        (None, Some(a)) => catalog::avatar_images(&state.db, vec![a.clone()]).await?.remove(a),
+        (None, None) => None,
+    };
     let c = caller.0;
+    let role = c.role.as_str().to_owned();
     Ok(HttpResponse::Ok().json(Me {
         user_id: c.user_id,
         username: c.username,
-        role: c.role.as_str().to_owned(),
-        avatar_id,
+        role,
+        avatar_id: u.avatar_id,
+        image_url,
     }))
 }
 
@@ -79,14 +94,31 @@ pub async fn set_metadata(
     caller: AuthUser,
     body: Json<MetadataRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let avatar_id = body.into_inner().avatar_id;
-    if !catalog::avatar_exists(&state.db, &avatar_id).await? {
-        return Err(ApiError::invalid("avatarId", "no such avatar"));
-    }
-    if !users::set_avatar(&state.db, &caller.0.user_id, &avatar_id).await? {
-        return Err(ApiError::forbidden("account no longer exists"));
-    }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "avatarId": avatar_id })))
+    let (db, user) = (&state.db, &caller.0.user_id);
+    let set = match body.into_inner() {
+        MetadataRequest { avatar_id: Some(avatar_id), media_id: None } => {
+            if !catalog::avatar_exists(db, &avatar_id).await? {
+                return Err(ApiError::invalid("avatarId", "no such avatar"));
+            }
+            users::set_avatar(db, user, &avatar_id).await?.then(|| serde_json::json!({ "avatarId": avatar_id }))
+        }
+        MetadataRequest { avatar_id: None, media_id: Some(media_id) } => {
+            let upload = match media_id.len() {
+                1..=64 => media::find(db, &media_id).await?,
+                _ => None,
+            };
+            let upload = upload
+                .filter(|m| m.owner_id == *user && m.width.is_some())
+                .ok_or_else(|| ApiError::invalid("mediaId", "not one of your image uploads"))?;
+            let image_url = crate::media::url(&upload.id);
+            users::set_avatar_media(db, user, &upload.id)
+                .await?
+                .then(|| serde_json::json!({ "avatarId": null, "mediaId": upload.id, "imageUrl": image_url }))
+        }
+        _ => return Err(ApiError::invalid("avatarId", "give avatarId or mediaId (one of them)")),
+    };
+    let body = set.ok_or_else(|| ApiError::forbidden("account no longer exists"))?;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// Avatars of many users at once.
@@ -103,7 +135,11 @@ pub async fn bulk_metadata(state: web::Data<AppState>, query: web::Query<BulkQue
     let avatars = users
         .into_iter()
         .map(|u| UserAvatar {
-            image_url: u.avatar_id.as_ref().and_then(|a| images.get(a).cloned()),
+            // An upload as avatar cannot be deleted while shown: no lookup.
+            image_url: match &u.avatar_media_id {
+                Some(m) => Some(crate::media::url(m)),
+                None => u.avatar_id.as_ref().and_then(|a| images.get(a).cloned()),
+            },
             avatar_id: u.avatar_id,
             user_id: u.id,
         })

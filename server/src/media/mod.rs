@@ -66,7 +66,7 @@ pub enum MediaError {
     NotFound,
     #[error("{0}")]
     Forbidden(&'static str),
-    #[error("the upload is shown by the catalogue (an avatar, element or map); change that first")]
+    #[error("the upload is shown as an avatar, element or map; change that first")]
     InUse,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -92,6 +92,8 @@ pub struct MediaService {
     quota_bytes: u64,
     pub upload_timeout: Duration,
     uploads: DefaultKeyedRateLimiter<String>,
+    /// Uploads in flight on this node: bounds the memory their bodies hold.
+    in_flight: Semaphore,
     /// Decoding runs on blocking threads, this many at once (one per core):
     /// more would only queue inside the pool while holding their bytes.
     decoders: Semaphore,
@@ -115,6 +117,7 @@ impl MediaService {
             quota_bytes: cfg.media_quota_bytes,
             upload_timeout: cfg.media_upload_timeout,
             uploads: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            in_flight: Semaphore::new(cfg.media_uploads_in_flight as usize),
             decoders: Semaphore::new(cores),
             quota: Mutex::new(()),
             stripes: (0..16).map(|_| Mutex::new(())).collect(),
@@ -126,13 +129,17 @@ impl MediaService {
         &self.stripes[i]
     }
 
-    /// Before reading a body: the caller's rate, and room in the quota.
-    pub async fn admit(&self, owner: &str) -> Result<(), MediaError> {
+    /// Before reading a body: a slot among the uploads in flight (held
+    /// until the upload is answered), the caller's rate, and room in the
+    /// quota.
+    pub async fn admit(&self, owner: &str) -> Result<Slot<'_>, MediaError> {
+        let slot = Slot::new(self.in_flight.try_acquire().map_err(|_| MediaError::Busy)?);
         if let Err(not_until) = self.uploads.check_key(&owner.to_owned()) {
             return Err(MediaError::RateLimited(not_until.wait_time_from(self.uploads.clock().now())));
         }
         let (files, bytes) = rows::usage(&self.db, owner).await?;
-        self.within_quota(files, bytes, 0)
+        self.within_quota(files, bytes, 0)?;
+        Ok(slot)
     }
 
     fn within_quota(&self, files: u64, bytes: u64, adding: u64) -> Result<(), MediaError> {
@@ -216,7 +223,8 @@ impl MediaService {
             return Err(MediaError::Forbidden("only its owner or an admin may delete an upload"));
         }
         let used = rows::used_by_catalog(&self.db, &url(id)).await?
-            || rows::used_by_catalog(&self.db, &thumbnail_url(id)).await?;
+            || rows::used_by_catalog(&self.db, &thumbnail_url(id)).await?
+            || rows::used_as_avatar(&self.db, id).await?;
         if used {
             return Err(MediaError::InUse);
         }
@@ -231,6 +239,22 @@ impl MediaService {
     /// Forgets rate-limit state of idle users (call now and then).
     pub fn forget_idle(&self) {
         self.uploads.retain_recent();
+    }
+}
+
+/// One of the uploads in flight, counted in the gauge while held.
+pub struct Slot<'a>(#[allow(dead_code)] tokio::sync::SemaphorePermit<'a>);
+
+impl<'a> Slot<'a> {
+    fn new(permit: tokio::sync::SemaphorePermit<'a>) -> Self {
+        metrics::gauge!(metric_names::MEDIA_UPLOADS_IN_FLIGHT).increment(1.0);
+        Self(permit)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        metrics::gauge!(metric_names::MEDIA_UPLOADS_IN_FLIGHT).decrement(1.0);
     }
 }
 

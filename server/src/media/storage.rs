@@ -170,3 +170,30 @@ impl Objects {
         Ok(found)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_refuses_a_private_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = ServeConfig::defaults();
+        // The defaults read the environment, where CI names a Redis.
+        cfg.cluster.redis.redis_url = None;
+        cfg.media.media_store = None;
+        cfg.db.data_dir = dir.path().to_path_buf();
+        assert!(Objects::configured(&cfg).is_ok(), "one node: the data directory");
+        cfg.cluster.redis.redis_url = Some("redis://127.0.0.1:6379".into());
+        let err = Objects::configured(&cfg).unwrap_err().to_string();
+        assert!(err.contains("--media-store-shared"), "{err}");
+        cfg.media.media_store_shared = true;
+        assert!(Objects::configured(&cfg).is_ok());
+        for bad in ["s3://", "gs://bucket/x", "http://example/x"] {
+            cfg.media.media_store = Some(bad.into());
+            assert!(Objects::configured(&cfg).is_err(), "{bad}");
+        }
+        cfg.media.media_store = Some("s3://bucket/prefix".into());
+        assert!(Objects::configured(&cfg).unwrap().describe.contains("bucket"));
+    }
+}

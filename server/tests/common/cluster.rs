@@ -133,6 +133,9 @@ impl Nodes {
             .env("DATABASE_URL", &self.pg.url)
             .env("METAVERSE_TOKEN_KEY", &self.key)
             .env("METAVERSE_DATA_DIR", data)
+            // One upload directory for the test's nodes, as a mounted share.
+            .env("METAVERSE_MEDIA_STORE", self.dir.path().join("media"))
+            .env("METAVERSE_MEDIA_STORE_SHARED", "true")
             .env("METAVERSE_LOG", "info,sqlx=warn,sea_orm=warn")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
