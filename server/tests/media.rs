@@ -68,9 +68,12 @@ async fn round_trip_with_caching_and_ranges(backend: Backend) {
     let (status, page) = app.get("/api/v1/media?limit=10", Some(&ada)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["media"][0]["id"], m["id"]);
-    // Documents are downloads in a sandbox.
-    let pdf = uploaded(&app, &ada, "notes.pdf", b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n".to_vec()).await;
+    // Documents are downloads in a sandbox, under their own (UTF-8) name.
+    let pdf = uploaded(&app, &ada, "café menu.pdf", b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n".to_vec()).await;
     let r = fetch(&app, pdf["url"].as_str().unwrap(), &[]).await;
+    let disposition = r.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.contains(r#"filename="caf_ menu.pdf""#), "{disposition}");
+    assert!(disposition.contains("filename*=UTF-8''caf%C3%A9"), "{disposition}");
     assert_eq!(r.headers()["content-type"], "application/pdf");
     assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
     assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));

@@ -6,7 +6,7 @@ use actix_web::{
     HttpRequest, HttpResponse,
     http::{
         StatusCode,
-        header::{self, ContentDisposition, DispositionParam, DispositionType, Header},
+        header::{self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue, Header},
     },
 };
 use futures_util::StreamExt;
@@ -45,7 +45,7 @@ pub async fn serve(state: &AppState, req: &HttpRequest, id: &str, thumb: bool) -
     res.insert_header((header::CONTENT_TYPE, if thumb { "image/png" } else { row.content_type.as_str() }));
     res.insert_header(ContentDisposition {
         disposition: if is_image || thumb { DispositionType::Inline } else { DispositionType::Attachment },
-        parameters: vec![DispositionParam::Filename(row.name.clone())],
+        parameters: file_name(&row.name),
     });
     if !is_image {
         // Opened in a tab anyway, a document runs nothing and reaches nothing.
@@ -53,6 +53,22 @@ pub async fn serve(state: &AppState, req: &HttpRequest, id: &str, thumb: bool) -
     }
     res.no_chunking(opened.range.end - opened.range.start);
     Ok(res.streaming(opened.body.map(|r| r.map_err(|e| actix_web::error::ErrorServiceUnavailable(e.to_string())))))
+}
+
+/// The name as `Content-Disposition` carries it (RFC 6266): an ASCII
+/// `filename` every client reads, and the UTF-8 name in `filename*` when
+/// they differ, so "café.pdf" saves as itself rather than as mojibake.
+fn file_name(name: &str) -> Vec<DispositionParam> {
+    let ascii: String = name.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '_' }).collect();
+    let mut params = vec![DispositionParam::Filename(ascii.clone())];
+    if ascii != name {
+        params.push(DispositionParam::FilenameExt(ExtendedValue {
+            charset: Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: name.as_bytes().to_vec(),
+        }));
+    }
+    params
 }
 
 fn common<'a>(res: &'a mut actix_web::HttpResponseBuilder, etag: &str) -> &'a mut actix_web::HttpResponseBuilder {

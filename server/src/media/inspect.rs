@@ -18,6 +18,9 @@ use image::{
 pub const THUMB_SIDE: u32 = 256;
 /// Widest or tallest image accepted, whatever its pixel count.
 const MAX_SIDE: u32 = 16_384;
+/// Frames of an animation, at most: tiny frames cost a few bytes each in
+/// the file but a buffer each once decoded, and a frame each to encode.
+const MAX_FRAMES: usize = 1000;
 /// Quality of re-encoded JPEGs: visually lossless for photos.
 const JPEG_QUALITY: u8 = 88;
 
@@ -151,6 +154,9 @@ fn gif(raw: &[u8], max_pixels: u64) -> Result<Inspected, Refused> {
     let mut frames = Vec::new();
     for frame in decoder.into_frames() {
         let frame = frame.map_err(corrupt)?;
+        if frames.len() >= MAX_FRAMES {
+            return Err(Refused::Invalid(format!("the animation has more than {MAX_FRAMES} frames")));
+        }
         if frames.len() as u64 >= budget {
             return Err(check_dimensions(w, h, frames.len() as u64 + 1, max_pixels).err().unwrap_or_else(|| {
                 Refused::Invalid(format!("the animation has more than {budget} frames of {w}×{h}"))

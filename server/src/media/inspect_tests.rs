@@ -86,6 +86,12 @@ fn animated_gif_keeps_its_frames() {
     assert_eq!(again, 3);
     // Frames count together against the pixel limit.
     assert!(matches!(inspect(&raw, 8 * 8 * 2), Err(Refused::Invalid(_))));
+    // And there are not too many, however small.
+    let many =
+        (0..1001).map(|i| Frame::new(RgbaImage::from_pixel(1, 1, Rgba([if i % 2 == 0 { 255 } else { 0 }, 0, 0, 255]))));
+    let mut raw = Vec::new();
+    GifEncoder::new(&mut raw).encode_frames(many).unwrap();
+    assert!(matches!(inspect(&raw, LIMIT), Err(Refused::Invalid(m)) if m.contains("1000 frames")));
 }
 
 #[test]

@@ -100,7 +100,8 @@ pub async fn upload(
     purpose: Option<&str>,
 ) -> (StatusCode, Value) {
     let part = multipart::Part::bytes(bytes).file_name(name.to_owned()).mime_str("image/png").expect("a mime type");
-    let mut form = multipart::Form::new().part("file", part);
+    // Names as browsers send them: UTF-8 as is.
+    let mut form = multipart::Form::new().percent_encode_noop().part("file", part);
     if let Some(p) = purpose {
         form = form.text("purpose", p.to_owned());
     }
