@@ -21,7 +21,7 @@ WORK="$CARGO_TARGET_DIR/work"
 if [ "$#" -gt 0 ]; then
   TARGETS=("$@")
 else
-  TARGETS=(client_msgpack client_json http_body)
+  TARGETS=(client_msgpack client_json http_body media_inspect)
 fi
 
 if ! command -v cargo-fuzz >/dev/null; then

@@ -9,6 +9,7 @@ Run from anywhere: python3 fuzz/seeds.py. It rewrites fuzz/corpus/*/seed-*.
 import json
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -89,3 +90,22 @@ def write(target, blobs):
 write("client_msgpack", [msgpack(m) for m in CLIENT])
 write("client_json", [json.dumps(m, ensure_ascii=False).encode() for m in CLIENT])
 write("http_body", [json.dumps(b, ensure_ascii=False).encode() for b in BODIES])
+
+
+def png(w, h):
+    """A small RGBA PNG, so the fuzzer starts from chunks that decode."""
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    rows = b"".join(b"\0" + bytes((x * 40 % 256, y * 60 % 256, 90, 255)[i] for x in range(w) for i in range(4)) for y in range(h))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+# Uploads: each accepted kind once (a 2×1 GIF written by hand).
+UPLOADS = [
+    png(4, 3),
+    bytes.fromhex("474946383961020001008000000000ffffff21f90400000000002c00000000020001000002024c01003b"),
+    b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n",
+    b"minutes of the meeting\n",
+]
+write("media_inspect", UPLOADS)
