@@ -2,6 +2,7 @@
 //! ([`storage`]), recorded per owner in the database, and counted against
 //! per-user quotas. The HTTP routes are in `http::media`.
 
+mod in_flight;
 pub mod inspect;
 pub mod storage;
 mod sweep;
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::MediaConfig;
+use in_flight::{InFlight, Slot};
 use inspect::Refused;
 use storage::{Objects, StoreError};
 
@@ -92,8 +94,9 @@ pub struct MediaService {
     quota_bytes: u64,
     pub upload_timeout: Duration,
     uploads: DefaultKeyedRateLimiter<String>,
-    /// Uploads in flight on this node: bounds the memory their bodies hold.
-    in_flight: Semaphore,
+    /// Uploads in flight on this node and per user: bounds the memory
+    /// their bodies hold, and what one account's slow connections can take.
+    in_flight: InFlight,
     /// Decoding runs on blocking threads, this many at once (one per core):
     /// more would only queue inside the pool while holding their bytes.
     decoders: Semaphore,
@@ -117,7 +120,7 @@ impl MediaService {
             quota_bytes: cfg.media_quota_bytes,
             upload_timeout: cfg.media_upload_timeout,
             uploads: RateLimiter::keyed(Quota::per_minute(per_minute)),
-            in_flight: Semaphore::new(cfg.media_uploads_in_flight as usize),
+            in_flight: InFlight::new(cfg.media_uploads_in_flight as usize),
             decoders: Semaphore::new(cores),
             quota: Mutex::new(()),
             stripes: (0..16).map(|_| Mutex::new(())).collect(),
@@ -133,7 +136,7 @@ impl MediaService {
     /// until the upload is answered), the caller's rate, and room in the
     /// quota.
     pub async fn admit(&self, owner: &str) -> Result<Slot<'_>, MediaError> {
-        let slot = Slot::new(self.in_flight.try_acquire().map_err(|_| MediaError::Busy)?);
+        let slot = self.in_flight.enter(owner).ok_or(MediaError::Busy)?;
         if let Err(not_until) = self.uploads.check_key(&owner.to_owned()) {
             return Err(MediaError::RateLimited(not_until.wait_time_from(self.uploads.clock().now())));
         }
@@ -239,22 +242,6 @@ impl MediaService {
     /// Forgets rate-limit state of idle users (call now and then).
     pub fn forget_idle(&self) {
         self.uploads.retain_recent();
-    }
-}
-
-/// One of the uploads in flight, counted in the gauge while held.
-pub struct Slot<'a>(#[allow(dead_code)] tokio::sync::SemaphorePermit<'a>);
-
-impl<'a> Slot<'a> {
-    fn new(permit: tokio::sync::SemaphorePermit<'a>) -> Self {
-        metrics::gauge!(metric_names::MEDIA_UPLOADS_IN_FLIGHT).increment(1.0);
-        Self(permit)
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        metrics::gauge!(metric_names::MEDIA_UPLOADS_IN_FLIGHT).decrement(1.0);
     }
 }
 
