@@ -59,6 +59,12 @@ async fn round_trip_with_caching_and_ranges(backend: Backend) {
     assert_eq!(r.bytes().await.unwrap(), bytes.slice(0..10));
     let r = fetch(&app, url, &[("range", "bytes=999999999-")]).await;
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(r.headers()["content-range"], format!("bytes */{}", bytes.len()).as_str());
+    let r = fetch(&app, url, &[("if-none-match", &format!("W/\"{sha}\""))]).await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "a weak tag matches too");
+    let head = app.client.head(app.url(url)).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["content-length"], bytes.len().to_string().as_str());
 
     let r = fetch(&app, m["thumbnailUrl"].as_str().unwrap(), &[]).await;
     assert_eq!(r.status(), StatusCode::OK);

@@ -264,8 +264,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/media", web::post().to(upload))
         .route("/media", web::get().to(list))
         .route("/media/{id}", web::get().to(file))
+        .route("/media/{id}", web::head().to(file))
         .route("/media/{id}", web::delete().to(delete))
-        .route("/media/{id}/thumbnail", web::get().to(thumbnail));
+        .route("/media/{id}/thumbnail", web::get().to(thumbnail))
+        .route("/media/{id}/thumbnail", web::head().to(thumbnail));
 }
 
 #[path = "media_serve.rs"]

@@ -12,7 +12,7 @@ use actix_web::{
 use futures_util::StreamExt;
 use metaverse_schema::store::media as rows;
 
-use super::super::error::ApiError;
+use super::super::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::state::AppState;
 
 /// The bytes of `id` (or its thumbnail) for `req`.
@@ -23,13 +23,18 @@ pub async fn serve(state: &AppState, req: &HttpRequest, id: &str, thumb: bool) -
     };
     let row = row.filter(|r| !thumb || r.thumbnail).ok_or_else(|| ApiError::not_found("no such upload"))?;
     let etag = format!("\"{}{}\"", row.sha256, if thumb { "-t" } else { "" });
+    // RFC 9110 §13.1.2: If-None-Match compares weakly (`W/` ignored).
     if let Some(inm) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && inm.split(',').any(|t| t.trim() == etag || t.trim() == "*")
+        && inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*")
     {
         return Ok(common(&mut HttpResponse::NotModified(), &etag).finish());
     }
     let size = u64::try_from(row.size).unwrap_or(0);
-    let range = if thumb { None } else { requested_range(req, &etag, size)? };
+    let range = if thumb { Ok(None) } else { requested_range(req, &etag, size) };
+    let range = match range {
+        Ok(r) => r,
+        Err(Unsatisfiable) => return Ok(unsatisfiable(size)),
+    };
     let opened =
         state.media.objects.open(&row.sha256, thumb, range.clone()).await.map_err(crate::media::MediaError::from)?;
     let mut res = match &range {
@@ -41,6 +46,9 @@ pub async fn serve(state: &AppState, req: &HttpRequest, id: &str, thumb: bool) -
         None => HttpResponse::Ok(),
     };
     common(&mut res, &etag);
+    if !thumb {
+        res.insert_header((header::ACCEPT_RANGES, "bytes"));
+    }
     let is_image = row.content_type.starts_with("image/");
     res.insert_header((header::CONTENT_TYPE, if thumb { "image/png" } else { row.content_type.as_str() }));
     res.insert_header(ContentDisposition {
@@ -75,12 +83,11 @@ fn common<'a>(res: &'a mut actix_web::HttpResponseBuilder, etag: &str) -> &'a mu
     res.insert_header((header::ETAG, etag.to_owned()))
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::ACCEPT_RANGES, "bytes"))
 }
 
 /// The one byte range asked for, if any (several ranges, or an `If-Range`
 /// that no longer matches, get the whole file, as RFC 9110 allows).
-fn requested_range(req: &HttpRequest, etag: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, ApiError> {
+fn requested_range(req: &HttpRequest, etag: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, Unsatisfiable> {
     if !req.headers().contains_key(header::RANGE) {
         return Ok(None);
     }
@@ -97,11 +104,22 @@ fn requested_range(req: &HttpRequest, etag: &str, size: u64) -> Result<Option<st
     };
     match spec.to_satisfiable_range(size) {
         Some((first, last)) => Ok(Some(first..last + 1)),
-        None => Err(ApiError {
-            status: StatusCode::RANGE_NOT_SATISFIABLE,
-            code: "range-not-satisfiable",
-            message: format!("the file has {size} bytes"),
-            retry_after: None,
-        }),
+        None => Err(Unsatisfiable),
     }
+}
+
+/// A `Range` that asks for nothing the file has.
+struct Unsatisfiable;
+
+/// 416 names the size, so the client can ask again (RFC 9110 §15.5.17).
+fn unsatisfiable(size: u64) -> HttpResponse {
+    HttpResponse::build(StatusCode::RANGE_NOT_SATISFIABLE)
+        .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+        .json(ErrorBody {
+            error: ErrorDetail {
+                code: "range-not-satisfiable".into(),
+                message: format!("the file has {size} bytes"),
+                retry_after_ms: None,
+            },
+        })
 }

@@ -149,7 +149,12 @@ fn gif(raw: &[u8], max_pixels: u64) -> Result<Inspected, Refused> {
     let mut decoder = GifDecoder::new(Cursor::new(raw)).map_err(corrupt)?;
     let (w, h) = decoder.dimensions();
     check_dimensions(w, h, 1, max_pixels)?;
-    decoder.set_limits(limits(max_pixels)).map_err(corrupt)?;
+    // A frame may declare itself larger than the screen the header states;
+    // bounding each frame by the screen keeps the header's word.
+    let mut bounded = limits(max_pixels);
+    bounded.max_image_width = Some(w);
+    bounded.max_image_height = Some(h);
+    decoder.set_limits(bounded).map_err(corrupt)?;
     let budget = max_pixels / (u64::from(w) * u64::from(h));
     let mut frames = Vec::new();
     for frame in decoder.into_frames() {

@@ -94,6 +94,21 @@ fn animated_gif_keeps_its_frames() {
     assert!(matches!(inspect(&raw, LIMIT), Err(Refused::Invalid(m)) if m.contains("1000 frames")));
 }
 
+/// A 1×1 screen whose one frame is 2000×2000 of one colour: a few KB
+/// that would decode to 4 M pixels per frame, against the header's word.
+#[test]
+fn a_gif_frame_larger_than_its_screen_is_refused() {
+    let mut raw = Vec::new();
+    {
+        let mut enc = gif::Encoder::new(&mut raw, 1, 1, &[0, 0, 0, 255, 255, 255]).unwrap();
+        let frame = gif::Frame { width: 2000, height: 2000, buffer: vec![0u8; 4_000_000].into(), ..Default::default() };
+        enc.write_frame(&frame).unwrap();
+    }
+    assert!(raw.len() < 64 * 1024, "{} bytes", raw.len());
+    let err = inspect(&raw, LIMIT).unwrap_err();
+    assert!(matches!(err, Refused::Invalid(_)), "{err:?}");
+}
+
 #[test]
 fn a_bomb_is_refused_from_its_header() {
     let raw = bomb(100_000, 100_000);

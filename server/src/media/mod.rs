@@ -99,7 +99,7 @@ pub struct MediaService {
     in_flight: InFlight,
     /// Decoding runs on blocking threads, this many at once (one per core):
     /// more would only queue inside the pool while holding their bytes.
-    decoders: Semaphore,
+    decoders: std::sync::Arc<Semaphore>,
     /// Serialises the quota check with the insert it allows.
     quota: Mutex<()>,
     /// Writes and deletes of the same bytes take the same stripe, so a
@@ -121,7 +121,8 @@ impl MediaService {
             upload_timeout: cfg.media_upload_timeout,
             uploads: RateLimiter::keyed(Quota::per_minute(per_minute)),
             in_flight: InFlight::new(cfg.media_uploads_in_flight as usize),
-            decoders: Semaphore::new(cores),
+            // One core stays for the real-time path.
+            decoders: std::sync::Arc::new(Semaphore::new(cores.saturating_sub(1).max(1))),
             quota: Mutex::new(()),
             stripes: (0..16).map(|_| Mutex::new(())).collect(),
         }
@@ -163,20 +164,24 @@ impl MediaService {
 
     /// Checks, stores and records an upload.
     pub async fn upload(&self, up: NewUpload) -> Result<media::Model, MediaError> {
-        let permit = tokio::time::timeout(Duration::from_secs(10), self.decoders.acquire())
+        let permit = tokio::time::timeout(Duration::from_secs(10), self.decoders.clone().acquire_owned())
             .await
             .map_err(|_| MediaError::Busy)?
             .map_err(|_| MediaError::Busy)?;
         let max_pixels = self.max_pixels;
         let raw = up.raw;
-        let checked = tokio::task::spawn_blocking(move || inspect::inspect(&raw, max_pixels))
-            .await
-            .map_err(|_| MediaError::Busy)?
-            .inspect_err(|r| {
-                let reason = if matches!(r, Refused::Unsupported(_)) { "unsupported" } else { "invalid" };
-                metrics::counter!(metric_names::MEDIA_REFUSED_TOTAL, "reason" => reason).increment(1);
-            })?;
-        drop(permit);
+        // The permit goes with the work: a request dropped mid-decode (a
+        // reset connection) must not free a decoder that is still busy.
+        let checked = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            inspect::inspect(&raw, max_pixels)
+        })
+        .await
+        .map_err(|_| MediaError::Busy)?
+        .inspect_err(|r| {
+            let reason = if matches!(r, Refused::Unsupported(_)) { "unsupported" } else { "invalid" };
+            metrics::counter!(metric_names::MEDIA_REFUSED_TOTAL, "reason" => reason).increment(1);
+        })?;
         if up.purpose != "chat" && !checked.is_image() {
             return Err(Refused::Unsupported(format!("a {} upload must be an image", up.purpose)).into());
         }
@@ -233,8 +238,12 @@ impl MediaService {
         }
         let _stripe = self.stripe(&row.sha256).lock().await;
         rows::delete(&self.db, id).await?;
-        if !rows::sha_in_use(&self.db, &row.sha256).await? {
-            self.objects.delete(&row.sha256).await?;
+        // The upload is gone once its row is; an object the store would not
+        // delete now is left to the sweep rather than failing the request.
+        if !rows::sha_in_use(&self.db, &row.sha256).await?
+            && let Err(e) = self.objects.delete(&row.sha256).await
+        {
+            tracing::warn!(error = %e, sha256 = %row.sha256, "media object left for the sweep");
         }
         Ok(())
     }
