@@ -26,3 +26,28 @@ pub struct Attachment {
     /// The uploader's file name, cleaned (display only; never a path).
     pub name: String,
 }
+
+impl Attachment {
+    /// Where the server serves upload `media_id`: the one URL an
+    /// attachment may carry, so a record from elsewhere (the Kafka log)
+    /// cannot turn an attachment into a link to another site.
+    pub fn url_of(media_id: &str) -> String {
+        format!("/api/v1/media/{media_id}")
+    }
+
+    /// Where the server serves the thumbnail of image upload `media_id`.
+    pub fn thumbnail_url_of(media_id: &str) -> String {
+        format!("/api/v1/media/{media_id}/thumbnail")
+    }
+
+    /// Whether the URLs are the server's own for `media_id`, and the id is
+    /// one the server makes (letters, digits and `-`).
+    pub fn points_at_its_upload(&self) -> bool {
+        let id_ok = !self.media_id.is_empty()
+            && self.media_id.len() <= 64
+            && self.media_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        id_ok
+            && self.url == Self::url_of(&self.media_id)
+            && self.thumbnail_url.as_ref().is_none_or(|t| *t == Self::thumbnail_url_of(&self.media_id))
+    }
+}

@@ -294,6 +294,44 @@ async fn a_picture_travels_through_chat_and_history(backend: Backend) {
     assert_eq!(seen.attachment.unwrap().name, "notes.txt");
 }
 
+/// With Kafka as chat's log: a captionless picture is acknowledged once
+/// the log has it, reaches history through the consumer with its
+/// attachment, and the analytics fold counts it.
+async fn a_picture_goes_through_kafka(backend: Backend) {
+    let Some(brokers) = common::kafka_brokers() else { return };
+    let Some((app, _)) = media_app(backend, |cfg| {
+        common::use_kafka(cfg, &brokers);
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, ada) = app.user("ada").await;
+    let space = create_space(&app, &ada, "10x10").await;
+    let room = general_room(&app, &ada, &space).await;
+    let m = uploaded(&app, &ada, "cat.png", picture(30, 20, ImageFormat::Png)).await;
+    let (status, body) = app
+        .post(&format!("/api/v1/chatroom/{room}/send"), Some(&ada), json!({"type": "image", "mediaId": m["id"]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["message"]["id"].as_str().unwrap().to_owned();
+    let stored = until("the consumer to write the picture to history", || {
+        let (app, ada, room, id) = (&app, &ada, &room, &id);
+        async move { history(app, ada, room).await.into_iter().find(|h| h["id"] == json!(id)) }
+    })
+    .await;
+    assert_eq!((&stored["content"], &stored["attachment"]), (&json!(""), &body["message"]["attachment"]));
+    let path = format!("/api/v1/analytics/spaces/{space}");
+    until("analytics to count the attachment", || {
+        let (app, ada, path) = (&app, &ada, &path);
+        async move {
+            let (_, a) = app.get(path, Some(ada)).await;
+            (a["totals"]["attachments"] == 1).then_some(())
+        }
+    })
+    .await;
+}
+
 /// A user's own picture as avatar: set by `mediaId`, shown by the bulk
 /// metadata, kept from deletion while shown, and only one's own image.
 async fn a_users_own_picture_as_avatar(backend: Backend) {
@@ -344,6 +382,7 @@ configured_on_both_backends!(
     every_refusal_stores_nothing,
     uploads_in_flight_are_bounded,
     a_picture_travels_through_chat_and_history,
+    a_picture_goes_through_kafka,
     a_users_own_picture_as_avatar,
     catalogue_images_from_uploads_survive_a_restart,
 );

@@ -153,13 +153,12 @@ impl ChatRecord {
             return Err(RecordError::Invalid("content is empty or too long"));
         }
         if let Some(a) = &m.attachment {
-            let fine = fits(&a.media_id, 64)
-                && fits(&a.url, 256)
-                && a.thumbnail_url.as_deref().is_none_or(|t| fits(t, 256))
-                && fits(&a.content_type, 128)
-                && fits(&a.name, 512);
-            if !fine {
+            if !(fits(&a.content_type, 128) && fits(&a.name, 512)) {
                 return Err(RecordError::Invalid("an attachment field is empty or too long"));
+            }
+            // Only this server's media URLs: clients render them as links.
+            if !a.points_at_its_upload() {
+                return Err(RecordError::Invalid("an attachment points elsewhere than its upload"));
             }
         }
         Ok(r)
@@ -276,6 +275,18 @@ mod tests {
         let mut long = json.clone();
         long["attachment"]["name"] = "x".repeat(513).into();
         assert!(matches!(ChatRecord::decode(long.to_string().as_bytes()), Err(RecordError::Invalid(_))));
+        // A record from elsewhere cannot make an attachment a link away.
+        for (field, value) in [
+            ("url", "javascript:alert(1)"),
+            ("url", "https://evil.example/x.png"),
+            ("thumbnailUrl", "/api/v1/media/other/thumbnail"),
+            ("mediaId", "../../etc"),
+        ] {
+            let mut bad = json.clone();
+            bad["attachment"][field] = value.into();
+            let r = ChatRecord::decode(bad.to_string().as_bytes());
+            assert!(matches!(r, Err(RecordError::Invalid(_))), "{field}={value}: {r:?}");
+        }
     }
 
     #[test]

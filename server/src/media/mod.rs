@@ -30,12 +30,12 @@ pub const PURPOSES: [&str; 4] = ["avatar", "element", "map", "chat"];
 
 /// Where an upload's bytes are served.
 pub fn url(id: &str) -> String {
-    format!("/api/v1/media/{id}")
+    Attachment::url_of(id)
 }
 
 /// Where an image upload's thumbnail is served.
 pub fn thumbnail_url(id: &str) -> String {
-    format!("/api/v1/media/{id}/thumbnail")
+    Attachment::thumbnail_url_of(id)
 }
 
 /// How a chat message shows an upload.
