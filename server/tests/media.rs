@@ -221,7 +221,9 @@ async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut at
             return v;
         }
         assert!(std::time::Instant::now() < deadline, "{what}: not within ten seconds");
-        tokio::task::yield_now().await;
+        // Polling what the server does in its own time (a consumer, a
+        // sweep): a short pause between looks, not a guess at how long.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
@@ -332,6 +334,29 @@ async fn a_picture_goes_through_kafka(backend: Backend) {
     .await;
 }
 
+/// A crash between removing an upload's row and its object leaves the
+/// object behind; the periodic sweep removes it (old enough, named by no
+/// row) and keeps every object a row names.
+async fn orphaned_objects_are_swept(backend: Backend) {
+    let every = std::time::Duration::from_secs(1);
+    let Some((app, store)) = media_app(backend, |cfg| cfg.media.media_sweep_every = every).await else { return };
+    let (_, ada) = app.user("ada").await;
+    let kept = uploaded(&app, &ada, "kept.png", picture(6, 6, ImageFormat::Png)).await;
+    let lost = uploaded(&app, &ada, "lost.png", picture(7, 7, ImageFormat::Png)).await;
+    let lost_sha = lost["sha256"].as_str().unwrap().to_owned();
+    // The crash: the row goes, behind the server's back.
+    let db = metaverse_server::db::connect(&app.config.db).await.unwrap();
+    assert!(metaverse_schema::store::media::delete(&db, lost["id"].as_str().unwrap()).await.unwrap());
+    assert!(store.has(&lost_sha).await, "the orphan is there before the sweep");
+    until("the sweep to remove the orphan", || {
+        let (store, sha) = (&store, &lost_sha);
+        async move { (!store.has(sha).await).then_some(()) }
+    })
+    .await;
+    assert!(store.has(kept["sha256"].as_str().unwrap()).await, "a named object stays");
+    assert_eq!(fetch(&app, kept["url"].as_str().unwrap(), &[]).await.status(), StatusCode::OK);
+}
+
 /// A user's own picture as avatar: set by `mediaId`, shown by the bulk
 /// metadata, kept from deletion while shown, and only one's own image.
 async fn a_users_own_picture_as_avatar(backend: Backend) {
@@ -384,5 +409,6 @@ configured_on_both_backends!(
     a_picture_travels_through_chat_and_history,
     a_picture_goes_through_kafka,
     a_users_own_picture_as_avatar,
+    orphaned_objects_are_swept,
     catalogue_images_from_uploads_survive_a_restart,
 );
