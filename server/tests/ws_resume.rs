@@ -118,6 +118,10 @@ async fn resume_replays_what_was_missed(app: TestApp, codec: Codec) {
     };
     assert_eq!(back.recv().await, first);
     assert_eq!(back.recv().await, second);
+    // When Cyd's join won that race, she saw Bob's move too.
+    if !move_first {
+        assert_eq!(cyd.recv().await, movement(&bob_id, b_to));
+    }
 
     // Barrier: Bob and Cyd saw no leave or join of Ada. Cyd moves; that is
     // the next message of both others.
