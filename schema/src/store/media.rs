@@ -14,7 +14,13 @@ pub async fn insert<C: ConnectionTrait>(db: &C, m: media::Model) -> Result<(), D
     Ok(())
 }
 
+/// The upload `id`. Ids come from clients (paths, `mediaId` fields); one
+/// that no upload can have (empty, or longer than any id made) is `None`
+/// without a query.
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<media::Model>, DbErr> {
+    if id.is_empty() || id.len() > 64 {
+        return Ok(None);
+    }
     media::Entity::find_by_id(id.to_owned()).one(db).await
 }
 

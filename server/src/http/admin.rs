@@ -146,11 +146,8 @@ async fn image_of(
         (Some(u), None) => Ok(u),
         (None, None) => Err(ApiError::invalid(field, "required (or give mediaId)")),
         (None, Some(id)) => {
-            let found = match id.len() {
-                1..=64 => media::find(&state.db, id).await?,
-                _ => None,
-            };
-            let upload = found
+            let upload = media::find(&state.db, id)
+                .await?
                 .filter(|m| m.width.is_some())
                 .ok_or_else(|| ApiError::invalid("mediaId", "no such image upload"))?;
             Ok(crate::media::url(&upload.id))

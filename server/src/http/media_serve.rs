@@ -17,10 +17,7 @@ use crate::state::AppState;
 
 /// The bytes of `id` (or its thumbnail) for `req`.
 pub async fn serve(state: &AppState, req: &HttpRequest, id: &str, thumb: bool) -> Result<HttpResponse, ApiError> {
-    let row = match id.len() {
-        1..=64 => rows::find(&state.db, id).await?,
-        _ => None,
-    };
+    let row = rows::find(&state.db, id).await?;
     let row = row.filter(|r| !thumb || r.thumbnail).ok_or_else(|| ApiError::not_found("no such upload"))?;
     let etag = format!("\"{}{}\"", row.sha256, if thumb { "-t" } else { "" });
     // RFC 9110 §13.1.2: If-None-Match compares weakly (`W/` ignored).

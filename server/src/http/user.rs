@@ -103,11 +103,8 @@ pub async fn set_metadata(
             users::set_avatar(db, user, &avatar_id).await?.then(|| serde_json::json!({ "avatarId": avatar_id }))
         }
         MetadataRequest { avatar_id: None, media_id: Some(media_id) } => {
-            let upload = match media_id.len() {
-                1..=64 => media::find(db, &media_id).await?,
-                _ => None,
-            };
-            let upload = upload
+            let upload = media::find(db, &media_id)
+                .await?
                 .filter(|m| m.owner_id == *user && m.width.is_some())
                 .ok_or_else(|| ApiError::invalid("mediaId", "not one of your image uploads"))?;
             let image_url = crate::media::url(&upload.id);
