@@ -44,6 +44,7 @@ pub struct Started {
     pipeline: crate::events::Pipeline,
     cluster: Option<Arc<crate::cluster::Cluster>>,
     writers: Writers,
+    realtime: crate::realtime::RealtimeThreads,
 }
 
 /// What must be drained, in order, after the sockets close: the spaces
@@ -107,7 +108,8 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     };
     let pipeline = crate::events::Pipeline::start(&db, cfg)?;
     let registry = Registry::new(settings, positions.sender(), pipeline.sink.clone());
-    registry.run_spaces_on(realtime_arbiters(cfg.realtime_threads));
+    let realtime = crate::realtime::RealtimeThreads::start(cfg.realtime_threads);
+    registry.run_spaces_on(realtime.arbiters());
     let (chat, chat_writer) = start_chat(&db, cfg, &pipeline, &registry);
     let cluster = match &cfg.cluster.redis.redis_url {
         Some(url) => {
@@ -130,24 +132,25 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     tracing::info!(%http_addr, "serving HTTP");
     let ws_port = ws_state.clone();
     let secure = tls.is_some();
-    let ws = ws::WsServer::start(cfg, http_addr, ws_state, tls).await?;
+    let ws = ws::WsServer::start(cfg, http_addr, ws_state, tls, realtime.clone()).await?;
     let _ = ws_port.ws_port.set(ws.addr.port());
     let _ = ws_port.ws_url.set(public_ws_url(cfg, ws.addr, secure));
     let admin_addr = admin.as_ref().map(|a| a.1);
     let admin = admin.map(|(server, _)| server);
-    Ok(Started { http_addr, ws_addr: ws.addr, admin_addr, admin, server, handle, db, ws, pipeline, cluster, writers })
-}
-
-/// The threads live spaces run on: none (the main thread, with the
-/// sessions) unless configured. Measured on 2 cores, spaces on their own
-/// arbiter cost about 40 % more CPU for 100 spaces × 20 walkers (cross-thread
-/// wake-ups per message) while sessions still share one thread, so it
-/// stays opt-in until socket I/O spreads too (BENCHMARKS.md).
-fn realtime_arbiters(configured: u32) -> Vec<actix::dev::ArbiterHandle> {
-    if configured > 0 {
-        tracing::info!(threads = configured, "live spaces run on their own threads");
-    }
-    (0..configured).map(|_| actix_rt::Arbiter::new().handle()).collect()
+    Ok(Started {
+        http_addr,
+        ws_addr: ws.addr,
+        admin_addr,
+        admin,
+        server,
+        handle,
+        db,
+        ws,
+        pipeline,
+        cluster,
+        writers,
+        realtime,
+    })
 }
 
 /// The periodic clean-ups: limiter maps of idle users, and objects no
@@ -251,6 +254,8 @@ impl Started {
         stopper.abort();
         // Sockets are closed and requests done: nothing produces any more.
         self.writers.drain(Duration::from_secs(5)).await;
+        // The spaces have stopped: the threads have nothing left to run.
+        self.realtime.stop();
         self.pipeline.shutdown(std::time::Duration::from_secs(5)).await;
         self.db.close().await.context("closing the database")?;
         tracing::info!("stopped");

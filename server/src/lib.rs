@@ -14,6 +14,7 @@ pub mod http;
 pub mod media;
 pub mod metrics;
 pub mod quota;
+pub mod realtime;
 pub mod state;
 pub mod telemetry;
 pub mod tls;

@@ -129,12 +129,12 @@ pub struct ServeConfig {
     /// tick (one `batch` frame per batched session), 1ms to 1s.
     #[arg(long, env = "METAVERSE_TICK", default_value = "50ms", value_parser = parse_tick)]
     pub tick: Duration,
-    /// Threads the live spaces run on, each space pinned to one (0: the
-    /// main thread, with the WebSocket port's sessions). Sockets are served
-    /// on the main thread and the HTTP workers either way.
-    #[arg(long, env = "METAVERSE_REALTIME_THREADS", default_value_t = 0,
+    /// Threads the real-time path runs on: live spaces (each pinned to one)
+    /// and the WebSocket port's sessions are dealt out over them. Default:
+    /// one per core; 0 keeps both on the main thread.
+    #[arg(long, env = "METAVERSE_REALTIME_THREADS",
           value_parser = clap::value_parser!(u32).range(0..=1024))]
-    pub realtime_threads: u32,
+    pub realtime_threads: Option<u32>,
     /// View window (`WIDTHxHEIGHT` tiles): in a larger space a session gets
     /// the moves of the users in its window only, with `view-enter` and
     /// `view-leave` as they cross its edge.

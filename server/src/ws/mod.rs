@@ -22,7 +22,7 @@ use anyhow::Context;
 use metaverse_actors::Registry;
 use tokio::{net::TcpListener, sync::watch};
 
-use crate::{config::ServeConfig, state::AppState};
+use crate::{config::ServeConfig, realtime::RealtimeThreads, state::AppState};
 use admission::{Admission, AdmissionCaps};
 use handshake::OriginPolicy;
 
@@ -104,9 +104,12 @@ pub struct WsServer {
     ctx: Arc<WsContext>,
 }
 
-/// Accepts until shutdown; each connection the caps admit gets its own task.
-async fn accept(listener: TcpListener, ctx: Arc<WsContext>) {
+/// Accepts until shutdown; each connection the caps admit gets its own
+/// task, on the real-time threads in turn (the main thread when there are
+/// none).
+async fn accept(listener: TcpListener, ctx: Arc<WsContext>, threads: RealtimeThreads) {
     let mut stop = ctx.shutdown.clone();
+    let mut dealt = 0usize;
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -121,7 +124,8 @@ async fn accept(listener: TcpListener, ctx: Arc<WsContext>) {
                     let Some(ticket) = admit(&ctx, peer) else { continue };
                     let _ = stream.set_nodelay(true);
                     let ctx = ctx.clone();
-                    actix_rt::spawn(async move {
+                    dealt = dealt.wrapping_add(1);
+                    threads.serve_socket(dealt, stream, move |stream| async move {
                         connection::accepted(stream, peer, ticket, ctx).await;
                         drop(permit);
                     });
@@ -144,6 +148,7 @@ impl WsServer {
         http_addr: SocketAddr,
         state: AppState,
         tls: Option<Arc<crate::tls::Certificates>>,
+        threads: RealtimeThreads,
     ) -> anyhow::Result<Self> {
         let listener =
             TcpListener::bind(cfg.ws_addr).await.with_context(|| format!("binding WebSocket on {}", cfg.ws_addr))?;
@@ -168,7 +173,7 @@ impl WsServer {
             }),
         });
         let _ = ctx.state.ws.set(Arc::downgrade(&ctx));
-        actix_rt::spawn(accept(listener, ctx.clone()));
+        actix_rt::spawn(accept(listener, ctx.clone(), threads));
         tracing::info!(ws_addr = %addr, max_connections = cap, "serving WebSocket");
         Ok(Self { addr, shutdown: shutdown_tx, ctx })
     }
