@@ -50,7 +50,7 @@ impl SpaceActor {
             && m.batched == msg.link.batched
             && m.reach == reach
             && m.missed.len() < msg.link.tx.capacity();
-        retire_socket(m, ctx);
+        retire_socket(m);
         let missed = std::mem::take(&mut m.missed);
         m.session_id = msg.link.session_id;
         m.codec = msg.link.codec;
@@ -134,7 +134,6 @@ impl SpaceActor {
             link: Some(msg.link),
             resume_token: token,
             missed: Vec::new(),
-            grace: None,
             visit: uuid::Uuid::now_v7().to_string(),
             joined_at: metaverse_schema::now_millis(),
             username: msg.username.as_deref().map(Arc::from),
@@ -150,16 +149,14 @@ impl SpaceActor {
     }
 }
 
-/// Ends a member's old socket (told it was replaced) and its resume
-/// grace, for the socket that takes its place.
-fn retire_socket(m: &mut super::Member, ctx: &mut Context<SpaceActor>) {
+/// Ends a member's old socket (told it was replaced), for the socket that
+/// takes its place. A grace held for it lapses by itself: the member's
+/// session id changes.
+fn retire_socket(m: &mut super::Member) {
     if let Some(old) = m.link.take() {
         let bye = ServerMsg::error(ErrorCode::SessionReplaced, "another connection of yours joined this space");
         let _ = old.offer(encode(old.codec, &bye));
         old.close(CloseReason::REPLACED);
-    }
-    if let Some(h) = m.grace.take() {
-        ctx.cancel_future(h);
     }
 }
 
@@ -192,7 +189,6 @@ impl Handler<Leave> for SpaceActor {
 impl SpaceActor {
     /// Holds a dropped member's place for the grace period.
     pub(super) fn suspend(&mut self, user: &UserId, session_id: u64, ctx: &mut Context<Self>) {
-        let grace = self.settings.resume_grace;
         let Some(m) = self.members.get_mut(user) else {
             return;
         };
@@ -200,43 +196,54 @@ impl SpaceActor {
             return;
         }
         m.link = None;
-        let who = user.clone();
-        m.grace = Some(ctx.run_later(grace, move |act, ctx| {
-            if act.members.get(&who).is_some_and(|m| m.session_id == session_id && m.link.is_none()) {
-                act.depart(&who, ctx);
-            }
-        }));
+        self.hold_place(user.clone(), session_id, ctx);
     }
 
     /// Removes a member for good: `user-left` to the others, exactly once.
     pub(super) fn depart(&mut self, user: &UserId, ctx: &mut Context<Self>) {
-        let Some(m) = self.members.remove(user) else {
-            return;
-        };
-        if let Some(h) = m.grace {
-            ctx.cancel_future(h);
+        self.depart_all(std::slice::from_ref(user), ctx);
+    }
+
+    /// Removes members for good, together: each `user-left` goes out
+    /// once, and the members near them hear of their new surroundings once
+    /// for the whole batch, not once per leaver.
+    pub(super) fn depart_all(&mut self, users: &[UserId], ctx: &mut Context<Self>) {
+        let mut changed = Vec::new();
+        let mut parted = Vec::new();
+        for user in users {
+            let Some(m) = self.members.remove(user) else { continue };
+            self.registry.events.left(&self.id, user, &m.visit, m.joined_at, metaverse_schema::now_millis());
+            let update = self.proximity.remove(user);
+            changed.extend(update.changed);
+            parted.extend(update.parted);
+            self.leave_world(user, ctx);
         }
-        self.registry.events.left(&self.id, user, &m.visit, m.joined_at, metaverse_schema::now_millis());
-        let update = self.proximity.remove(user);
-        self.announce(update, ctx);
-        if let Some(position) = self.world.remove(user) {
-            let cell = self.aoi.cell_of(position);
-            self.aoi.remove(user, cell);
-            self.log.left(user, cell, position);
-            self.schedule_flush(ctx);
-            if self.recent.len() >= RECENT_LIMIT {
-                self.recent.clear();
-            }
-            self.recent.insert(user.clone(), position);
-            let update = PositionUpdate { space_id: self.id.clone(), user_id: user.clone(), position };
-            if self.positions.try_send(update).is_err() {
-                metrics::counter!(metric_names::POSITIONS_DROPPED_TOTAL).increment(1);
-            }
-        }
+        changed.sort_unstable();
+        changed.dedup();
+        changed.retain(|u| self.members.contains_key(u));
+        self.announce(crate::world::proximity::Update { changed, parted }, ctx);
         self.registry.count(&self.id, self.generation, self.members.len());
         self.recount(self.members.len());
         if self.members.is_empty() {
             self.schedule_idle_stop(ctx);
+        }
+    }
+
+    /// Takes a departing member off the grid: `user-left` on the next
+    /// tick, and the last position kept for the next join.
+    fn leave_world(&mut self, user: &UserId, ctx: &mut Context<Self>) {
+        let Some(position) = self.world.remove(user) else { return };
+        let cell = self.aoi.cell_of(position);
+        self.aoi.remove(user, cell);
+        self.log.left(user, cell, position);
+        self.schedule_flush(ctx);
+        if self.recent.len() >= RECENT_LIMIT {
+            self.recent.clear();
+        }
+        self.recent.insert(user.clone(), position);
+        let update = PositionUpdate { space_id: self.id.clone(), user_id: user.clone(), position };
+        if self.positions.try_send(update).is_err() {
+            metrics::counter!(metric_names::POSITIONS_DROPPED_TOTAL).increment(1);
         }
     }
 

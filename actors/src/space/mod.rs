@@ -14,6 +14,7 @@
 //! WebRTC signals between members).
 
 mod delivery;
+mod grace;
 mod membership;
 mod messages;
 mod movement;
@@ -104,7 +105,6 @@ struct Member {
     resume_token: String,
     /// Frames missed while suspended, replayed on resume.
     missed: Vec<Bytes>,
-    grace: Option<SpawnHandle>,
     /// The visit (join to leave, across resumes), for analytics.
     visit: String,
     joined_at: i64,
@@ -142,6 +142,9 @@ pub struct SpaceActor {
     flush: Option<SpawnHandle>,
     /// Some member's outbox holds frames.
     outbox_pending: bool,
+    /// Dropped members' held places, oldest first (see `grace.rs`).
+    graces: std::collections::VecDeque<grace::Grace>,
+    grace_timer: Option<SpawnHandle>,
 }
 
 /// Leavers remembered in memory at most; past it the map starts afresh.
@@ -180,6 +183,8 @@ impl SpaceActor {
             positions,
             rng: StdRng::from_entropy(),
             idle: None,
+            graces: std::collections::VecDeque::new(),
+            grace_timer: None,
             recent: HashMap::new(),
             rooms: HashMap::new(),
         }

@@ -272,3 +272,52 @@ fn join_at(user: &str, session_id: u64, x: i32, y: i32) -> (Join, SessionPort) {
 
 mod delivery;
 mod sight;
+
+/// Sockets that drop together depart together when their graces end: the
+/// one who stays hears each `user-left` once and of its new surroundings
+/// once, not once per leaver.
+#[actix::test]
+async fn graces_that_end_together_depart_in_one_batch() {
+    let (tx, _positions) = mpsc::channel(16);
+    let registry = Registry::new(settings(), tx.clone(), EventSink::Off);
+    let init = SpaceInit { proximity_radius: 10, ..init("s1", 5, 5) };
+    let space = SpaceActor::new(init, 1, Arc::new(settings()), registry, tx).start();
+    let h = Harness { space, positions: _positions };
+    let (mut d, _) = join(&h, "d", 1).await;
+    let mut ports = Vec::new();
+    for (i, u) in ["a", "b", "c"].into_iter().enumerate() {
+        ports.push(join(&h, u, 10 + i as u64).await.0);
+    }
+    // d has heard of all three before they go.
+    loop {
+        let v = expect(&mut d, "proximity").await;
+        if v["payload"]["nearby"].as_array().map(Vec::len) == Some(3) {
+            break;
+        }
+    }
+    drop(ports);
+    for (i, u) in ["a", "b", "c"].into_iter().enumerate() {
+        h.space.do_send(Leave { user: u.into(), session_id: 10 + i as u64, dropped: true, unsent: Vec::new() });
+    }
+    // A later join marks the end of what the departures caused.
+    let (mut lefts, mut nearby_updates) = (Vec::new(), Vec::new());
+    let mut marker = None;
+    loop {
+        let v = next(&mut d).await.expect("frames until the marker");
+        match v["type"].as_str() {
+            Some("user-left") => {
+                lefts.push(v["payload"]["userId"].clone());
+                if lefts.len() == 3 {
+                    marker = Some(join(&h, "e", 20).await.0);
+                }
+            }
+            Some("proximity") => nearby_updates.push(v["payload"]["nearby"].clone()),
+            Some("user-join") => break,
+            _ => {}
+        }
+    }
+    drop(marker);
+    lefts.sort_by_key(ToString::to_string);
+    assert_eq!(lefts, ["a", "b", "c"]);
+    assert_eq!(nearby_updates, [serde_json::json!([])], "one update for the whole batch");
+}
