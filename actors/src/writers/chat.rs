@@ -5,7 +5,11 @@
 //! writer batches (up to `batch_max` messages or `linger`), writes each
 //! batch in one idempotent statement (a retry of a batch that did commit
 //! inserts nothing), and retries with backoff until the oldest message's
-//! deadline. It runs as a `Worker`: the mailbox is the bounded queue: when it is full, or the
+//! deadline. Up to `in_flight` batches are written at once, each in its own
+//! transaction, so a batch collects and commits while the one before it is
+//! still waiting for its commit; their acks are released in batch order,
+//! so a sender's messages (and a room's) are acknowledged in the order
+//! they were sent. It runs as a `Worker`: the mailbox is the bounded queue: when it is full, or the
 //! deadline passes, the sender is told `chat-unavailable`. Nothing is
 //! dropped silently.
 //!
@@ -16,14 +20,21 @@
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use metaverse_schema::{ChatMessage, entity::message, store::DatabaseConnection};
-use tokio::sync::oneshot;
+use metaverse_schema::{
+    ChatMessage,
+    entity::message,
+    store::{DatabaseConnection, DbBackend},
+};
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore, oneshot},
+    task::JoinHandle,
+};
 
 use super::{
     chat_write::write_batch,
@@ -47,11 +58,20 @@ pub struct ChatWriterSettings {
     /// How long a message may wait for durability before its sender is told
     /// chat is unavailable.
     pub deadline: Duration,
+    /// Batches being written at once, at least one. SQLite takes one: its
+    /// single writer lock would only queue a second.
+    pub in_flight: usize,
 }
 
 impl Default for ChatWriterSettings {
     fn default() -> Self {
-        Self { batch_max: 256, linger: Duration::from_millis(2), queue: 10_000, deadline: Duration::from_secs(5) }
+        Self {
+            batch_max: 256,
+            linger: Duration::from_millis(2),
+            queue: 10_000,
+            deadline: Duration::from_secs(5),
+            in_flight: 2,
+        }
     }
 }
 
@@ -78,55 +98,106 @@ pub struct Persist {
 /// Refused-but-maybe-committed ids kept for deletion, at most.
 const MAX_REFUSED: usize = 10_000;
 
-/// The writer's job: one batch at a time, so the next one collects in the
-/// mailbox while a write (and its retries) run.
+/// The writer's job: batches out of the mailbox, each written by a task of
+/// its own, at most `in_flight` at once.
 struct ChatJob {
     db: DatabaseConnection,
     settings: ChatWriterSettings,
     /// Ids answered `chat-unavailable` whose write may have committed; the
-    /// next write deletes them.
-    refused: Vec<String>,
+    /// next write to start deletes them.
+    refused: Arc<Mutex<Vec<String>>>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl Job for ChatJob {
     type Item = Persist;
 
     async fn run(&mut self, mailbox: &mut Mailbox<Persist>) {
+        // The previous batch's "acks sent": each batch waits for it before
+        // sending its own.
+        let mut turn: Option<oneshot::Receiver<()>> = None;
+        let mut running: Vec<JoinHandle<()>> = Vec::new();
         while let Some(batch) = mailbox.batch(self.settings.batch_max, self.settings.linger).await {
-            self.write(batch).await;
+            let Ok(slot) = self.in_flight.clone().acquire_owned().await else { break };
+            let (done, next_turn) = oneshot::channel();
+            let write = BatchWrite {
+                db: self.db.clone(),
+                deadline: self.settings.deadline,
+                refused: self.refused.clone(),
+                after: turn.replace(next_turn),
+                done,
+            };
+            running.retain(|h| !h.is_finished());
+            running.push(tokio::spawn(write.run(batch, slot)));
+        }
+        // Shutdown: what was taken from the mailbox is written and acked.
+        for h in running {
+            if h.await.is_err() {
+                tracing::error!("a chat batch write panicked; its senders were told chat is unavailable");
+            }
         }
     }
 }
 
-impl ChatJob {
-    async fn write(&mut self, batch: Vec<Persist>) {
+/// One batch on its way to the database.
+struct BatchWrite {
+    db: DatabaseConnection,
+    deadline: Duration,
+    refused: Arc<Mutex<Vec<String>>>,
+    /// Resolves once the batch before this one has sent its acks.
+    after: Option<oneshot::Receiver<()>>,
+    /// Tells the batch after this one that its turn has come.
+    done: oneshot::Sender<()>,
+}
+
+impl BatchWrite {
+    async fn run(self, batch: Vec<Persist>, slot: OwnedSemaphorePermit) {
         // A message whose sender has already been told it failed must not
         // be written afterwards.
         let now = Instant::now();
-        let deadline_of = |at: Instant| at + self.settings.deadline;
+        let deadline_of = |at: Instant| at + self.deadline;
         let (expired, batch): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| deadline_of(p.at) <= now);
         metrics::gauge!(metric_names::CHAT_QUEUE).decrement(expired.len() as f64);
         for p in expired {
             let _ = p.ack.send(Err(ChatWriteError::Unavailable));
         }
-        if batch.is_empty() {
-            return;
+        let mut results = Vec::new();
+        if !batch.is_empty() {
+            let deadline = batch.iter().map(|p| deadline_of(p.at)).min().unwrap_or(now);
+            let rows: Vec<message::Model> = batch.iter().map(|p| p.msg.clone()).collect();
+            metrics::histogram!(metric_names::CHAT_BATCH_SIZE).record(batch.len() as f64);
+            let doubts = std::mem::take(&mut *lock(&self.refused));
+            let (written, doubts) = write_batch(self.db, rows, doubts, deadline).await;
+            keep_doubts(&self.refused, doubts);
+            results = written;
         }
-        let deadline = batch.iter().map(|p| deadline_of(p.at)).min().unwrap_or(now);
-        let rows: Vec<message::Model> = batch.iter().map(|p| p.msg.clone()).collect();
-        metrics::histogram!(metric_names::CHAT_BATCH_SIZE).record(batch.len() as f64);
-        let (results, refused) = write_batch(self.db.clone(), rows, std::mem::take(&mut self.refused), deadline).await;
-        self.refused = refused;
-        // Bounded: during a long outage the oldest doubts are given up.
-        if self.refused.len() > MAX_REFUSED {
-            let over = self.refused.len() - MAX_REFUSED;
-            tracing::warn!(over, "too many messages in doubt; some refused ones may stay in history");
-            self.refused.drain(..over);
+        // The next batch may write while this one waits for its turn.
+        drop(slot);
+        if let Some(after) = self.after {
+            let _ = after.await;
         }
         metrics::gauge!(metric_names::CHAT_QUEUE).decrement(batch.len() as f64);
         for (p, result) in batch.into_iter().zip(results) {
             let _ = p.ack.send(result);
         }
+        let _ = self.done.send(());
+    }
+}
+
+/// The refused ids, even after a panic elsewhere held the lock.
+fn lock(refused: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {
+    refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Keeps ids in doubt for the next write, bounded: during a long outage
+/// the oldest doubts are given up.
+fn keep_doubts(refused: &Mutex<Vec<String>>, doubts: Vec<String>) {
+    let mut kept = lock(refused);
+    kept.extend(doubts);
+    if kept.len() > MAX_REFUSED {
+        let over = kept.len() - MAX_REFUSED;
+        tracing::warn!(over, "too many messages in doubt; some refused ones may stay in history");
+        kept.drain(..over);
     }
 }
 
@@ -150,10 +221,15 @@ impl ChatStore {
     pub fn start(db: DatabaseConnection, settings: ChatWriterSettings) -> Self {
         let deadline = settings.deadline;
         let queue = settings.queue;
+        let in_flight = match db.get_database_backend() {
+            DbBackend::Sqlite => 1,
+            _ => settings.in_flight.max(1),
+        };
         let worker = Worker::start("chat", queue, move || ChatJob {
             db: db.clone(),
             settings: settings.clone(),
-            refused: Vec::new(),
+            refused: Arc::default(),
+            in_flight: Arc::new(Semaphore::new(in_flight)),
         });
         Self { worker: Arc::new(worker), deadline, kafka: None, falling_back: Arc::new(AtomicBool::new(false)) }
     }

@@ -24,4 +24,4 @@ pub mod spaces;
 pub mod users;
 
 pub use messages::insert_messages;
-pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};

@@ -252,6 +252,11 @@ impl TestApp {
     }
 
     /// GET on the operator listener.
+    /// The server's own PostgreSQL database, on that backend.
+    pub fn database_url(&self) -> Option<&str> {
+        self.pg.as_ref().map(|pg| pg.url.as_str())
+    }
+
     pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
         let resp = self.client.get(format!("{}{}", self.admin, path)).send().await.expect("request");
         let status = resp.status();
