@@ -59,21 +59,25 @@ impl<S: Services> Session<S> {
         self.route(io, codec, msg).await
     }
 
+    /// The rare commands that wait on the database (join, chat, the
+    /// sign-in re-check) run boxed: an async fn's future is as large as its
+    /// largest await, and every idle socket would otherwise carry theirs
+    /// (about 20 KiB) while it waits for its next move.
     async fn route<W: Sink<Frame> + Unpin>(&mut self, io: &mut W, codec: Codec, msg: ClientMsg) -> Step {
         let speaks_for_user = matches!(msg, ClientMsg::ChatMessage { .. } | ClientMsg::RtcSignal { .. });
-        if speaks_for_user && !self.still_signed_in().await {
+        if speaks_for_user && !Box::pin(self.still_signed_in()).await {
             return Step::Close(CloseReason::REVOKED);
         }
         match msg {
             ClientMsg::Heartbeat {} => self.reply(io, codec, &ServerMsg::Heartbeat {}).await,
             ClientMsg::Join { space_id, token, resume_token, batch, view } => {
                 let ask = JoinAsk { resume_token, batch, view };
-                return self.join(io, codec, space_id, token, ask).await;
+                return Box::pin(self.join(io, codec, space_id, token, ask)).await;
             }
             ClientMsg::Move { x, y } => self.move_to(io, codec, x, y).await,
             ClientMsg::Leave {} => self.leave(io, codec).await,
             ClientMsg::ChatJoin { chatroom_id, passcode, since } => {
-                self.chat_join(io, codec, chatroom_id, passcode, since).await;
+                Box::pin(self.chat_join(io, codec, chatroom_id, passcode, since)).await;
             }
             ClientMsg::ChatLeave { chatroom_id } => self.chat_leave(io, codec, chatroom_id).await,
             ClientMsg::ChatMessage { chatroom_id, content, kind, client_id, media_id } => {
@@ -81,7 +85,7 @@ impl<S: Services> Session<S> {
                 if chatroom_id == S::NEARBY {
                     self.nearby_message(io, codec, draft).await;
                 } else {
-                    self.chat_message(io, codec, chatroom_id, draft).await;
+                    Box::pin(self.chat_message(io, codec, chatroom_id, draft)).await;
                 }
             }
             ClientMsg::RtcSignal { to, kind, data } => self.rtc_signal(io, codec, to, kind, data).await,

@@ -144,7 +144,7 @@ impl<S: Services> Session<S> {
                 Step::Continue
             }
             Event::Recheck => match self.auth.as_ref().map(|a| a.0.clone()) {
-                Some(sid) if !self.services.still_active(&sid).await => Step::Close(CloseReason::REVOKED),
+                Some(sid) if !Box::pin(self.services.still_active(&sid)).await => Step::Close(CloseReason::REVOKED),
                 _ => Step::Continue,
             },
             Event::Nothing | Event::Tick | Event::Incoming(_) => Step::Continue,

@@ -30,7 +30,11 @@ pub async fn accepted(stream: tokio::net::TcpStream, peer: SocketAddr, ticket: T
     match ctx.tls.clone() {
         None => run(stream, peer, ticket, ctx).await,
         Some(tls) => {
-            if let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+            // Boxed, like every step before the session: an async fn's
+            // future is as large as its largest await, and the socket's
+            // task keeps that size for its whole life.
+            let accepted = Box::pin(tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream))).await;
+            if let Ok(Ok(stream)) = accepted {
                 run(stream, peer, ticket, ctx).await;
             }
         }
@@ -43,7 +47,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let mut stream = ticket.meter(stream);
-    let Ok(Ok(Some((asked, head)))) = tokio::time::timeout(HANDSHAKE_TIMEOUT, prelude::read_head(&mut stream)).await
+    let Ok(Ok(Some((asked, head)))) =
+        Box::pin(tokio::time::timeout(HANDSHAKE_TIMEOUT, prelude::read_head(&mut stream))).await
     else {
         return;
     };
@@ -51,7 +56,7 @@ where
         let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, prelude::answer(&mut stream, &asked)).await;
         return;
     }
-    let Some((ws, negotiated)) = upgrade(Rewind::new(head, stream), peer, &ctx).await else {
+    let Some((ws, negotiated)) = Box::pin(upgrade(Rewind::new(head, stream), peer, &ctx)).await else {
         return;
     };
     ticket.upgraded();
@@ -91,16 +96,21 @@ where
     metrics::gauge!(metaverse_actors::metric_names::WS_SESSIONS).decrement(1.0);
 }
 
+/// Bytes each socket reads into at a time.
+pub const READ_BUFFER: usize = 1024;
+
 /// tungstenite's settings for every socket.
 pub fn socket_config(limits: &WsLimits) -> WebSocketConfig {
     // Tungstenite's own limit is a hard stop (it drops the connection); ours,
     // checked per frame, answers with `error`. The hard one sits well above.
     let hard_limit = limits.max_frame.saturating_mul(16).max(1 << 20);
-    // The read buffer is allocated up front per socket; tungstenite's
-    // default (128 KiB) made an idle socket cost ~127 KiB of RSS. Frames
-    // here are small, and a larger one still reads (the buffer grows).
+    // The read buffer is allocated up front per socket (tungstenite's
+    // default of 128 KiB made an idle socket cost ~127 KiB of RSS), and its
+    // free part is zeroed before every read. Client frames are tens of
+    // bytes (a move is about 30); a larger one still reads, the buffer
+    // grows for it.
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(hard_limit))
         .max_frame_size(Some(hard_limit))
         .write_buffer_size(64 * 1024)

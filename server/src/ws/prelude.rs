@@ -100,6 +100,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
             let n = self.head.len().min(buf.remaining());
             buf.put_slice(&self.head[..n]);
             self.head.advance(n);
+            if self.head.is_empty() {
+                // An empty view still holds the whole head buffer; the
+                // socket lives for hours, the buffer is needed no more.
+                self.head = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.inner).poll_read(cx, buf)
