@@ -75,20 +75,20 @@ impl<S: Services> Session<S> {
                 return Box::pin(self.join(io, codec, space_id, token, ask)).await;
             }
             ClientMsg::Move { x, y } => self.move_to(io, codec, x, y).await,
-            ClientMsg::Leave {} => self.leave(io, codec).await,
+            ClientMsg::Leave {} => Box::pin(self.leave(io, codec)).await,
             ClientMsg::ChatJoin { chatroom_id, passcode, since } => {
                 Box::pin(self.chat_join(io, codec, chatroom_id, passcode, since)).await;
             }
-            ClientMsg::ChatLeave { chatroom_id } => self.chat_leave(io, codec, chatroom_id).await,
+            ClientMsg::ChatLeave { chatroom_id } => Box::pin(self.chat_leave(io, codec, chatroom_id)).await,
             ClientMsg::ChatMessage { chatroom_id, content, kind, client_id, media_id } => {
                 let draft = Draft { content, kind, client_id, media_id };
                 if chatroom_id == S::NEARBY {
-                    self.nearby_message(io, codec, draft).await;
+                    Box::pin(self.nearby_message(io, codec, draft)).await;
                 } else {
                     Box::pin(self.chat_message(io, codec, chatroom_id, draft)).await;
                 }
             }
-            ClientMsg::RtcSignal { to, kind, data } => self.rtc_signal(io, codec, to, kind, data).await,
+            ClientMsg::RtcSignal { to, kind, data } => Box::pin(self.rtc_signal(io, codec, to, kind, data)).await,
         }
         Step::Continue
     }

@@ -84,8 +84,12 @@ impl<S: Services> Session<S> {
             }
         };
         if let End::Close(reason) = end {
-            close(&mut io, reason).await;
-            drain(&mut io).await;
+            // Once per socket: boxed, so the loop's future does not carry it.
+            Box::pin(async {
+                close(&mut io, reason).await;
+                drain(&mut io).await;
+            })
+            .await;
         }
         self.drop_out();
     }
