@@ -97,15 +97,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let tokens = TokenIssuer::new(&key, cfg.token_ttl).context("token key")?;
     crate::metrics::install();
     let positions = writers::positions::start(db.clone(), 4096);
-    let settings = SpaceSettings {
-        resume_grace: cfg.resume_grace,
-        idle_stop: cfg.space_idle,
-        tick: cfg.tick,
-        view: cfg.view,
-        view_all_up_to: cfg.view_all_up_to as usize,
-        walk: metaverse_actors::world::WalkSpeed { per_second: cfg.limits.walk_speed, burst: cfg.limits.walk_burst },
-        ..SpaceSettings::default()
-    };
+    let settings = space_settings(cfg);
     let pipeline = crate::events::Pipeline::start(&db, cfg)?;
     let registry = Registry::new(settings, positions.sender(), pipeline.sink.clone());
     let realtime = crate::realtime::RealtimeThreads::start(cfg.realtime_threads);
@@ -151,6 +143,19 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         writers,
         realtime,
     })
+}
+
+/// The tunables of live spaces, from the flags.
+fn space_settings(cfg: &ServeConfig) -> SpaceSettings {
+    SpaceSettings {
+        resume_grace: cfg.resume_grace,
+        idle_stop: cfg.space_idle,
+        tick: cfg.tick,
+        view: cfg.view,
+        view_all_up_to: cfg.view_all_up_to as usize,
+        walk: metaverse_actors::world::WalkSpeed { per_second: cfg.limits.walk_speed, burst: cfg.limits.walk_burst },
+        ..SpaceSettings::default()
+    }
 }
 
 /// The periodic clean-ups: limiter maps of idle users, and objects no
