@@ -103,13 +103,7 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
     let realtime = crate::realtime::RealtimeThreads::start(cfg.realtime_threads);
     registry.run_spaces_on(realtime.arbiters());
     let (chat, chat_writer) = start_chat(&db, cfg, &pipeline, &registry);
-    let cluster = match &cfg.cluster.redis.redis_url {
-        Some(url) => {
-            let ws_url = cfg.cluster.ws_url(cfg.ws_addr)?;
-            Some(crate::cluster::Cluster::start(&cfg.cluster, url, ws_url, registry.clone(), db.clone()).await?)
-        }
-        None => None,
-    };
+    let cluster = start_cluster(cfg, &registry, &db).await?;
     let writers = Writers { registry: registry.clone(), positions, chat: chat_writer };
     let state = AppState::new(db.clone(), tokens, registry, chat, pipeline.kafka.clone(), cluster.clone(), cfg)?;
     if let Some(c) = &cluster {
@@ -143,6 +137,17 @@ pub async fn start(cfg: &ServeConfig) -> anyhow::Result<Started> {
         writers,
         realtime,
     })
+}
+
+/// Cluster mode, when a Redis URL is configured.
+async fn start_cluster(
+    cfg: &ServeConfig,
+    registry: &Arc<Registry>,
+    db: &DatabaseConnection,
+) -> anyhow::Result<Option<Arc<crate::cluster::Cluster>>> {
+    let Some(url) = &cfg.cluster.redis.redis_url else { return Ok(None) };
+    let ws_url = cfg.cluster.ws_url(cfg.ws_addr)?;
+    Ok(Some(crate::cluster::Cluster::start(&cfg.cluster, url, ws_url, registry.clone(), db.clone()).await?))
 }
 
 /// The tunables of live spaces, from the flags.
