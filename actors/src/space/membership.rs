@@ -210,18 +210,24 @@ impl SpaceActor {
     pub(super) fn depart_all(&mut self, users: &[UserId], ctx: &mut Context<Self>) {
         let mut changed = Vec::new();
         let mut parted = Vec::new();
+        let mut gone = Vec::with_capacity(users.len());
         for user in users {
             let Some(m) = self.members.remove(user) else { continue };
             self.registry.events.left(&self.id, user, &m.visit, m.joined_at, metaverse_schema::now_millis());
             let update = self.proximity.remove(user);
             changed.extend(update.changed);
             parted.extend(update.parted);
-            self.leave_world(user, ctx);
+            gone.push(user);
         }
         changed.sort_unstable();
         changed.dedup();
         changed.retain(|u| self.members.contains_key(u));
+        // Those who stay hear of their new surroundings (and hang-ups)
+        // before the `user-left`s, as clients expect.
         self.announce(crate::world::proximity::Update { changed, parted }, ctx);
+        for user in gone {
+            self.leave_world(user, ctx);
+        }
         self.registry.count(&self.id, self.generation, self.members.len());
         self.recount(self.members.len());
         if self.members.is_empty() {
