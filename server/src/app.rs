@@ -50,6 +50,12 @@ pub struct Started {
 /// What must be drained, in order, after the sockets close: the spaces
 /// hand their members' last positions over as they stop, then the
 /// positions and chat writers finish what they hold.
+///
+/// The positions are drained before the HTTP workers stop. A pooled
+/// database connection belongs to the runtime that opened it (sqlx), and
+/// many are opened by HTTP handlers on the workers' runtimes: once those
+/// stop, such a connection fails with "a Tokio context … is being shut
+/// down", and the last positions written through it were lost.
 struct Writers {
     registry: Arc<Registry>,
     positions: Worker<PositionUpdate>,
@@ -57,18 +63,29 @@ struct Writers {
 }
 
 impl Writers {
-    async fn drain(&self, within: Duration) {
-        let deadline = tokio::time::Instant::now() + within;
+    /// Waits for the spaces to stop, then for the positions they handed
+    /// over to be written.
+    async fn drain_positions(&self, deadline: tokio::time::Instant) {
         while self.registry.live() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         if self.registry.live() > 0 {
             tracing::warn!(spaces = self.registry.live(), "spaces still running at shutdown");
         }
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(100));
-        self.positions.shutdown(left).await;
-        self.chat.shutdown(left).await;
+        self.positions.shutdown(left(deadline)).await;
     }
+
+    /// Everything, positions again (a no-op once done) and then chat.
+    async fn drain(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        self.drain_positions(deadline).await;
+        self.chat.shutdown(left(deadline)).await;
+    }
+}
+
+/// What is left until `deadline`, at least a moment.
+fn left(deadline: tokio::time::Instant) -> Duration {
+    deadline.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(100))
 }
 
 fn warn_if_admin_signup_first(mode: AdminSignup) {
@@ -236,6 +253,8 @@ impl Started {
         let handle = self.handle.clone();
         let ws = self.ws;
         let cluster = self.cluster;
+        let writers = Arc::new(self.writers);
+        let draining = writers.clone();
         let admin = self.admin.map(|server| {
             let handle = server.handle();
             actix_rt::spawn(server);
@@ -255,6 +274,7 @@ impl Started {
             }
             tracing::info!("shutting down: closing sockets, finishing in-flight requests");
             ws.shutdown();
+            draining.drain_positions(tokio::time::Instant::now() + Duration::from_secs(5)).await;
             if let Some(admin) = admin {
                 admin.stop(true).await;
             }
@@ -263,7 +283,7 @@ impl Started {
         let result = self.server.await.context("HTTP server");
         stopper.abort();
         // Sockets are closed and requests done: nothing produces any more.
-        self.writers.drain(Duration::from_secs(5)).await;
+        writers.drain(Duration::from_secs(5)).await;
         // The spaces have stopped: the threads have nothing left to run.
         self.realtime.stop();
         self.pipeline.shutdown(std::time::Duration::from_secs(5)).await;
