@@ -18,6 +18,7 @@ mod sendlog;
 mod setup;
 mod stats;
 mod wire;
+mod wire_scan;
 
 use std::sync::OnceLock;
 

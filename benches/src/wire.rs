@@ -180,6 +180,9 @@ pub enum Event<'a> {
 /// Decodes one data frame (binary: MessagePack, text: JSON) and hands each
 /// event to `f`. Returns how many events it held.
 pub fn for_each_event(frame: &[u8], binary: bool, mut f: impl FnMut(Event<'_>)) -> usize {
+    if binary && let Some(n) = crate::wire_scan::scan(frame, &mut f) {
+        return n;
+    }
     let typed: Result<In<'_>, ()> = if binary {
         rmp_serde::from_slice(frame).map_err(|_| ())
     } else {

@@ -274,6 +274,7 @@ impl Started {
             }
             tracing::info!("shutting down: closing sockets, finishing in-flight requests");
             ws.shutdown();
+            ws.closed(metaverse_actors::session::CLOSE_DRAIN + Duration::from_secs(1)).await;
             draining.drain_positions(tokio::time::Instant::now() + Duration::from_secs(5)).await;
             if let Some(admin) = admin {
                 admin.stop(true).await;

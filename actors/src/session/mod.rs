@@ -36,6 +36,7 @@ pub use limits::{MAX_AUTH_FAILURES, MAX_BAD_FRAMES, REPLAYS_PER_MINUTE, SessionL
 pub use output::{MAX_BATCH, WRITE_TIMEOUT};
 pub use recheck::RECHECK_AFTER;
 pub use rtc::MAX_SIGNAL_BYTES;
+pub use run::CLOSE_DRAIN;
 pub use services::{
     AuthFailure, Claims, Draft, EnterFailure, Entered, JoinFail, JoinSpec, OutgoingChat, Refusal, Refused, Services,
     SpacePort,

@@ -102,6 +102,9 @@ pub struct WsServer {
     pub addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     ctx: Arc<WsContext>,
+    /// The connection cap: all of the permits are free once every socket
+    /// has closed.
+    cap: u32,
 }
 
 /// Accepts until shutdown; each connection the caps admit gets its own
@@ -175,7 +178,15 @@ impl WsServer {
         let _ = ctx.state.ws.set(Arc::downgrade(&ctx));
         actix_rt::spawn(accept(listener, ctx.clone(), threads));
         tracing::info!(ws_addr = %addr, max_connections = cap, "serving WebSocket");
-        Ok(Self { addr, shutdown: shutdown_tx, ctx })
+        Ok(Self { addr, shutdown: shutdown_tx, ctx, cap })
+    }
+
+    /// Waits until every socket (of either listener) has closed, at most
+    /// `within`: the sessions run on other threads, and must write their
+    /// last frames (a `reconnect`, the close code) and finish the close
+    /// handshake before the process exits, or clients see a reset instead.
+    pub async fn closed(&self, within: Duration) {
+        let _ = tokio::time::timeout(within, self.ctx.permits.acquire_many(self.cap)).await;
     }
 
     /// Stops accepting, tells every session to close (4000), and stops the
