@@ -79,6 +79,10 @@ fn type_of(event: &[u8]) -> String {
     kind.unwrap_or_else(|| "undecodable event in a batch".into())
 }
 
+/// Deeper nesting than this is not an event of ours (and must not exhaust
+/// the stack).
+const MAX_DEPTH: usize = 64;
+
 /// A cursor over MessagePack bytes; every read is bounds-checked and
 /// answers `None` past the end or on an unexpected marker.
 struct Reader<'a> {
@@ -161,6 +165,14 @@ impl<'a> Reader<'a> {
 
     /// Steps over one whole value of any type.
     fn skip(&mut self) -> Option<()> {
+        self.skip_nested(0)
+    }
+
+    /// `skip`, refusing values nested deeper than any event is.
+    fn skip_nested(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
         let marker = self.byte()?;
         let (data, items) = match marker {
             0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
@@ -170,9 +182,9 @@ impl<'a> Reader<'a> {
             0xc4 | 0xd9 => (self.len(1)?, 0),
             0xc5 | 0xda => (self.len(2)?, 0),
             0xc6 | 0xdb => (self.len(4)?, 0),
-            0xc7 => (self.len(1)? + 1, 0),
-            0xc8 => (self.len(2)? + 1, 0),
-            0xc9 => (self.len(4)? + 1, 0),
+            0xc7 => (self.len(1)?.checked_add(1)?, 0),
+            0xc8 => (self.len(2)?.checked_add(1)?, 0),
+            0xc9 => (self.len(4)?.checked_add(1)?, 0),
             0xca => (4, 0),
             0xcb => (8, 0),
             0xcc | 0xd0 => (1, 0),
@@ -186,8 +198,8 @@ impl<'a> Reader<'a> {
             0xd8 => (17, 0),
             0xdc => (0, self.len(2)?),
             0xdd => (0, self.len(4)?),
-            0xde => (0, 2 * self.len(2)?),
-            0xdf => (0, 2 * self.len(4)?),
+            0xde => (0, self.len(2)?.checked_mul(2)?),
+            0xdf => (0, self.len(4)?.checked_mul(2)?),
             0xc1 => return None,
         };
         self.take(data)?;
@@ -197,7 +209,7 @@ impl<'a> Reader<'a> {
             return None;
         }
         for _ in 0..items {
-            self.skip()?;
+            self.skip_nested(depth + 1)?;
         }
         Some(())
     }
@@ -300,5 +312,10 @@ mod tests {
         lying.push(0xdf);
         lying.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
         assert_eq!(events(&lying).unwrap(), ["unknown undecodable event in a batch"]);
+        // Nesting past any event's depth, e.g. 100,000 one-element arrays.
+        let mut deep = b"\x82\xa4type\xa5batch\xa7payload\x81\xa6events\x91".to_vec();
+        deep.extend(std::iter::repeat_n(0x91, 100_000));
+        deep.push(0xc0);
+        assert_eq!(events(&deep).unwrap(), ["unknown undecodable event in a batch"]);
     }
 }

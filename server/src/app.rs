@@ -285,10 +285,12 @@ impl Started {
         stopper.abort();
         // Sockets are closed and requests done: nothing produces any more.
         writers.drain(Duration::from_secs(5)).await;
-        // The spaces have stopped: the threads have nothing left to run.
-        self.realtime.stop();
         self.pipeline.shutdown(std::time::Duration::from_secs(5)).await;
-        self.db.close().await.context("closing the database")?;
+        let closed = self.db.close().await.context("closing the database");
+        // Last: pooled connections opened by sessions belong to these
+        // threads' runtimes, and the writers above may still use them.
+        self.realtime.stop();
+        closed?;
         tracing::info!("stopped");
         result
     }

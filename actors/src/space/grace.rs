@@ -17,23 +17,27 @@ use actix::{AsyncContext, Context};
 use super::SpaceActor;
 use crate::UserId;
 
-/// One held place: when its grace ends, whose, and which socket dropped
-/// (a member who resumed, or was taken over, has another session id, so
-/// the entry no longer matches and is skipped).
+/// One held place: when its grace ends, whose, and which suspension it
+/// belongs to (a member who resumed, was taken over or joined again holds
+/// another grace or none, so the entry no longer matches and is skipped).
 pub(super) struct Grace {
     pub(super) ends: Instant,
     pub(super) user: UserId,
-    pub(super) session_id: u64,
+    pub(super) id: u64,
 }
 
 impl SpaceActor {
     /// Starts a member's grace: the member departs when it ends unless a
     /// socket takes its place first.
-    pub(super) fn hold_place(&mut self, user: UserId, session_id: u64, ctx: &mut Context<Self>) {
-        self.graces.push_back(Grace { ends: Instant::now() + self.settings.resume_grace, user, session_id });
+    /// Returns the grace's number, for the member to keep.
+    pub(super) fn hold_place(&mut self, user: UserId, ctx: &mut Context<Self>) -> u64 {
+        self.next_grace += 1;
+        let id = self.next_grace;
+        self.graces.push_back(Grace { ends: Instant::now() + self.settings.resume_grace, user, id });
         if self.grace_timer.is_none() {
             self.arm_grace_timer(ctx);
         }
+        id
     }
 
     /// Wakes a tick after the oldest grace ends, so graces that end within
@@ -62,7 +66,7 @@ impl SpaceActor {
                 break;
             }
             let Some(g) = self.graces.pop_front() else { break };
-            if self.members.get(&g.user).is_some_and(|m| m.session_id == g.session_id && m.link.is_none()) {
+            if self.members.get(&g.user).is_some_and(|m| m.grace == Some(g.id) && m.link.is_none()) {
                 leaving.push(g.user);
             }
         }

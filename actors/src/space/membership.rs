@@ -134,6 +134,7 @@ impl SpaceActor {
             link: Some(msg.link),
             resume_token: token,
             missed: Vec::new(),
+            grace: None,
             visit: uuid::Uuid::now_v7().to_string(),
             joined_at: metaverse_schema::now_millis(),
             username: msg.username.as_deref().map(Arc::from),
@@ -150,9 +151,9 @@ impl SpaceActor {
 }
 
 /// Ends a member's old socket (told it was replaced), for the socket that
-/// takes its place. A grace held for it lapses by itself: the member's
-/// session id changes.
+/// takes its place, and lets a grace held for it lapse.
 fn retire_socket(m: &mut super::Member) {
+    m.grace = None;
     if let Some(old) = m.link.take() {
         let bye = ServerMsg::error(ErrorCode::SessionReplaced, "another connection of yours joined this space");
         let _ = old.offer(encode(old.codec, &bye));
@@ -196,7 +197,10 @@ impl SpaceActor {
             return;
         }
         m.link = None;
-        self.hold_place(user.clone(), session_id, ctx);
+        let grace = self.hold_place(user.clone(), ctx);
+        if let Some(m) = self.members.get_mut(user) {
+            m.grace = Some(grace);
+        }
     }
 
     /// Removes a member for good: `user-left` to the others, exactly once.
@@ -218,6 +222,9 @@ impl SpaceActor {
             changed.extend(update.changed);
             parted.extend(update.parted);
             gone.push(user);
+        }
+        if gone.is_empty() {
+            return;
         }
         changed.sort_unstable();
         changed.dedup();

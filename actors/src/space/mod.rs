@@ -105,6 +105,10 @@ struct Member {
     resume_token: String,
     /// Frames missed while suspended, replayed on resume.
     missed: Vec<Bytes>,
+    /// The grace held for this member's dropped socket, if any: a queued
+    /// grace whose number is not this one has lapsed (a resume, a
+    /// takeover or a rejoin came in between).
+    grace: Option<u64>,
     /// The visit (join to leave, across resumes), for analytics.
     visit: String,
     joined_at: i64,
@@ -145,6 +149,9 @@ pub struct SpaceActor {
     /// Dropped members' held places, oldest first (see `grace.rs`).
     graces: std::collections::VecDeque<grace::Grace>,
     grace_timer: Option<SpawnHandle>,
+    /// Numbers graces, so a queued one is matched to the very suspension
+    /// that queued it.
+    next_grace: u64,
 }
 
 /// Leavers remembered in memory at most; past it the map starts afresh.
@@ -185,6 +192,7 @@ impl SpaceActor {
             idle: None,
             graces: std::collections::VecDeque::new(),
             grace_timer: None,
+            next_grace: 0,
             recent: HashMap::new(),
             rooms: HashMap::new(),
         }

@@ -157,10 +157,6 @@ impl BatchWrite {
         let now = Instant::now();
         let deadline_of = |at: Instant| at + self.deadline;
         let (expired, batch): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| deadline_of(p.at) <= now);
-        metrics::gauge!(metric_names::CHAT_QUEUE).decrement(expired.len() as f64);
-        for p in expired {
-            let _ = p.ack.send(Err(ChatWriteError::Unavailable));
-        }
         let mut results = Vec::new();
         if !batch.is_empty() {
             let deadline = batch.iter().map(|p| deadline_of(p.at)).min().unwrap_or(now);
@@ -175,6 +171,12 @@ impl BatchWrite {
         drop(slot);
         if let Some(after) = self.after {
             let _ = after.await;
+        }
+        // Refusals too wait for the batch before: a sender never hears of
+        // a later message before an earlier one.
+        metrics::gauge!(metric_names::CHAT_QUEUE).decrement(expired.len() as f64);
+        for p in expired {
+            let _ = p.ack.send(Err(ChatWriteError::Unavailable));
         }
         metrics::gauge!(metric_names::CHAT_QUEUE).decrement(batch.len() as f64);
         for (p, result) in batch.into_iter().zip(results) {
@@ -225,11 +227,14 @@ impl ChatStore {
             DbBackend::Sqlite => 1,
             _ => settings.in_flight.max(1),
         };
+        // One bound for the writer's life: a job made afresh after a panic
+        // shares it with the writes the old one left running.
+        let in_flight = Arc::new(Semaphore::new(in_flight));
         let worker = Worker::start("chat", queue, move || ChatJob {
             db: db.clone(),
             settings: settings.clone(),
             refused: Arc::default(),
-            in_flight: Arc::new(Semaphore::new(in_flight)),
+            in_flight: in_flight.clone(),
         });
         Self { worker: Arc::new(worker), deadline, kafka: None, falling_back: Arc::new(AtomicBool::new(false)) }
     }

@@ -321,3 +321,25 @@ async fn graces_that_end_together_depart_in_one_batch() {
     assert_eq!(lefts, ["a", "b", "c"]);
     assert_eq!(nearby_updates, [serde_json::json!([])], "one update for the whole batch");
 }
+
+/// A grace belongs to the suspension that started it: a member who came
+/// back (here even under the same session id) and dropped again gets a
+/// whole grace from the second drop, not what was left of the first.
+#[actix::test]
+async fn a_second_drop_gets_a_whole_grace() {
+    let h = start(10, 10, settings());
+    let grace = settings().resume_grace;
+    let (a, _) = join(&h, "a", 1).await;
+    let (mut b, _) = join(&h, "b", 2).await;
+    drop(a);
+    h.space.do_send(Leave { user: "a".into(), session_id: 1, dropped: true, unsent: Vec::new() });
+    let (again, _) = join(&h, "a", 1).await;
+    // Half the first grace later, the socket drops again.
+    tokio::time::sleep(grace / 2).await;
+    drop(again);
+    let dropped_again = std::time::Instant::now();
+    h.space.do_send(Leave { user: "a".into(), session_id: 1, dropped: true, unsent: Vec::new() });
+    let left = expect(&mut b, "user-left").await;
+    assert_eq!(left["payload"]["userId"], "a");
+    assert!(dropped_again.elapsed() >= grace, "left {:?} after the second drop", dropped_again.elapsed());
+}
