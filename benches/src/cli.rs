@@ -59,9 +59,20 @@ pub struct Cli {
     /// second (same machine only).
     #[arg(long, global = true)]
     pub server_pid: Option<u32>,
-    /// Worker threads of the harness (default: one per core).
+    /// Worker threads of the harness (default: one per core), in each of
+    /// its processes.
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
+    /// Spread the bots of `walk`, `chat` and `mixed` over N harness
+    /// processes, whole spaces each (space s in process s mod N), for runs
+    /// past one process's open-file limit or cores. Setup is done once;
+    /// the report merges every process's counts and latency histograms.
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=crate::scenario::part::MAX_PROCESSES as i64))]
+    pub processes: u16,
+    /// Internal: this process is part I of N of a `--processes` run; it
+    /// reads its setup and start on stdin and reports on stdout.
+    #[arg(long, global = true, hide = true, value_name = "I/N")]
+    pub part: Option<crate::scenario::part::Part>,
     #[command(subcommand)]
     pub scenario: Scenario,
 }

@@ -35,6 +35,9 @@ pub fn threads() -> usize {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if cli.part.is_some() {
+        progress::hide();
+    }
     let threads =
         cli.threads.map(usize::from).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     THREADS.get_or_init(|| threads);
@@ -45,6 +48,9 @@ fn main() -> anyhow::Result<()> {
 async fn run(mut cli: Cli) -> anyhow::Result<()> {
     // The scenario moves out; the global options stay behind.
     let scenario = std::mem::replace(&mut cli.scenario, Scenario::Probe(Default::default()));
+    if cli.processes > 1 && matches!(scenario, Scenario::Probe(_) | Scenario::Connect(_)) {
+        anyhow::bail!("--processes spreads walk, chat and mixed; probe and connect run in one process");
+    }
     match scenario {
         Scenario::Probe(args) => probe::run(&cli.http, args).await,
         Scenario::Walk(args) => scenario::walk::run(&cli, args).await,

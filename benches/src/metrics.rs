@@ -12,7 +12,7 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Latencies are recorded in microseconds, up to an hour.
 const MAX_US: u64 = 3_600_000_000;
@@ -30,11 +30,14 @@ macro_rules! counters {
         #[derive(Clone, Debug, Default)]
         pub struct Counts { $(pub $name: u64,)* }
         /// A snapshot of the counters.
-        #[derive(Clone, Copy, Debug, Default, Serialize)]
+        #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
         pub struct Totals { $(pub $name: u64,)* }
         impl Counters {
             fn add(&self, c: &Counts) {
                 $(if c.$name != 0 { self.$name.fetch_add(c.$name, Relaxed); })*
+            }
+            fn add_totals(&self, t: &Totals) {
+                $(if t.$name != 0 { self.$name.fetch_add(t.$name, Relaxed); })*
             }
             pub fn totals(&self) -> Totals {
                 Totals { $($name: self.$name.load(Relaxed),)* }
@@ -176,6 +179,48 @@ impl Shared {
     pub fn error_count(&self) -> u64 {
         lock(&self.errors).values().sum()
     }
+
+    /// Everything counted, for another process to merge (`--processes`).
+    pub fn export(&self) -> Export {
+        let latencies = (0..LATS)
+            .map(|i| {
+                let mut all = histogram();
+                for shard in &self.hists[i] {
+                    all.add(&*lock(shard)).expect("same bounds");
+                }
+                all.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
+            })
+            .collect();
+        Export { totals: self.counters.totals(), latencies, errors: self.errors(), disconnects: self.disconnects() }
+    }
+
+    /// Adds what another process counted. Its values are bounded as this
+    /// process's own samples are, so a garbled export cannot panic.
+    pub fn absorb(&self, e: &Export) {
+        self.counters.add_totals(&e.totals);
+        for (i, samples) in e.latencies.iter().take(LATS).enumerate() {
+            let mut h = lock(&self.hists[i][0]);
+            for &(us, count) in samples {
+                h.saturating_record_n(us.clamp(1, MAX_US), count);
+            }
+        }
+        for (mine, theirs) in [(&self.errors, &e.errors), (&self.disconnects, &e.disconnects)] {
+            let mut m = lock(mine);
+            for (k, v) in theirs {
+                *m.entry(k.clone()).or_default() += v;
+            }
+        }
+    }
+}
+
+/// A process's counters, latency histograms (value in µs, count) and
+/// error tallies, as one line of JSON between harness processes.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Export {
+    pub totals: Totals,
+    pub latencies: Vec<Vec<(u64, u64)>>,
+    pub errors: BTreeMap<String, u64>,
+    pub disconnects: BTreeMap<String, u64>,
 }
 
 /// One client's unflushed measurements.
@@ -265,5 +310,34 @@ mod tests {
         assert_eq!(shared.errors()["rate-limited"], 2);
         assert_eq!(shared.disconnects()["close 4002"], 1);
         assert_eq!(LatencySummary::of(&shared.histogram(Lat::ChatAck)).count, 0);
+    }
+
+    #[test]
+    fn an_export_merges_into_another_process_as_if_counted_there() {
+        let (a, b, whole) = (Shared::new(), Shared::new(), Shared::new());
+        for (shared, from, errors) in [(&a, 1, "rate-limited"), (&b, 501, "not-in-room")] {
+            let mut t = Tally::default();
+            t.counts.moves_seen = 500;
+            t.error(errors);
+            for ms in from..from + 500 {
+                t.latency(Lat::Move, ms * 1000);
+            }
+            let mut copy =
+                Tally { counts: t.counts.clone(), lat: t.lat.clone(), errors: t.errors.clone(), ..Default::default() };
+            shared.flush(0, &mut t);
+            whole.flush(1, &mut copy);
+        }
+        let json = serde_json::to_string(&b.export()).expect("serialises");
+        a.absorb(&serde_json::from_str(&json).expect("parses"));
+        let (merged, direct) = (a.histogram(Lat::Move), whole.histogram(Lat::Move));
+        assert_eq!(merged.len(), 1000);
+        for q in [0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(merged.value_at_quantile(q), direct.value_at_quantile(q), "quantile {q}");
+        }
+        assert_eq!(a.counters.totals().moves_seen, 1000);
+        assert_eq!(a.errors(), whole.errors());
+        let garbled = Export { latencies: vec![vec![(0, 1), (u64::MAX, 1)]; LATS + 3], ..Default::default() };
+        a.absorb(&garbled);
+        assert_eq!(a.histogram(Lat::Join).len(), 2, "out-of-range values are clamped, extra kinds ignored");
     }
 }

@@ -38,6 +38,17 @@ fn ticks_per_second() -> f64 {
     if t > 0 { t as f64 } else { 100.0 }
 }
 
+/// `read` summed over processes; None when none of them can be read
+/// (one that has exited adds nothing).
+fn read_group(pids: &[u32]) -> Option<(f64, u64)> {
+    pids.iter().filter_map(|&pid| read(pid)).reduce(|a, b| (a.0 + b.0, a.1 + b.1))
+}
+
+/// The threads of several processes (thread ids are unique machine-wide).
+fn group_thread_ticks(pids: &[u32]) -> HashMap<u32, (Arc<str>, u64)> {
+    pids.iter().flat_map(|&pid| thread_ticks(pid)).collect()
+}
+
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_cpu_ticks(&stat).map(|t| t as f64 / ticks_per_second())
@@ -123,20 +134,28 @@ impl Drop for Sampler {
 impl Sampler {
     /// None when the process cannot be read.
     pub fn start(pid: u32) -> Option<Self> {
-        let (cpu0, _) = read(pid)?;
+        Self::start_group(vec![pid])
+    }
+
+    /// Samples several processes as one (the harness and its
+    /// `--processes` parts): CPU and RSS summed, the busiest thread among
+    /// all of theirs. None when none can be read.
+    pub fn start_group(pids: Vec<u32>) -> Option<Self> {
+        let (cpu0, _) = read_group(&pids)?;
         let samples = Arc::new(Mutex::new(Vec::new()));
         let out = samples.clone();
+        let pid = pids[0];
         let task = tokio::spawn(async move {
-            let mut last = (Instant::now(), cpu0, thread_ticks(pid));
+            let mut last = (Instant::now(), cpu0, group_thread_ticks(&pids));
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let Some((cpu, rss)) = read(pid) else { break };
-                let threads = thread_ticks(pid);
+                let Some((cpu, rss)) = read_group(&pids) else { break };
+                let threads = group_thread_ticks(&pids);
                 let now = Instant::now();
                 let dt = now.duration_since(last.0).as_secs_f64();
-                let cpu_pct = if dt > 0.0 { (cpu - last.1) / dt * 100.0 } else { 0.0 };
+                let cpu_pct = if dt > 0.0 { ((cpu - last.1) / dt * 100.0).max(0.0) } else { 0.0 };
                 let busiest = if dt > 0.0 { busiest(&last.2, &threads, dt) } else { None };
                 last = (now, cpu, threads);
                 let sample = Sample { at: now, cpu_pct, rss_kib: rss, busiest };

@@ -18,7 +18,7 @@ pub struct Api {
 }
 
 /// A bench user and its access token.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub name: String,
     pub token: String,

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use common::{
     Backend, TestApp, assert_forbidden, assert_invalid,
-    chat::{general_room, join_chat, send_http},
+    chat::{general_room, join_chat, send_http, space_and_room},
     error_code,
     ws::{WsClient, create_space, user_left},
 };
@@ -263,8 +263,7 @@ async fn counts_equal_what_happened(app: TestApp) {
     let (_, ada) = app.user("ada").await;
     let (bob_id, bob) = app.user("bob").await;
     let (cyd_id, cyd) = app.user("cyd").await;
-    let space_id = create_space(&app, &ada, "10x10").await;
-    let room = general_room(&app, &ada, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada, "10x10").await;
 
     // Nothing happened yet: zeros.
     let (status, empty) = app.get(&space_path(&space_id, ""), Some(&ada)).await;
@@ -544,8 +543,7 @@ async fn deleted_space_stays_readable_by_admins(app: TestApp) {
     let (_, admin) = app.admin("root").await;
     let (_, ada) = app.user("ada").await;
     let (bob_id, bob) = app.user("bob").await;
-    let space_id = create_space(&app, &ada, "10x10").await;
-    let room = general_room(&app, &ada, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada, "10x10").await;
 
     let mut a = enter(&app, Codec::MsgPack, &space_id, &ada, &room).await;
     let mut b = enter(&app, Codec::Json, &space_id, &bob, &room).await;
@@ -597,8 +595,7 @@ async fn deleted_space_stays_readable_by_admins(app: TestApp) {
 /// batches for ~200 ms; a shutdown must write what it holds).
 async fn a_graceful_restart_keeps_recent_events(mut app: TestApp) {
     let (_, ada) = app.user("ada").await;
-    let space_id = create_space(&app, &ada, "10x10").await;
-    let room = general_room(&app, &ada, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada, "10x10").await;
 
     let mut a = enter(&app, Codec::MsgPack, &space_id, &ada, &room).await;
     say(&mut a, &room, "last words").await;
@@ -619,8 +616,7 @@ async fn a_graceful_restart_keeps_recent_events(mut app: TestApp) {
 /// emits a leave for whoever is inside) counts as a leave and a session.
 async fn a_graceful_shutdown_ends_open_visits(mut app: TestApp) {
     let (_, ada) = app.user("ada").await;
-    let space_id = create_space(&app, &ada, "10x10").await;
-    let room = general_room(&app, &ada, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada, "10x10").await;
 
     let mut a = enter(&app, Codec::Json, &space_id, &ada, &room).await;
     say(&mut a, &room, "still here").await;

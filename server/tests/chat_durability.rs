@@ -17,12 +17,12 @@ use std::{
 use common::{
     Backend, TestApp,
     chat::{
-        Chat, chat_message, general_room, history, is_presence, join_chat, next_chat, next_chat_or_error, not_system,
-        page,
+        Chat, chat_message, history, is_presence, join_chat, next_chat, next_chat_or_error, not_system, page,
+        space_and_room,
     },
     postgres_url,
     proxy::{Proxy, target, via},
-    ws::{WsClient, create_space, other},
+    ws::{WsClient, other},
 };
 use metaverse_protocol::{Codec, ErrorCode, ServerMsg};
 use metaverse_server::config::ServeConfig;
@@ -98,8 +98,7 @@ async fn a_burst_of_a_thousand_messages_is_stored_exactly_once(backend: Backend)
     for i in 0..CLIENTS {
         tokens.push(app.user(&format!("user{i}")).await.1);
     }
-    let space_id = create_space(&app, &tokens[0], "20x20").await;
-    let room = general_room(&app, &tokens[0], &space_id).await;
+    let (space_id, room) = space_and_room(&app, &tokens[0], "20x20").await;
     let mut clients = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
         let codec = if i % 2 == 0 { Codec::MsgPack } else { Codec::Json };
@@ -248,8 +247,7 @@ async fn stream_through_an_outage(outage: Outage) {
 
     let (ada_id, ada_token) = app.user("ada").await;
     let (_, bob_token) = app.user("bob").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let room = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada_token, "10x10").await;
     let mut ada = WsClient::connect(&app.ws, Codec::MsgPack).await;
     ada.join_ok(&space_id, &ada_token, None).await;
     join_chat(&mut ada, &room).await;
@@ -359,8 +357,7 @@ async fn a_commit_whose_answer_is_lost_leaves_no_refused_message() {
         return;
     };
     let (_, ada_token) = app.user("ada").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let room = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada_token, "10x10").await;
     let mut ada = WsClient::connect(&app.ws, Codec::Json).await;
     ada.join_ok(&space_id, &ada_token, None).await;
     join_chat(&mut ada, &room).await;

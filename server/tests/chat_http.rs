@@ -11,8 +11,8 @@ mod common;
 use common::{
     Backend, TestApp, assert_forbidden, assert_invalid,
     chat::{
-        Chat, MESSAGE_KEYS, ROOM_KEYS, assert_sent_at, chat_message, create_room, enter_space, general_room, history,
-        history_paged, join_chat, join_room, keys, next_chat, not_system, page, rooms, send_http,
+        Chat, MESSAGE_KEYS, ROOM_KEYS, assert_sent_at, chat_message, create_room, enter_space, history, history_paged,
+        join_chat, join_room, keys, next_chat, not_system, page, rooms, send_http, space_and_room,
     },
     error_code,
     ws::{WsClient, create_space},
@@ -168,8 +168,7 @@ async fn join_a_room(backend: Backend) {
     let (_, ada) = app.user("ada").await;
     let (_, bob) = app.user("bob").await;
     let (_, cyd) = app.user("cyd").await;
-    let space_id = create_space(&app, &ada, "10x10").await;
-    let general = general_room(&app, &ada, &space_id).await;
+    let (space_id, general) = space_and_room(&app, &ada, "10x10").await;
     let vault = create_room(&app, &ada, &space_id, "vault", Some("open sesame")).await;
     let vault = vault["id"].as_str().unwrap().to_owned();
     enter_space(&app, &space_id, &bob).await;
@@ -318,8 +317,7 @@ async fn history_is_for_members_newest_first_and_pages(backend: Backend) {
     let (bob_id, bob) = app.user("bob").await;
     let (_, cyd) = app.user("cyd").await;
     let (_, dan) = app.user("dan").await;
-    let space_id = create_space(&app, &ada, "10x10").await;
-    let room = general_room(&app, &ada, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada, "10x10").await;
     enter_space(&app, &space_id, &bob).await;
     join_room(&app, &bob, &room, None).await;
     enter_space(&app, &space_id, &cyd).await;
@@ -390,8 +388,7 @@ async fn send_checks_content_and_stores_it_verbatim(backend: Backend) {
     let (ada_id, ada) = app.user("ada").await;
     let (_, bob) = app.user("bob").await;
     let (_, cyd) = app.user("cyd").await;
-    let space_id = create_space(&app, &ada, "10x10").await;
-    let room = general_room(&app, &ada, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada, "10x10").await;
     let path = format!("/api/v1/chatroom/{room}/send");
     let send = |body: Value| app.post(&path, Some(&ada), body);
 
@@ -484,8 +481,7 @@ async fn sends_are_rate_limited_per_user_and_room(backend: Backend) {
     };
     let (_, ada) = app.user("ada").await;
     let (_, bob) = app.user("bob").await;
-    let space_id = create_space(&app, &ada, "10x10").await;
-    let room = general_room(&app, &ada, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada, "10x10").await;
     let lounge = create_room(&app, &ada, &space_id, "lounge", None).await;
     let lounge = lounge["id"].as_str().unwrap().to_owned();
     enter_space(&app, &space_id, &bob).await;
@@ -514,8 +510,7 @@ async fn history_survives_a_restart(backend: Backend) {
     let Some(mut app) = start(backend).await else { return };
     let (_, ada) = app.user("ada").await;
     let (_, bob) = app.user("bob").await;
-    let space_id = create_space(&app, &ada, "10x10").await;
-    let room = general_room(&app, &ada, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada, "10x10").await;
     enter_space(&app, &space_id, &bob).await;
     join_room(&app, &bob, &room, None).await;
     for i in 0..3 {

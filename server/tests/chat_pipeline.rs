@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, chat::general_room, ws::create_space};
+use common::{Backend, TestApp, chat::space_and_room};
 use futures_util::poll;
 use metaverse_actors::writers::chat::{ChatStore, ChatWriterSettings};
 use metaverse_schema::{
@@ -36,8 +36,7 @@ fn msg(id: &str, room: &str, user: &str) -> ChatMessage {
 async fn a_later_batch_commits_while_an_earlier_one_waits_but_is_acked_after_it() {
     let Some(app) = TestApp::start(Backend::Postgres).await else { return };
     let (user, token) = app.user("ada").await;
-    let space = create_space(&app, &token, "10x10").await;
-    let room = general_room(&app, &token, &space).await;
+    let (space, room) = space_and_room(&app, &token, "10x10").await;
     let db = connect::open(app.database_url().unwrap(), 4).await.unwrap();
     let store = ChatStore::start(
         db.clone(),

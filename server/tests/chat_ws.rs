@@ -15,7 +15,7 @@ use common::{
     chat::{
         Chat, assert_sent_at, chat_join, chat_message, create_room, expect_chat_error, general_room, history,
         is_presence, join_chat, join_chat_with, join_room, next_chat, next_chat_any, next_chat_or_error, not_system,
-        send_http,
+        send_http, space_and_room,
     },
     ws::{WsClient, create_space, other, user_join},
 };
@@ -42,8 +42,7 @@ async fn chat_reaches_every_subscriber_in_its_codec(app: TestApp, codec: Codec) 
     let (ada_id, ada_token) = app.user("ada").await;
     let (bob_id, bob_token) = app.user("bob").await;
     let (_, cyd_token) = app.user("cyd").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let room = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada_token, "10x10").await;
 
     let mut ada = enter(&app, codec, &space_id, &ada_token).await;
     let mut bob = enter(&app, other(codec), &space_id, &bob_token).await;
@@ -105,8 +104,7 @@ async fn only_subscribers_get_messages(app: TestApp, codec: Codec) {
     let (_, bob_token) = app.user("bob").await;
     let (_, cyd_token) = app.user("cyd").await;
     let (dan_id, dan_token) = app.user("dan").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let room = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada_token, "10x10").await;
 
     let mut ada = enter(&app, codec, &space_id, &ada_token).await;
     let mut bob = enter(&app, other(codec), &space_id, &bob_token).await;
@@ -181,8 +179,7 @@ async fn passcode_room_needs_the_passcode(app: TestApp, codec: Codec) {
 async fn sending_needs_a_chat_join_and_valid_content(app: TestApp, codec: Codec) {
     let (_, ada_token) = app.user("ada").await;
     let (_, bob_token) = app.user("bob").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let room = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada_token, "10x10").await;
 
     // Not in a space yet.
     let mut bob = WsClient::connect(&app.ws, codec).await;
@@ -231,8 +228,7 @@ async fn sending_needs_a_chat_join_and_valid_content(app: TestApp, codec: Codec)
 async fn chat_leave_stops_delivery(app: TestApp, codec: Codec) {
     let (_, ada_token) = app.user("ada").await;
     let (_, bob_token) = app.user("bob").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let room = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada_token, "10x10").await;
 
     // Not in a space yet.
     let mut bob = WsClient::connect(&app.ws, codec).await;
@@ -303,8 +299,7 @@ async fn unknown_and_foreign_rooms_are_unknown(app: TestApp, codec: Codec) {
 async fn http_sends_arrive_live(app: TestApp, codec: Codec) {
     let (_, ada_token) = app.user("ada").await;
     let (_, bob_token) = app.user("bob").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let room = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada_token, "10x10").await;
 
     let mut ada = enter(&app, codec, &space_id, &ada_token).await;
     let mut bob = enter(&app, other(codec), &space_id, &bob_token).await;
@@ -334,8 +329,7 @@ async fn http_sends_arrive_live(app: TestApp, codec: Codec) {
 /// is answered `rate-limited` and not stored.
 async fn chat_messages_are_rate_limited(app: TestApp, codec: Codec) {
     let (ada_id, ada_token) = app.user("ada").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let room = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada_token, "10x10").await;
     let mut ada = enter(&app, codec, &space_id, &ada_token).await;
     join_chat(&mut ada, &room).await;
 
@@ -368,8 +362,7 @@ async fn chat_messages_are_rate_limited(app: TestApp, codec: Codec) {
 async fn since_replays_exactly_the_newer_messages(app: TestApp, codec: Codec) {
     let (_, ada_token) = app.user("ada").await;
     let (_, bob_token) = app.user("bob").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let room = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, room) = space_and_room(&app, &ada_token, "10x10").await;
 
     let mut ada = enter(&app, codec, &space_id, &ada_token).await;
     join_chat(&mut ada, &room).await;
@@ -442,8 +435,7 @@ ws_cases!(@config |cfg: &mut metaverse_server::config::ServeConfig| {
 async fn a_deleted_room_does_not_hold_up_other_rooms(app: TestApp, codec: Codec) {
     let (_, ada_token) = app.user("ada").await;
     let (bob_id, bob_token) = app.user("bob").await;
-    let space_id = create_space(&app, &ada_token, "10x10").await;
-    let general = general_room(&app, &ada_token, &space_id).await;
+    let (space_id, general) = space_and_room(&app, &ada_token, "10x10").await;
     let doomed = create_room(&app, &ada_token, &space_id, "doomed", None).await;
     let doomed = doomed["id"].as_str().unwrap().to_owned();
 

@@ -31,7 +31,7 @@ use std::{
 
 use common::{
     Backend, TestApp,
-    chat::{Chat, chat_message, general_room, history, join_chat, next_chat, not_system},
+    chat::{Chat, chat_message, general_room, history, join_chat, next_chat, not_system, space_and_room},
     kafka_brokers,
     proxy::Proxy,
     tansu::{self, Tansu, free_port},
@@ -359,8 +359,7 @@ async fn broker_killed_and_restarted_mid_stream(backend: Backend) {
         return;
     };
     let (_, token) = app.admin("ada").await;
-    let space = create_space(&app, &token, "10x10").await;
-    let room = general_room(&app, &token, &space).await;
+    let (space, room) = space_and_room(&app, &token, "10x10").await;
     let mut sent = BTreeMap::new();
     let mut next = 0;
     let mut send_batch = async |label: &str, n: usize, sent: &mut BTreeMap<String, Sent>| {
@@ -462,8 +461,7 @@ async fn broker_bounces_and_topics_come_back(backend: Backend) {
         return;
     };
     let (_, token) = app.admin("ada").await;
-    let space = create_space(&app, &token, "10x10").await;
-    let room = general_room(&app, &token, &space).await;
+    let (space, room) = space_and_room(&app, &token, "10x10").await;
     let mut sent = BTreeMap::new();
     for i in 0..10 {
         let s = send(&app, &token, &room, i, "before").await;
@@ -534,8 +532,7 @@ async fn kafka_partitioned_mid_stream(backend: Backend) {
         return;
     };
     let (_, token) = app.admin("ada").await;
-    let space = create_space(&app, &token, "10x10").await;
-    let room = general_room(&app, &token, &space).await;
+    let (space, room) = space_and_room(&app, &token, "10x10").await;
     let mut sent = BTreeMap::new();
     let phases = [("before", 10), ("partitioned", 10), ("healed", 10)];
     let mut i = 0;
@@ -668,8 +665,7 @@ async fn backlog_full_falls_back_and_counts_drops() {
 
     let (_, ada) = app.user("ada").await;
     let (_, bob) = app.user("bob").await;
-    let space = create_space(&app, &ada, "10x10").await;
-    let room = general_room(&app, &ada, &space).await;
+    let (space, room) = space_and_room(&app, &ada, "10x10").await;
     const N: usize = 8;
     let mut sent = BTreeMap::new();
     for i in 0..N {
@@ -731,8 +727,7 @@ async fn malformed_records_are_skipped() {
     let Some(brokers) = kafka_brokers() else { return };
     let Some(app) = start(Backend::Sqlite, &brokers, |_| {}).await else { return };
     let (ada_id, token) = app.user("ada").await;
-    let space = create_space(&app, &token, "10x10").await;
-    let room = general_room(&app, &token, &space).await;
+    let (space, room) = space_and_room(&app, &token, "10x10").await;
     let db = connect(&app).await;
     let skipped_before =
         counter(&metrics_text(&app).await, "metaverse_consumer_skipped_total", &["reason=\"invalid\""]);

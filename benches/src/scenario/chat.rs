@@ -31,7 +31,7 @@ pub async fn run(cli: &Cli, args: ChatArgs) -> anyhow::Result<()> {
     let rooms = clients.div_ceil(room_size as usize);
     let per_client = args.rate / clients as f64;
     warn_limits(per_client, 0.0);
-    let env = Env::new(cli, clients).await?;
+    let mut env = Env::new(cli, clients).await?;
     let prep = prepare(&env, &args.setup, clients, rooms, true).await?;
     let mut plan = fleet::Plan::even(
         prep.users.clone(),
@@ -43,7 +43,7 @@ pub async fn run(cli: &Cli, args: ChatArgs) -> anyhow::Result<()> {
     );
     plan.chat_rate = Some(per_client);
     plan.content_bytes = args.content_bytes as usize;
-    let mut out = fleet::run(&env, plan).await?;
+    let Some(mut out) = fleet::run(&mut env, plan).await? else { return Ok(()) };
     let mut report = fleet::report(&env, &out, false, true);
     if !args.no_history_check {
         report.history = Some(history::check(&env.api, prep.room_checks(room_size, &mut out)).await?);

@@ -17,6 +17,8 @@ use tokio::{
 use super::{
     Env,
     bot::{self, BotCtx, Ready},
+    part::{self, Said},
+    split,
 };
 use crate::{
     cli::TimingArgs,
@@ -116,7 +118,16 @@ pub struct Outcome {
     pub acked: Vec<Vec<String>>,
 }
 
-pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
+/// Runs the plan here, or over `--processes` parts. In a part (`--part`)
+/// it runs the part's spaces, reports to the parent and returns `None`.
+pub async fn run(env: &mut Env, plan: Plan) -> anyhow::Result<Option<Outcome>> {
+    if env.processes > 1 && env.part.is_none() {
+        return split::run(env, plan).await.map(Some);
+    }
+    let plan = match env.part {
+        Some(part) => part.keep(plan),
+        None => plan,
+    };
     let n = plan.users.len();
     let shared = Arc::new(Shared::new());
     let ctx = Arc::new(context(env, plan, shared.clone()));
@@ -135,10 +146,23 @@ pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
     if joined_total == 0 {
         anyhow::bail!("no client joined: {failures:?}");
     }
-    let go = Arc::new(Go::from_now(ids, joined, &ctx.plan.timing));
+    let go = match env.part {
+        Some(_) => {
+            part::say(&Said::Joined { joined: joined_total })?;
+            let start: part::Start = part::read().await?;
+            Go::at(start.instant(), start.run, ids, joined, &ctx.plan.timing)
+        }
+        // Starts a moment from now, so the signal reaches all bots before
+        // the first send is due.
+        None => {
+            let start = Instant::now() + Duration::from_millis(100);
+            Go::at(start, rand::random::<u32>() & 0xffff, ids, joined, &ctx.plan.timing)
+        }
+    };
+    let go = Arc::new(go);
     let _ = go_tx.send(Some(go.clone()));
     let acked = follow(env, &ctx, &go, bots).await?;
-    Ok(Outcome {
+    let out = Outcome {
         joined: joined_total,
         join_failures: failures,
         join_time,
@@ -146,7 +170,11 @@ pub async fn run(env: &Env, plan: Plan) -> anyhow::Result<Outcome> {
         measure_end: go.measure_end,
         shared,
         acked,
-    })
+    };
+    match env.part {
+        Some(part) => part::say(&Said::Done(Box::new(part.done(&out)))).map(|()| None),
+        None => Ok(Some(out)),
+    }
 }
 
 /// What every bot shares: where to connect, where to count, and the send
@@ -203,10 +231,7 @@ async fn joins(plan: &Plan, mut ready_rx: mpsc::Receiver<Ready>) -> Joins {
 }
 
 impl Go {
-    /// Starts everyone a moment from now, so the signal reaches all bots
-    /// before the first send is due.
-    fn from_now(ids: FxHashMap<Box<str>, u32>, joined: Vec<u32>, t: &TimingArgs) -> Self {
-        let start = Instant::now() + Duration::from_millis(100);
+    fn at(start: Instant, run: u32, ids: FxHashMap<Box<str>, u32>, joined: Vec<u32>, t: &TimingArgs) -> Self {
         Self {
             ids,
             joined,
@@ -214,7 +239,7 @@ impl Go {
             measure_start: start + t.warmup,
             measure_end: start + t.warmup + t.duration,
             drain_end: start + t.warmup + t.duration + t.drain,
-            run: rand::random::<u32>() & 0xffff,
+            run,
         }
     }
 }
@@ -298,6 +323,12 @@ pub fn report(env: &Env, out: &Outcome, walk: bool, chat: bool) -> Report {
         ..Default::default()
     };
     env.proc_summaries(&mut r, out.measure_start, out.measure_end);
+    if env.processes > 1 {
+        r.notes.push(format!(
+            "the harness ran as {} processes, whole spaces each (space s in process s mod {0}); its row sums them",
+            env.processes
+        ));
+    }
     if walk {
         r.moves = Some(MoveSummary::of(&t, secs));
         r.move_latency = Some(LatencySummary::of(&out.shared.histogram(Lat::Move)));

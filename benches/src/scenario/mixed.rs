@@ -12,7 +12,7 @@ pub async fn run(cli: &Cli, args: MixedArgs) -> anyhow::Result<()> {
     let users = usize::try_from(total)?;
     let per_client = args.chat_rate / total as f64;
     super::chat::warn_limits(per_client, args.rate);
-    let env = Env::new(cli, users).await?;
+    let mut env = Env::new(cli, users).await?;
     let prep = prepare(&env, &args.setup, users, args.spaces as usize, true).await?;
     let mut plan = fleet::Plan::even(
         prep.users.clone(),
@@ -25,7 +25,7 @@ pub async fn run(cli: &Cli, args: MixedArgs) -> anyhow::Result<()> {
     plan.walk_rate = Some(args.rate);
     plan.chat_rate = Some(per_client);
     plan.content_bytes = args.content_bytes as usize;
-    let mut out = fleet::run(&env, plan).await?;
+    let Some(mut out) = fleet::run(&mut env, plan).await? else { return Ok(()) };
     let mut report = fleet::report(&env, &out, true, true);
     if !args.no_history_check {
         report.history = Some(history::check(&env.api, prep.room_checks(args.users, &mut out)).await?);

@@ -7,6 +7,8 @@ pub mod connect;
 pub mod fleet;
 pub mod history;
 pub mod mixed;
+pub mod part;
+pub mod split;
 pub mod walk;
 pub mod walker;
 
@@ -33,6 +35,10 @@ pub struct Env {
     pub machine: Option<Sampler>,
     /// RLIMIT_NOFILE after raising it.
     pub nofile: u64,
+    /// Harness processes the run spreads over (`--processes`).
+    pub processes: u16,
+    /// Set in one of those processes (`--part`).
+    pub part: Option<part::Part>,
 }
 
 impl Env {
@@ -51,7 +57,7 @@ impl Env {
             t.subprotocol = !cli.no_subprotocol;
             t.view = cli.view;
         });
-        let server = match cli.server_pid {
+        let server = match cli.server_pid.filter(|_| cli.part.is_none()) {
             Some(pid) => Some(Sampler::start(pid).ok_or_else(|| anyhow::anyhow!("cannot read /proc/{pid}"))?),
             None => None,
         };
@@ -63,6 +69,8 @@ impl Env {
             harness: Sampler::start(std::process::id()),
             machine: Sampler::start(0),
             nofile,
+            processes: cli.processes,
+            part: cli.part,
         })
     }
 }
@@ -125,6 +133,11 @@ pub async fn prepare(
     spaces: usize,
     rooms: bool,
 ) -> anyhow::Result<Prepared> {
+    if env.part.is_some() {
+        let given: part::Setup = part::read().await?;
+        let counts = crate::setup::UserCounts::default();
+        return Ok(Prepared { users: given.users, counts, spaces: given.spaces, rooms: given.rooms, seconds: 0.0 });
+    }
     let started = Instant::now();
     let prefix = crate::setup::user_prefix(setup);
     let pb = crate::progress::counter(users as u64, "users");

@@ -10,12 +10,12 @@ pub async fn run(cli: &Cli, args: WalkArgs) -> anyhow::Result<()> {
     let total = args.spaces as u64 * args.users as u64;
     anyhow::ensure!(total <= MAX_USERS as u64, "spaces × users is {total}, more than {MAX_USERS}");
     let users = usize::try_from(total)?;
-    let env = Env::new(cli, users).await?;
+    let mut env = Env::new(cli, users).await?;
     let prep = prepare(&env, &args.setup, users, args.spaces as usize, false).await?;
     let mut plan =
         fleet::Plan::even(prep.users.clone(), &prep.spaces, None, args.users, args.timing.clone(), args.source_ips);
     plan.walk_rate = Some(args.rate);
-    let out = fleet::run(&env, plan).await?;
+    let Some(out) = fleet::run(&mut env, plan).await? else { return Ok(()) };
     let mut report = fleet::report(&env, &out, true, false);
     report.scenario = "walk";
     report.title = format!(

@@ -33,6 +33,14 @@ pub async fn general_room(app: &TestApp, token: &str, space_id: &str) -> String 
     general["id"].as_str().unwrap().to_owned()
 }
 
+/// A new space of `dims` tiles made by the token's user, and its
+/// `general` room.
+pub async fn space_and_room(app: &TestApp, token: &str, dims: &str) -> (String, String) {
+    let space = super::ws::create_space(app, token, dims).await;
+    let room = general_room(app, token, &space).await;
+    (space, room)
+}
+
 /// Makes the token's user a member of the space the way clients do: by
 /// joining it over WebSocket (then closing the socket).
 pub async fn enter_space(app: &TestApp, space_id: &str, token: &str) {

@@ -130,3 +130,17 @@ pub async fn fetch(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwe
     }
     req.send().await.expect("GET")
 }
+
+/// Retries `attempt` until it yields, for at most ten seconds.
+pub async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut attempt: impl FnMut() -> F) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(v) = attempt().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: not within ten seconds");
+        // Polling what the server does in its own time (a consumer, a
+        // sweep): a short pause between looks, not a guess at how long.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
