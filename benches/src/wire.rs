@@ -174,6 +174,14 @@ pub enum In<'a> {
 /// events); `Unknown` names a type (or says why) the typed decode refused.
 pub enum Event<'a> {
     Msg(In<'a>),
+    /// A `movement` read by the fast path (`wire_scan`), the mover's id as
+    /// the bytes on the wire: never checked as UTF-8, only compared with
+    /// the ids the harness knows.
+    Moved {
+        user_id: &'a [u8],
+        x: i32,
+        y: i32,
+    },
     Unknown(String),
 }
 
@@ -247,6 +255,7 @@ mod tests {
         for_each_event(frame, binary, |e| {
             out.push(match e {
                 Event::Msg(In::Movement { user_id, x, y }) => format!("move {user_id} {x} {y}"),
+                Event::Moved { user_id, x, y } => format!("move {} {x} {y}", String::from_utf8_lossy(user_id)),
                 Event::Msg(In::MovementRejected { x, y }) => format!("rejected {x} {y}"),
                 Event::Msg(In::ChatMessage { id, client_id, .. }) => format!("chat {id} {client_id:?}"),
                 Event::Msg(In::Error { code, .. }) => format!("error {code}"),

@@ -5,12 +5,12 @@
 //! the frame by its length and decoded by serde as before, so only the
 //! shape the server sends most is special-cased.
 //!
-//! Keys are compared as bytes and only the one string the harness keeps
-//! (the mover's id) is checked as UTF-8. A frame that is not a `batch` in
-//! the expected layout is left to serde whole: `scan` returns `None`
-//! before it has handed over any event.
-
-use std::borrow::Cow;
+//! A movement is read in one pass (its extent is where its reading ends),
+//! keys are compared as bytes, and the mover's id is handed over as bytes
+//! (`Event::Moved`): the harness only looks it up among the ids it knows,
+//! so it is never checked as UTF-8. A frame that is not a `batch` in the
+//! expected layout is left to serde whole: `scan` returns `None` before it
+//! has handed over any event.
 
 use crate::wire::{Event, In};
 
@@ -28,40 +28,43 @@ pub fn scan(frame: &[u8], f: &mut impl FnMut(Event<'_>)) -> Option<usize> {
     let n = r.array_len()?;
     for done in 0..n {
         let start = r.at;
+        let mut mv = Reader { buf: frame, at: start };
+        if let Some((user_id, x, y)) = movement(&mut mv) {
+            r.at = mv.at;
+            f(Event::Moved { user_id, x, y });
+            continue;
+        }
         if r.skip().is_none() {
             // A cut or malformed tail: what came before was handed over.
             f(Event::Unknown("undecodable event in a batch".into()));
             return Some(done + 1);
         }
         let event = &frame[start..r.at];
-        match movement(event) {
-            Some(m) => f(Event::Msg(m)),
-            None => match rmp_serde::from_slice::<In<'_>>(event) {
-                Ok(msg) => f(Event::Msg(msg)),
-                Err(_) => f(Event::Unknown(type_of(event))),
-            },
+        match rmp_serde::from_slice::<In<'_>>(event) {
+            Ok(msg) => f(Event::Msg(msg)),
+            Err(_) => f(Event::Unknown(type_of(event))),
         }
     }
     Some(n)
 }
 
 /// `{"type":"movement","payload":{"userId":…,"x":…,"y":…}}`, the payload's
-/// keys in any order; `None` for anything else.
-fn movement(event: &[u8]) -> Option<In<'_>> {
-    let mut r = Reader { buf: event, at: 0 };
+/// keys in any order, read from `r` to its end; `None` for anything else
+/// (where `r` then stands does not matter).
+fn movement<'a>(r: &mut Reader<'a>) -> Option<(&'a [u8], i32, i32)> {
     if r.map_len()? != 2 || r.str()? != b"type" || r.str()? != b"movement" || r.str()? != b"payload" {
         return None;
     }
     let (mut user, mut x, mut y) = (None, None, None);
     for _ in 0..r.map_len()? {
         match r.str()? {
-            b"userId" => user = Some(std::str::from_utf8(r.str()?).ok()?),
+            b"userId" => user = Some(r.str()?),
             b"x" => x = Some(r.int()?),
             b"y" => y = Some(r.int()?),
             _ => r.skip()?,
         }
     }
-    Some(In::Movement { user_id: Cow::Borrowed(user?), x: x?, y: y? })
+    Some((user?, x?, y?))
 }
 
 /// The `type` of an event serde could not decode, to report it by name.
@@ -225,7 +228,7 @@ mod tests {
         let mut out = Vec::new();
         let n = scan(frame, &mut |e| {
             out.push(match e {
-                Event::Msg(In::Movement { user_id, x, y }) => format!("move {user_id} {x} {y}"),
+                Event::Moved { user_id, x, y } => format!("move {} {x} {y}", String::from_utf8_lossy(user_id)),
                 Event::Msg(other) => format!("other {other:?}"),
                 Event::Unknown(t) => format!("unknown {t}"),
             });
@@ -259,7 +262,9 @@ mod tests {
     #[test]
     fn a_batch_of_moves_and_others_reads_like_serde() {
         let frame = batch(&[
-            ("movement", json!({"userId": "u1", "x": 3, "y": 4})),
+            // A key we do not read, nested: the one-pass read must end
+            // where the event does.
+            ("movement", json!({"userId": "u1", "x": 3, "y": 4, "facing": {"to": ["left", 1]}})),
             ("movement", json!({"x": -2, "y": 70000, "userId": "u2"})),
             ("movement-rejected", json!({"x": 1, "y": 2})),
             ("user-join", json!({"userId": "u3", "x": 1, "y": 1, "username": "c", "extra": [1.5, null]})),
@@ -279,10 +284,13 @@ mod tests {
         let In::Batch { events: slow } = rmp_serde::from_slice(&known).unwrap() else { panic!("a batch") };
         let slow: Vec<String> = slow.into_iter().map(|e| format!("{e:?}")).collect();
         let mut fast = Vec::new();
-        scan(&known, &mut |e| {
-            if let Event::Msg(m) = e {
-                fast.push(format!("{m:?}"));
+        scan(&known, &mut |e| match e {
+            Event::Moved { user_id, x, y } => {
+                let user_id = std::str::from_utf8(user_id).unwrap().into();
+                fast.push(format!("{:?}", In::Movement { user_id, x, y }));
             }
+            Event::Msg(m) => fast.push(format!("{m:?}")),
+            Event::Unknown(t) => panic!("{t}"),
         });
         assert_eq!(fast, slow);
     }

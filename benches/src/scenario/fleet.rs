@@ -8,7 +8,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rustc_hash::FxHashMap;
 use tokio::{
     sync::{Semaphore, mpsc, watch},
     task::JoinSet,
@@ -18,6 +17,7 @@ use super::{
     Env,
     bot::{self, BotCtx, Ready},
     part::{self, Said},
+    peers::Peers,
     split,
 };
 use crate::{
@@ -96,7 +96,7 @@ impl Plan {
 /// The start signal: who is who, and the run's timeline.
 pub struct Go {
     /// userId → bot index, for everyone who joined.
-    pub ids: FxHashMap<Box<str>, u32>,
+    pub ids: Peers,
     /// Bots that joined, per space.
     pub joined: Vec<u32>,
     pub start: Instant,
@@ -198,7 +198,7 @@ fn context(env: &Env, plan: Plan, shared: Arc<Shared>) -> BotCtx {
 
 /// Who joined, by user id and per space, and why the others did not.
 struct Joins {
-    ids: FxHashMap<Box<str>, u32>,
+    ids: Peers,
     joined: Vec<u32>,
     failures: BTreeMap<String, u64>,
 }
@@ -207,13 +207,13 @@ struct Joins {
 async fn joins(plan: &Plan, mut ready_rx: mpsc::Receiver<Ready>) -> Joins {
     let n = plan.users.len();
     let pb = progress::counter(n as u64, "joining");
-    let mut ids = FxHashMap::default();
+    let mut ids = Peers::default();
     let mut joined = vec![0u32; plan.spaces.len()];
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
     while let Some(r) = ready_rx.recv().await {
         match r {
             Ready::Joined { idx, user_id } => {
-                ids.insert(user_id.into_boxed_str(), idx);
+                ids.insert(user_id.as_bytes(), idx);
                 joined[plan.space_of[idx as usize] as usize] += 1;
             }
             Ready::Failed { why } => {
@@ -231,7 +231,7 @@ async fn joins(plan: &Plan, mut ready_rx: mpsc::Receiver<Ready>) -> Joins {
 }
 
 impl Go {
-    fn at(start: Instant, run: u32, ids: FxHashMap<Box<str>, u32>, joined: Vec<u32>, t: &TimingArgs) -> Self {
+    fn at(start: Instant, run: u32, ids: Peers, joined: Vec<u32>, t: &TimingArgs) -> Self {
         Self {
             ids,
             joined,

@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod history;
 pub mod mixed;
 pub mod part;
+pub mod peers;
 pub mod split;
 pub mod walk;
 pub mod walker;

@@ -109,6 +109,8 @@ struct Bot {
     seen: Vec<u32>,
     walker: Walker,
     in_flight: InFlight,
+    /// The worst move latency (µs) seen in the frame being read.
+    frame_latency: u64,
     rng: StdRng,
     /// Chat sends not acknowledged yet.
     pending: HashSet<u32>,
@@ -150,6 +152,7 @@ impl Bot {
             seen: vec![0; space.len as usize],
             walker: Walker::new(spawn, size, &mut rng),
             in_flight: InFlight::new(spawn),
+            frame_latency: 0,
             rng,
             pending: HashSet::new(),
             acked: Vec::new(),

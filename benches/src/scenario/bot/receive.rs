@@ -22,6 +22,10 @@ impl Bot {
         let binary = m.is_binary();
         let data = m.into_data();
         let n = for_each_event(&data, binary, |e| self.on_event(e, now_us));
+        // The walker's horizon follows the worst latency of the frame.
+        if self.frame_latency > 0 {
+            self.in_flight.latency(Duration::from_micros(std::mem::take(&mut self.frame_latency)), now);
+        }
         self.tally.counts.live_events += n as u64;
         if counted {
             self.tally.counts.frames += 1;
@@ -34,6 +38,7 @@ impl Bot {
     fn on_event(&mut self, e: Event<'_>, now_us: u64) {
         let msg = match e {
             Event::Msg(m) => m,
+            Event::Moved { user_id, x, y } => return self.on_movement(user_id, x, y, now_us),
             Event::Unknown(kind) => {
                 self.tally.counts.unknown_events += 1;
                 self.tally.error(&format!("(harness) unknown event: {kind}"));
@@ -41,7 +46,7 @@ impl Bot {
             }
         };
         match msg {
-            In::Movement { user_id, x, y } => self.on_movement(&user_id, x, y, now_us),
+            In::Movement { user_id, x, y } => self.on_movement(user_id.as_bytes(), x, y, now_us),
             In::ViewEnter { user_id, x, y } => self.on_view_enter(&user_id, x, y),
             In::MovementRejected { x, y } => self.on_rejected(x, y, now_us),
             In::ChatMessage { id, client_id, content, .. } => self.on_chat(id, client_id, &content, now_us),
@@ -50,8 +55,8 @@ impl Bot {
         }
     }
 
-    fn on_movement(&mut self, user_id: &str, x: i32, y: i32, now_us: u64) {
-        let Some(&peer) = self.go.ids.get(user_id) else { return };
+    fn on_movement(&mut self, user_id: &[u8], x: i32, y: i32, now_us: u64) {
+        let Some(peer) = self.go.ids.get(user_id) else { return };
         let local = peer.wrapping_sub(self.base) as usize;
         if peer == self.idx || local >= self.seen.len() {
             return;
@@ -60,7 +65,7 @@ impl Bot {
             Some(m) => {
                 self.seen[local] = m.seq;
                 let lat = now_us.saturating_sub(m.at_us);
-                self.in_flight.latency(Duration::from_micros(lat), self.ctx.moves.instant(now_us));
+                self.frame_latency = self.frame_latency.max(lat);
                 if self.in_window(m.at_us) {
                     self.tally.counts.moves_seen += 1;
                     self.tally.counts.moves_skipped += m.skipped as u64;
@@ -77,7 +82,7 @@ impl Bot {
 
     /// Steps taken out of view were never sent to us: resync.
     fn on_view_enter(&mut self, user_id: &str, x: i32, y: i32) {
-        let Some(&peer) = self.go.ids.get(user_id) else { return };
+        let Some(peer) = self.go.ids.get(user_id.as_bytes()) else { return };
         let local = peer.wrapping_sub(self.base) as usize;
         if local < self.seen.len()
             && let Some(seq) = self.ctx.moves.latest_to(peer, x, y)
