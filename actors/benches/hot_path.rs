@@ -304,7 +304,7 @@ fn bench_fanout(c: &mut Criterion) {
                 b.iter_batched(
                     || {
                         for p in &mut ports {
-                            while p.rx.try_recv().is_ok() {}
+                            while p.rx.try_recv().is_some() {}
                         }
                         out.clone()
                     },
@@ -323,7 +323,7 @@ fn bench_fanout(c: &mut Criterion) {
             });
             // Every offer went through: the queues never filled.
             for p in &mut ports {
-                while p.rx.try_recv().is_ok() {}
+                while p.rx.try_recv().is_some() {}
             }
             let mut sent = 0;
             for (user, list) in &out {

@@ -20,6 +20,7 @@
 pub mod link;
 pub mod metric_names;
 pub mod pipeline;
+pub mod queue;
 pub mod registry;
 pub mod session;
 pub mod settings;

@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 use metaverse_protocol::Codec;
-use tokio::sync::{mpsc, watch};
+
+use crate::queue::{self, CloseRx, CloseTx, FrameRx, FrameTx, TrySendError};
 
 /// Why the server closes a socket. Codes 4000–4499 allow reconnecting;
 /// 4500–4999 are terminal (docs/PROTOCOL.md, "Close codes").
@@ -98,25 +99,24 @@ pub struct SessionLink {
     pub view: Option<crate::world::ViewWindow>,
     /// Bounded so a client that does not read cannot grow server memory; see
     /// [`SessionLink::offer`].
-    pub tx: mpsc::Sender<Bytes>,
-    /// Separate from the queue so a close reaches the session even when the
-    /// queue is full.
-    pub close: watch::Sender<Option<CloseReason>>,
+    pub tx: FrameTx,
+    /// Beside the queue so a close reaches the session even when the queue
+    /// is full.
+    pub close: CloseTx,
 }
 
 /// The session's end.
 pub struct SessionPort {
     /// Frames the session writes to its socket, already encoded in the link's
     /// codec.
-    pub rx: mpsc::Receiver<Bytes>,
+    pub rx: FrameRx,
     /// Tells the session which close code to send when the space ends it.
-    pub close: watch::Receiver<Option<CloseReason>>,
+    pub close: CloseRx,
 }
 
 /// A linked pair with an outbound queue of `capacity` frames.
 pub fn link(session_id: u64, codec: Codec, capacity: usize) -> (SessionLink, SessionPort) {
-    let (tx, rx) = mpsc::channel(capacity.max(1));
-    let (close_tx, close_rx) = watch::channel(None);
+    let (tx, close_tx, rx, close_rx) = queue::queue(capacity);
     (
         SessionLink { session_id, codec, batched: false, view: None, tx, close: close_tx },
         SessionPort { rx, close: close_rx },
@@ -152,8 +152,8 @@ impl SessionLink {
     pub fn offer(&self, frame: Bytes) -> Offer {
         match self.tx.try_send(frame) {
             Ok(()) => Offer::Sent,
-            Err(mpsc::error::TrySendError::Full(f)) => Offer::Full(f),
-            Err(mpsc::error::TrySendError::Closed(f)) => Offer::Gone(f),
+            Err(TrySendError::Full(f)) => Offer::Full(f),
+            Err(TrySendError::Closed(f)) => Offer::Gone(f),
         }
     }
 
@@ -161,7 +161,7 @@ impl SessionLink {
     /// writes what is queued (up to one batch) before closing, so a notice sent
     /// just before still arrives.
     pub fn close(&self, reason: CloseReason) {
-        self.close.send_replace(Some(reason));
+        self.close.close(reason);
     }
 }
 

@@ -64,33 +64,39 @@ pub struct Match {
     pub skipped: u32,
 }
 
-struct Ring {
-    heads: Box<[AtomicU64]>,
+/// A slot's two words side by side, so a read touches one cache line.
+#[derive(Default)]
+struct Cell {
+    head: AtomicU64,
     /// Send time (µs since the epoch), with `REJECTED`.
-    times: Box<[AtomicU64]>,
+    time: AtomicU64,
+}
+
+struct Ring {
+    cells: Box<[Cell]>,
     /// The next send's number (from 1); written by the owner only.
     next_seq: AtomicU32,
 }
 
 impl Ring {
     fn new(capacity: usize) -> Self {
-        let words = || (0..capacity).map(|_| AtomicU64::new(0)).collect();
-        Self { heads: words(), times: words(), next_seq: AtomicU32::new(1) }
+        Self { cells: (0..capacity).map(|_| Cell::default()).collect(), next_seq: AtomicU32::new(1) }
     }
 
     fn index(&self, seq: u32) -> usize {
-        seq as usize % self.heads.len()
+        seq as usize % self.cells.len()
     }
 
     /// The slot of `seq` while the ring still holds it.
     fn get(&self, seq: u32) -> Option<Slot> {
         let i = self.index(seq);
-        let head = self.heads[i].load(Acquire);
-        let time = self.times[i].load(Relaxed);
+        let cell = &self.cells[i];
+        let head = cell.head.load(Acquire);
+        let time = cell.time.load(Relaxed);
         fence(Acquire);
         // Unchanged head: the time word read between belongs to it (the
         // writer empties the head before touching the time).
-        let same = self.heads[i].load(Relaxed) == head;
+        let same = cell.head.load(Relaxed) == head;
         (same && head >> 32 == u64::from(seq) && seq != 0).then_some(Slot {
             head,
             at_us: time & !REJECTED,
@@ -105,7 +111,7 @@ impl Ring {
 
     /// The oldest number the ring can still hold.
     fn oldest(&self) -> u32 {
-        let n = u32::try_from(self.heads.len()).unwrap_or(u32::MAX);
+        let n = u32::try_from(self.cells.len()).unwrap_or(u32::MAX);
         self.newest().saturating_sub(n - 1).max(1)
     }
 }
@@ -145,12 +151,12 @@ impl SendLog {
         let at_us = self.micros(at) & !REJECTED;
         let Some(r) = self.ring(user) else { return 0 };
         let seq = r.next_seq.load(Relaxed);
-        let i = r.index(seq);
         let (x, y) = small(x, y).unwrap_or((i16::MAX, i16::MAX));
-        r.heads[i].store(0, Relaxed);
+        let cell = &r.cells[r.index(seq)];
+        cell.head.store(0, Relaxed);
         fence(Release);
-        r.times[i].store(at_us, Relaxed);
-        r.heads[i].store(pack(seq, x, y), Release);
+        cell.time.store(at_us, Relaxed);
+        cell.head.store(pack(seq, x, y), Release);
         r.next_seq.store(seq.wrapping_add(1).max(1), Release);
         seq
     }
@@ -161,7 +167,7 @@ impl SendLog {
     pub fn reject(&self, user: u32, seq: u32) -> Option<u64> {
         let r = self.ring(user)?;
         let slot = r.get(seq)?;
-        r.times[r.index(seq)].fetch_or(REJECTED, Release);
+        r.cells[r.index(seq)].time.fetch_or(REJECTED, Release);
         Some(slot.at_us)
     }
 

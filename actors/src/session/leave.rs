@@ -36,7 +36,7 @@ impl<S: Services> Session<S> {
         // back with the Leave, so a resume misses nothing.
         j.port.rx.close();
         let mut unsent = Vec::new();
-        while let Ok(frame) = j.port.rx.try_recv() {
+        while let Some(frame) = j.port.rx.try_recv() {
             unsent.push(frame);
         }
         j.space.leave(Leave { user: j.user, session_id: self.id, dropped: true, unsent });

@@ -25,10 +25,9 @@ mod tests;
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use futures_util::{Sink, Stream};
 use metaverse_protocol::Codec;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 use crate::{CloseReason, SessionPort, UserId};
 pub use frame::{Frame, Text};
@@ -80,7 +79,7 @@ struct Joined<S: Services> {
     codec: Codec,
     port: SessionPort,
     /// Our own queue, for answers that arrive later (chat acks and errors).
-    tx: mpsc::Sender<Bytes>,
+    tx: crate::queue::FrameTx,
     /// Chatrooms this socket subscribed to in the space.
     rooms: HashMap<String, S::Room>,
 }

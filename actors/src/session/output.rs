@@ -40,7 +40,7 @@ impl<S: Services> Session<S> {
             }
             n += 1;
             if n < MAX_BATCH {
-                pending = self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok());
+                pending = self.joined.as_mut().and_then(|j| j.port.rx.try_recv());
             }
         }
         self.write(io.flush()).await;

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use metaverse_protocol::Codec;
 use tokio::{
-    sync::{broadcast, mpsc, watch},
+    sync::broadcast,
     time::{Instant, MissedTickBehavior},
 };
 
@@ -15,7 +15,10 @@ use super::{
     Frame, Services, Session, Step,
     output::{close, timed},
 };
-use crate::CloseReason;
+use crate::{
+    CloseReason,
+    queue::{CloseRx, FrameRx},
+};
 
 /// Longest wait for the peer's close frame after ours.
 pub const CLOSE_DRAIN: Duration = Duration::from_secs(2);
@@ -135,7 +138,7 @@ impl<S: Services> Session<S> {
                 // Deliver what the space queued before closing (e.g. the
                 // `error` or `reconnect` that says why, after the last
                 // tick's batch).
-                if let Some(first) = self.joined.as_mut().and_then(|j| j.port.rx.try_recv().ok()) {
+                if let Some(first) = self.joined.as_mut().and_then(|j| j.port.rx.try_recv()) {
                     let codec = self.joined.as_ref().map(|j| j.codec).unwrap_or(Codec::Json);
                     let _ = self.write_batch(io, codec, first).await;
                 }
@@ -182,23 +185,16 @@ async fn until(at: Option<Instant>) {
 }
 
 /// Resolves when the space closes this session; never while not joined.
-async fn wait_closed(rx: Option<&mut watch::Receiver<Option<CloseReason>>>) -> CloseReason {
-    if let Some(rx) = rx {
-        loop {
-            if let Some(r) = *rx.borrow_and_update() {
-                return r;
-            }
-            if rx.changed().await.is_err() {
-                break;
-            }
-        }
+async fn wait_closed(rx: Option<&mut CloseRx>) -> CloseReason {
+    match rx {
+        Some(rx) => rx.closed().await,
+        None => std::future::pending().await,
     }
-    std::future::pending().await
 }
 
 /// The next queued frame with the codec it was encoded in; `None` when the
 /// space dropped the queue. Never resolves while not joined.
-async fn next_frame(rx: Option<(&mut mpsc::Receiver<Bytes>, Codec)>) -> Option<(Codec, Bytes)> {
+async fn next_frame(rx: Option<(&mut FrameRx, Codec)>) -> Option<(Codec, Bytes)> {
     match rx {
         Some((rx, codec)) => rx.recv().await.map(|f| (codec, f)),
         None => std::future::pending().await,

@@ -4,10 +4,8 @@
 
 use std::{future::Future, time::Duration};
 
-use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 use metaverse_protocol::{Codec, ErrorCode, Position, ServerMsg};
-use tokio::sync::mpsc;
 
 use crate::{
     SessionPort, UserId,
@@ -107,7 +105,7 @@ pub struct Entered<P> {
     pub port: SessionPort,
     /// The space's queue to this session, for answers that arrive later
     /// (chat acks and errors) in order with the space's own frames.
-    pub tx: mpsc::Sender<Bytes>,
+    pub tx: crate::queue::FrameTx,
 }
 
 /// An input the space could not take.

@@ -2,10 +2,9 @@
 //! queue is full is closed as a slow consumer, as a local one would be.
 
 use bytes::Bytes;
-use metaverse_actors::{CloseReason, metric_names::SLOW_CONSUMERS_CLOSED_TOTAL};
+use metaverse_actors::{CloseReason, metric_names::SLOW_CONSUMERS_CLOSED_TOTAL, queue::TrySendError};
 use metaverse_protocol::ServerMsg;
 use serde_bytes::ByteBuf;
-use tokio::sync::mpsc;
 
 use super::{LocalEnd, Relay, control::reason_of, encode_in};
 
@@ -14,12 +13,12 @@ pub(super) fn on_frames(relay: &Relay, frames: Vec<ByteBuf>, to: Vec<(u64, u32)>
     for (session, i) in to {
         let Some(frame) = frames.get(i as usize) else { continue };
         let full = match relay.locals.get(&session) {
-            Some(end) => matches!(end.tx.try_send(frame.clone()), Err(mpsc::error::TrySendError::Full(_))),
+            Some(end) => matches!(end.tx.try_send(frame.clone()), Err(TrySendError::Full(_))),
             None => false,
         };
         if full && let Some((_, end)) = relay.locals.remove(&session) {
             metrics::counter!(SLOW_CONSUMERS_CLOSED_TOTAL).increment(1);
-            end.close.send_replace(Some(CloseReason::SLOW_CONSUMER));
+            end.close.close(CloseReason::SLOW_CONSUMER);
         }
     }
 }
@@ -29,7 +28,7 @@ pub(super) fn on_closed(relay: &Relay, session: u64, code: u16) {
     if let Some((_, end)) = relay.locals.remove(&session)
         && code != 0
     {
-        end.close.send_replace(Some(reason_of(code)));
+        end.close.close(reason_of(code));
     }
 }
 
@@ -39,5 +38,5 @@ pub(super) fn close_end(end: LocalEnd, why: &str, url: Option<String>, retry_aft
     if let Some(f) = encode_in(end.codec, &notice) {
         let _ = end.tx.try_send(f);
     }
-    end.close.send_replace(Some(CloseReason::MOVED));
+    end.close.close(CloseReason::MOVED);
 }

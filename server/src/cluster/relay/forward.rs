@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use metaverse_actors::{CloseReason, SessionPort};
-use tokio::sync::watch;
+use metaverse_actors::SessionPort;
 
 use super::Out;
 use crate::cluster::{Cluster, wire::Envelope};
@@ -24,10 +23,10 @@ pub(super) async fn forward(cluster: Arc<Cluster>, origin: String, session: u64,
                     }
                 }
                 // Dropped by the space: closed too if it said so.
-                None => break port.close.borrow().map(|r| r.code).unwrap_or(0),
+                None => break port.close.reason().map(|r| r.code).unwrap_or(0),
             },
-            reason = closed(&mut port.close) => {
-                while let Ok(f) = port.rx.try_recv() {
+            reason = port.close.closed() => {
+                while let Some(f) = port.rx.try_recv() {
                     let _ = outbox.send(Out::Frame(session, f)).await;
                 }
                 break reason.code;
@@ -36,15 +35,4 @@ pub(super) async fn forward(cluster: Arc<Cluster>, origin: String, session: u64,
     };
     cluster.relay.remotes.remove_if(&session, |_, m| m.origin == origin);
     let _ = outbox.send(Out::Env(Box::new(Envelope::Closed { session, code }))).await;
-}
-
-async fn closed(rx: &mut watch::Receiver<Option<CloseReason>>) -> CloseReason {
-    loop {
-        if let Some(r) = *rx.borrow_and_update() {
-            return r;
-        }
-        if rx.changed().await.is_err() {
-            return std::future::pending().await;
-        }
-    }
 }

@@ -5,13 +5,12 @@
 use std::sync::Arc;
 
 use actix::Addr;
-use bytes::Bytes;
 use metaverse_actors::{
     SessionPort, ViewWindow, link,
+    queue::FrameTx,
     space::{Join, JoinRefused, SpaceActor},
 };
 use metaverse_protocol::{Codec, Position};
-use tokio::sync::mpsc;
 
 use super::{LocalEnd, Relay, RemoteMember, forward::forward};
 use crate::cluster::{
@@ -42,7 +41,7 @@ impl Relay {
         cluster: &Arc<Cluster>,
         owner: &str,
         req: RemoteJoin,
-    ) -> Result<(SessionPort, mpsc::Sender<Bytes>), Answer> {
+    ) -> Result<(SessionPort, FrameTx), Answer> {
         let (link, port) = link(req.session, req.codec, req.queue as usize);
         let own_tx = link.tx.clone();
         self.locals.insert(

@@ -24,9 +24,13 @@ use std::{
 use actix::Addr;
 use bytes::Bytes;
 use dashmap::DashMap;
-use metaverse_actors::{CloseReason, UserId, space::SpaceActor};
+use metaverse_actors::{
+    UserId,
+    queue::{CloseTx, FrameTx},
+    space::SpaceActor,
+};
 use metaverse_protocol::{Codec, ServerMsg};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 pub use joins::RemoteJoin;
 pub use listener::listen;
@@ -49,8 +53,8 @@ enum Out {
 
 /// This node's end of a session relayed to another node's space.
 struct LocalEnd {
-    tx: mpsc::Sender<Bytes>,
-    close: watch::Sender<Option<CloseReason>>,
+    tx: FrameTx,
+    close: CloseTx,
     owner: String,
     codec: Codec,
 }
