@@ -16,6 +16,7 @@ mod leave;
 mod limits;
 mod movement;
 mod output;
+mod outside;
 mod recheck;
 mod rtc;
 mod run;
@@ -96,8 +97,8 @@ struct Session<S: Services> {
     checked_at: tokio::time::Instant,
     /// Until a `join` authenticates, the socket must do so by then.
     join_by: tokio::time::Instant,
-    revoked: broadcast::Receiver<String>,
-    shutdown: watch::Receiver<bool>,
+    /// Taken by the loop, which waits on them across its turns.
+    outside: Option<outside::Receivers>,
     negotiated: Option<Codec>,
     joined: Option<Joined<S>>,
     guard: limits::Guard,
@@ -124,8 +125,7 @@ impl<S: Services> Session<S> {
             limits: setup.limits,
             auth: None,
             checked_at: tokio::time::Instant::now(),
-            revoked: setup.revoked,
-            shutdown: setup.shutdown,
+            outside: Some(outside::Receivers { shutdown: setup.shutdown, revoked: setup.revoked }),
             negotiated: setup.negotiated,
             joined: None,
             broken: std::cell::Cell::new(false),

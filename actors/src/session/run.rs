@@ -1,19 +1,24 @@
 //! The session's loop: one `select!` over the socket, the space's queue and
 //! close signal, shutdown, revocation, token expiry and the ping timer.
 
-use std::time::Duration;
+use std::{
+    future::Future,
+    pin::{Pin, pin},
+    time::Duration,
+};
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use metaverse_protocol::Codec;
 use tokio::{
-    sync::broadcast,
+    sync::broadcast::error::RecvError,
     time::{Instant, MissedTickBehavior},
 };
 
 use super::{
     Frame, Services, Session, Step,
     output::{close, timed},
+    outside::{self, Signal},
 };
 use crate::{
     CloseReason,
@@ -25,14 +30,11 @@ pub const CLOSE_DRAIN: Duration = Duration::from_secs(2);
 
 enum Event<E> {
     Close(CloseReason),
+    Outside(Signal),
     SpaceClosed(CloseReason),
     Frame(Option<(Codec, Bytes)>),
     Incoming(Option<Result<Frame, E>>),
     Tick,
-    /// Something that needs no action (another session's revocation).
-    Nothing,
-    /// Revocations were missed (the broadcast lagged): ask the database.
-    Recheck,
 }
 
 /// How the loop ended: closed by us with a reason, or the peer is gone.
@@ -51,8 +53,13 @@ impl<S: Services> Session<S> {
         let mut ping = tokio::time::interval((idle / 3).max(Duration::from_millis(100)));
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_seen = Instant::now();
+        let Some(receivers) = self.outside.take() else { return };
+        let mut outside = pin!(outside::next(receivers, true));
+        let mut deadline = pin!(tokio::time::sleep_until(self.join_by));
         let end = loop {
-            let event = self.next_event(&mut io, &mut ping).await;
+            let why = self.arm(deadline.as_mut());
+            let waits = Waits { outside: outside.as_mut(), deadline: (deadline.as_mut(), why) };
+            let event = self.next_event(&mut io, &mut ping, waits).await;
             let step = match event {
                 Event::Incoming(Some(Ok(frame))) => {
                     last_seen = Instant::now();
@@ -63,13 +70,14 @@ impl<S: Services> Session<S> {
                     break End::Gone;
                 }
                 Event::Incoming(None) => break End::Gone,
+                Event::Tick if last_seen.elapsed() > idle => Step::Close(CloseReason::IDLE),
                 Event::Tick => {
-                    if last_seen.elapsed() > idle {
-                        Step::Close(CloseReason::IDLE)
-                    } else {
-                        self.write(io.send(Frame::Ping(Bytes::new()))).await;
-                        Step::Continue
-                    }
+                    self.write(io.send(Frame::Ping(Bytes::new()))).await;
+                    Step::Continue
+                }
+                Event::Outside(Signal::Revoked(receivers, got)) => {
+                    outside.set(outside::next(receivers, outside::still_open(&got)));
+                    self.on_revoked(got).await
                 }
                 other => self.on_event(&mut io, other).await,
             };
@@ -97,31 +105,26 @@ impl<S: Services> Session<S> {
         self.drop_out();
     }
 
-    async fn next_event<I, E>(&mut self, io: &mut I, ping: &mut tokio::time::Interval) -> Event<E>
+    async fn next_event<I, E, O>(&mut self, io: &mut I, ping: &mut tokio::time::Interval, w: Waits<'_, O>) -> Event<E>
     where
         I: Stream<Item = Result<Frame, E>> + Unpin,
+        O: Future<Output = Signal>,
     {
         let (close_rx, frame_rx) = match self.joined.as_mut() {
             Some(j) => (Some(&mut j.port.close), Some((&mut j.port.rx, j.codec))),
             None => (None, None),
         };
-        let expiry = self.auth.as_ref().map(|a| a.1);
-        let join_by = if self.auth.is_none() { Some(self.join_by) } else { None };
+        let (deadline, why) = w.deadline;
         tokio::select! {
             biased;
             // A space's own reason (e.g. `reconnect` elsewhere during a
             // drain) beats the shutdown that may follow it at once.
             reason = wait_closed(close_rx) => Event::SpaceClosed(reason),
-            _ = self.shutdown.changed() => Event::Close(CloseReason::SHUTDOWN),
-            _ = until(expiry) => Event::Close(CloseReason::TOKEN_EXPIRED),
-            _ = until(join_by) => Event::Close(CloseReason::JOIN_TIMEOUT),
-            sid = self.revoked.recv() => match sid {
-                Ok(sid) if self.auth.as_ref().is_some_and(|a| a.0 == sid) => Event::Close(CloseReason::REVOKED),
-                // Missed revocations may include ours: lagging must not
-                // mean "nothing revoked".
-                Err(broadcast::error::RecvError::Lagged(_)) => Event::Recheck,
-                _ => Event::Nothing,
+            signal = w.outside => match signal {
+                Signal::Shutdown => Event::Close(CloseReason::SHUTDOWN),
+                revoked => Event::Outside(revoked),
             },
+            _ = deadline => Event::Close(why),
             // Reading first: inbound is rate-limited, outbound may be a
             // flood, and reading must not starve.
             incoming = io.next() => Event::Incoming(incoming),
@@ -150,11 +153,31 @@ impl<S: Services> Session<S> {
                 self.joined = None;
                 Step::Continue
             }
-            Event::Recheck => match self.auth.as_ref().map(|a| a.0.clone()) {
+            Event::Outside(_) | Event::Tick | Event::Incoming(_) => Step::Continue,
+        }
+    }
+
+    /// Points the sleep at the deadline that applies now; returns its
+    /// reason.
+    fn arm(&self, mut deadline: Pin<&mut tokio::time::Sleep>) -> CloseReason {
+        let (at, why) = outside::deadline(self.auth.as_ref(), self.join_by);
+        if deadline.deadline() != at {
+            deadline.as_mut().reset(at);
+        }
+        why
+    }
+
+    /// A sign-in was revoked somewhere: ours closes the socket.
+    async fn on_revoked(&mut self, got: Result<String, RecvError>) -> Step {
+        match got {
+            Ok(sid) if self.auth.as_ref().is_some_and(|a| a.0 == sid) => Step::Close(CloseReason::REVOKED),
+            // Missed revocations may include ours: lagging must not mean
+            // "nothing revoked", so ask the database.
+            Err(RecvError::Lagged(_)) => match self.auth.as_ref().map(|a| a.0.clone()) {
                 Some(sid) if !Box::pin(self.services.still_active(&sid)).await => Step::Close(CloseReason::REVOKED),
                 _ => Step::Continue,
             },
-            Event::Nothing | Event::Tick | Event::Incoming(_) => Step::Continue,
+            _ => Step::Continue,
         }
     }
 }
@@ -176,12 +199,11 @@ where
     }
 }
 
-/// Resolves at `at`; never when there is none.
-async fn until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
+/// What the loop keeps across its turns, lent to one turn's wait.
+struct Waits<'a, O> {
+    outside: Pin<&'a mut O>,
+    /// The join deadline or the token's expiry, with its close reason.
+    deadline: (Pin<&'a mut tokio::time::Sleep>, CloseReason),
 }
 
 /// Resolves when the space closes this session; never while not joined.

@@ -92,6 +92,25 @@ async fn only_its_own_sign_in_s_revocation_closes_4503() {
     .await;
 }
 
+/// The revocation feed going away (its sender dropped) leaves the socket
+/// served, and shutdown still closes it: the loop stops waiting on a feed
+/// that would answer "closed" at once for ever.
+#[tokio::test(start_paused = true)]
+async fn a_closed_revocation_feed_leaves_the_socket_served() {
+    local(async {
+        let fake = Fake::default();
+        let (mut peer, run) = joined(&fake).await;
+        drop(run.revoked);
+        for _ in 0..3 {
+            peer.send(&ClientMsg::Heartbeat {});
+            assert_eq!(peer.msg().await["type"], "heartbeat");
+        }
+        run.shutdown.send_replace(true);
+        assert_eq!(peer.closed().await, 4000);
+    })
+    .await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_slow_consumer_gets_the_space_s_last_word_then_4002() {
     local(async {
