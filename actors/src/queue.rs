@@ -19,8 +19,10 @@ use bytes::Bytes;
 
 use crate::link::CloseReason;
 
-/// Room kept in an empty queue; a burst that grew it past this gives the
-/// rest back once drained, so an idle session holds little.
+/// Room kept in an empty queue; a burst that grew it past `4 × KEEP` gives
+/// the rest back once drained, so an idle session holds little, while a
+/// session that takes a few frames every tick does not reallocate each
+/// time.
 const KEEP: usize = 4;
 
 struct State {
@@ -161,7 +163,7 @@ impl FrameRx {
 
 fn pop(s: &mut State) -> Option<Bytes> {
     let f = s.frames.pop_front();
-    if s.frames.is_empty() && s.frames.capacity() > KEEP {
+    if s.frames.is_empty() && s.frames.capacity() > 4 * KEEP {
         s.frames.shrink_to(KEEP);
     }
     f

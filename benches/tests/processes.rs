@@ -84,6 +84,22 @@ fn chat_over_three_processes_finds_every_acknowledged_message_in_its_room() -> a
 }
 
 #[test]
+fn more_processes_than_spaces_is_refused_before_any_starts() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = server(dir.path())?;
+    let out = Command::new(env!("CARGO_BIN_EXE_metaverse-bench"))
+        .arg("--http")
+        .arg(format!("http://{}", server.http_addr))
+        .arg("--ws")
+        .arg(format!("ws://{}/", server.ws_addr))
+        .args(["--processes", "3", "walk", "--spaces", "2", "--users", "2", "--duration", "1s"])
+        .output()?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs at least as many spaces"), "{out:?}");
+    server.shutdown()
+}
+
+#[test]
 fn connect_refuses_to_be_split() -> anyhow::Result<()> {
     let out = Command::new(env!("CARGO_BIN_EXE_metaverse-bench"))
         .args(["--processes", "2", "connect", "--sockets", "2"])

@@ -53,7 +53,7 @@ impl<S: Services> Session<S> {
         let mut ping = tokio::time::interval((idle / 3).max(Duration::from_millis(100)));
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_seen = Instant::now();
-        let Some(receivers) = self.outside.take() else { return };
+        let Some(receivers) = self.outside.take() else { return self.drop_out() };
         let mut outside = pin!(outside::next(receivers, true));
         let mut deadline = pin!(tokio::time::sleep_until(self.join_by));
         let end = loop {

@@ -44,6 +44,17 @@ impl Proc {
         Ok(self.stdin.flush().await?)
     }
 
+    /// The part's outcome, once it has finished well.
+    async fn finish(mut self) -> anyhow::Result<Done> {
+        let done = match self.next().await? {
+            Said::Done(done) => *done,
+            Said::Joined { .. } => bail!("harness part {} joined twice", self.index),
+        };
+        let status = self.child.wait().await?;
+        anyhow::ensure!(status.success(), "harness part {} ended with {status}", self.index);
+        Ok(done)
+    }
+
     /// The part's next line; when it has none, why it stopped.
     async fn next(&mut self) -> anyhow::Result<Said> {
         match self.stdout.next_line().await? {
@@ -64,6 +75,13 @@ fn line<T: serde::Serialize>(what: &T) -> anyhow::Result<Vec<u8>> {
 /// Runs the plan over `env.processes` parts; the outcome is the parts'
 /// merged, on this process's clock.
 pub async fn run(env: &mut Env, plan: Plan) -> anyhow::Result<Outcome> {
+    // A part without a space would have no bot to run.
+    anyhow::ensure!(
+        usize::from(env.processes) <= plan.spaces.len(),
+        "--processes {} needs at least as many spaces (or rooms); this run has {}",
+        env.processes,
+        plan.spaces.len()
+    );
     let setup = Setup {
         users: plan.users.clone(),
         spaces: plan.spaces.iter().map(|s| s.id.clone()).collect(),
@@ -95,8 +113,7 @@ pub async fn run(env: &mut Env, plan: Plan) -> anyhow::Result<Outcome> {
     }
     let t = &plan.timing;
     let (measure_start, measure_end) = (at + t.warmup, at + t.warmup + t.duration);
-    let pb = progress::timer(t.warmup + t.duration + t.drain, "running");
-    let ticker = tick(pb.clone(), at);
+    let _ticker = Ticker::start(progress::timer(t.warmup + t.duration + t.drain, "running"), at);
     let mut out = Outcome {
         joined: 0,
         join_failures: BTreeMap::new(),
@@ -106,16 +123,15 @@ pub async fn run(env: &mut Env, plan: Plan) -> anyhow::Result<Outcome> {
         shared: Arc::new(Shared::new()),
         acked: vec![Vec::new(); plan.spaces.len()],
     };
-    for p in &mut parts {
-        match p.next().await? {
-            Said::Done(done) => merge(&mut out, *done),
-            Said::Joined { .. } => bail!("harness part {} joined twice", p.index),
-        }
-        let status = p.child.wait().await?;
-        anyhow::ensure!(status.success(), "harness part {} ended with {status}", p.index);
+    // All at once, so a part that fails is reported when it fails; on an
+    // error the others are dropped, and with them killed.
+    let mut waiting = tokio::task::JoinSet::new();
+    for p in parts {
+        waiting.spawn(p.finish());
     }
-    ticker.abort();
-    pb.finish_and_clear();
+    while let Some(done) = waiting.join_next().await {
+        merge(&mut out, done??);
+    }
     Ok(out)
 }
 
@@ -138,17 +154,32 @@ fn spawn(index: u16, count: u16) -> anyhow::Result<Proc> {
     Ok(Proc { index, child, stdin, stdout })
 }
 
-/// Moves the bar over the run while the parts work (their live rates stay
-/// in them).
-fn tick(pb: indicatif::ProgressBar, start: Instant) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            every.tick().await;
-            let ms = Instant::now().saturating_duration_since(start).as_millis();
-            pb.set_position(u64::try_from(ms).unwrap_or(u64::MAX));
-        }
-    })
+/// Moves a bar over the run while the parts work (their live rates stay
+/// in them); stops and clears it when dropped, however the run ends.
+struct Ticker(tokio::task::JoinHandle<()>, indicatif::ProgressBar);
+
+impl Ticker {
+    fn start(pb: indicatif::ProgressBar, start: Instant) -> Self {
+        let bar = pb.clone();
+        Self(
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    every.tick().await;
+                    let ms = Instant::now().saturating_duration_since(start).as_millis();
+                    bar.set_position(u64::try_from(ms).unwrap_or(u64::MAX));
+                }
+            }),
+            pb,
+        )
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.abort();
+        self.1.finish_and_clear();
+    }
 }
 
 /// Adds one part's outcome; a space index out of range is ignored.
