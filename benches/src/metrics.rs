@@ -145,24 +145,19 @@ impl Shared {
             }
             buf.clear();
         }
-        if !t.errors.is_empty() {
-            let mut e = lock(&self.errors);
-            for (k, v) in std::mem::take(&mut t.errors) {
-                *e.entry(k).or_default() += v;
-            }
-        }
-        if !t.disconnects.is_empty() {
-            let mut d = lock(&self.disconnects);
-            for (k, v) in std::mem::take(&mut t.disconnects) {
-                *d.entry(k).or_default() += v;
-            }
-        }
+        add_counts(&self.errors, std::mem::take(&mut t.errors));
+        add_counts(&self.disconnects, std::mem::take(&mut t.disconnects));
     }
 
     /// The merged histogram of one latency.
     pub fn histogram(&self, which: Lat) -> Histogram<u64> {
+        self.merged(which as usize)
+    }
+
+    /// The shards of the `i`-th latency, added up.
+    fn merged(&self, i: usize) -> Histogram<u64> {
         let mut all = histogram();
-        for shard in &self.hists[which as usize] {
+        for shard in &self.hists[i] {
             all.add(&*lock(shard)).expect("same bounds");
         }
         all
@@ -183,13 +178,7 @@ impl Shared {
     /// Everything counted, for another process to merge (`--processes`).
     pub fn export(&self) -> Export {
         let latencies = (0..LATS)
-            .map(|i| {
-                let mut all = histogram();
-                for shard in &self.hists[i] {
-                    all.add(&*lock(shard)).expect("same bounds");
-                }
-                all.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
-            })
+            .map(|i| self.merged(i).iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect())
             .collect();
         Export { totals: self.counters.totals(), latencies, errors: self.errors(), disconnects: self.disconnects() }
     }
@@ -204,12 +193,20 @@ impl Shared {
                 h.saturating_record_n(us.clamp(1, MAX_US), count);
             }
         }
-        for (mine, theirs) in [(&self.errors, &e.errors), (&self.disconnects, &e.disconnects)] {
-            let mut m = lock(mine);
-            for (k, v) in theirs {
-                *m.entry(k.clone()).or_default() += v;
-            }
-        }
+        add_counts(&self.errors, e.errors.iter().map(|(k, v)| (k.clone(), *v)));
+        add_counts(&self.disconnects, e.disconnects.iter().map(|(k, v)| (k.clone(), *v)));
+    }
+}
+
+/// Adds counts by name (errors, disconnects) into a shared tally.
+fn add_counts(into: &Mutex<BTreeMap<String, u64>>, counts: impl IntoIterator<Item = (String, u64)>) {
+    let mut counts = counts.into_iter().peekable();
+    if counts.peek().is_none() {
+        return;
+    }
+    let mut m = lock(into);
+    for (k, v) in counts {
+        *m.entry(k).or_default() += v;
     }
 }
 

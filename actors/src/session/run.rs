@@ -30,7 +30,9 @@ pub const CLOSE_DRAIN: Duration = Duration::from_secs(2);
 
 enum Event<E> {
     Close(CloseReason),
-    Outside(Signal),
+    /// A sign-in was revoked somewhere (or revocations were missed), with
+    /// the receivers to wait for the next.
+    Revoked(outside::Receivers, Result<String, RecvError>),
     SpaceClosed(CloseReason),
     Frame(Option<(Codec, Bytes)>),
     Incoming(Option<Result<Frame, E>>),
@@ -75,7 +77,7 @@ impl<S: Services> Session<S> {
                     self.write(io.send(Frame::Ping(Bytes::new()))).await;
                     Step::Continue
                 }
-                Event::Outside(Signal::Revoked(receivers, got)) => {
+                Event::Revoked(receivers, got) => {
                     outside.set(outside::next(receivers, outside::still_open(&got)));
                     self.on_revoked(got).await
                 }
@@ -122,7 +124,7 @@ impl<S: Services> Session<S> {
             reason = wait_closed(close_rx) => Event::SpaceClosed(reason),
             signal = w.outside => match signal {
                 Signal::Shutdown => Event::Close(CloseReason::SHUTDOWN),
-                revoked => Event::Outside(revoked),
+                Signal::Revoked(receivers, got) => Event::Revoked(receivers, got),
             },
             _ = deadline => Event::Close(why),
             // Reading first: inbound is rate-limited, outbound may be a
@@ -153,7 +155,7 @@ impl<S: Services> Session<S> {
                 self.joined = None;
                 Step::Continue
             }
-            Event::Outside(_) | Event::Tick | Event::Incoming(_) => Step::Continue,
+            Event::Revoked(..) | Event::Tick | Event::Incoming(_) => Step::Continue,
         }
     }
 
